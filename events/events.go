@@ -1,0 +1,172 @@
+// Package events defines the Go types, subject names and wire encoding of
+// every event signoff exchanges over NATS. It is the contract of DESIGN.md
+// ("Contract: events") in code: every message that comes from outside is
+// decoded with Decode, which validates it against the JSON Schema embedded
+// in package schemas before it is unmarshalled.
+//
+// The package does no I/O.
+package events
+
+import "time"
+
+// Subjects of the SIGNOFF stream (DESIGN.md, "Contract: events").
+const (
+	// StreamName is the JetStream stream that captures Subjects.
+	StreamName = "SIGNOFF"
+	// Subjects is the subject filter of the stream.
+	Subjects = "signoff.>"
+
+	SubjectSessionJoined   = "signoff.session.joined"
+	SubjectSessionActivity = "signoff.session.activity"
+	SubjectLogoutRequested = "signoff.logout.requested"
+	SubjectDispatchPrefix  = "signoff.logout.dispatch."
+	SubjectLogoutResult    = "signoff.logout.result"
+	SubjectLogoutCompleted = "signoff.logout.completed"
+	SubjectPoison          = "signoff.poison"
+)
+
+// Adapter names: the last token of a dispatch subject.
+const (
+	AdapterBackchannel  = "backchannel"
+	AdapterFrontchannel = "frontchannel"
+	AdapterSAML         = "saml"
+	AdapterCookie       = "cookie"
+)
+
+// DispatchSubject is the subject on which the coordinator dispatches
+// participants to the named adapter.
+func DispatchSubject(adapter string) string { return SubjectDispatchPrefix + adapter }
+
+// Initiators of a logout.
+const (
+	InitiatorUser   = "user"
+	InitiatorRP     = "rp"
+	InitiatorAdmin  = "admin"
+	InitiatorExpiry = "expiry"
+	InitiatorIdP    = "idp"
+)
+
+// Scopes of a logout.
+const (
+	ScopeGlobal        = "global"
+	ScopeInitiatorOnly = "initiator_only"
+)
+
+// Outcomes of one participant (logout.result and logout.completed).
+const (
+	OutcomeSucceeded   = "succeeded"
+	OutcomeFailed      = "failed"
+	OutcomeTimedOut    = "timed_out"
+	OutcomeUnsupported = "unsupported"
+)
+
+// Outcomes of a whole logout (logout.completed).
+const (
+	CompletedComplete = "complete"
+	CompletedPartial  = "partial"
+)
+
+// OIDCSession is what an OpenID Connect RP knows of a session.
+type OIDCSession struct {
+	// SID is the sid claim the RP received in its ID Token
+	// (OpenID Connect Back-Channel Logout 1.0, section 2.1).
+	SID string `json:"sid,omitempty"`
+}
+
+// SAMLSession is what a SAML SP knows of a session (saml-core 3.7.1): the
+// NameID exactly as asserted, and the SessionIndex.
+type SAMLSession struct {
+	NameID          string `json:"name_id"`
+	Format          string `json:"format,omitempty"`
+	NameQualifier   string `json:"name_qualifier,omitempty"`
+	SPNameQualifier string `json:"sp_name_qualifier,omitempty"`
+	SessionIndex    string `json:"session_index,omitempty"`
+}
+
+// SessionJoined is published by the IdP when a user signs in to an RP
+// (subject signoff.session.joined).
+type SessionJoined struct {
+	EventID    string       `json:"event_id"`
+	OccurredAt time.Time    `json:"occurred_at"`
+	SessionID  string       `json:"session_id"`
+	Subject    string       `json:"subject"`
+	RPID       string       `json:"rp_id"`
+	OIDC       *OIDCSession `json:"oidc,omitempty"`
+	SAML       *SAMLSession `json:"saml,omitempty"`
+	ExpiresAt  *time.Time   `json:"expires_at,omitempty"`
+}
+
+// SessionActivity is published by the IdP when a session is used
+// (subject signoff.session.activity).
+type SessionActivity struct {
+	EventID    string    `json:"event_id"`
+	OccurredAt time.Time `json:"occurred_at"`
+	SessionID  string    `json:"session_id"`
+}
+
+// LogoutRequested asks for a Single Logout (subject signoff.logout.requested).
+// At least one of SessionID and Subject is set. LogoutID is the idempotency key.
+type LogoutRequested struct {
+	EventID        string    `json:"event_id"`
+	LogoutID       string    `json:"logout_id"`
+	OccurredAt     time.Time `json:"occurred_at"`
+	SessionID      string    `json:"session_id,omitempty"`
+	Subject        string    `json:"subject,omitempty"`
+	Initiator      string    `json:"initiator"`
+	InitiatingRPID string    `json:"initiating_rp_id,omitempty"`
+	Scope          string    `json:"scope"`
+	Reason         string    `json:"reason,omitempty"`
+	ReturnTo       string    `json:"return_to,omitempty"`
+}
+
+// DispatchSession is one IdP session of the user at the participant RP.
+type DispatchSession struct {
+	SessionID string       `json:"session_id"`
+	OIDC      *OIDCSession `json:"oidc,omitempty"`
+	SAML      *SAMLSession `json:"saml,omitempty"`
+}
+
+// Dispatch tells one adapter to end the sessions of one participant RP
+// (subject signoff.logout.dispatch.<adapter>).
+type Dispatch struct {
+	EventID    string            `json:"event_id"`
+	LogoutID   string            `json:"logout_id"`
+	RPID       string            `json:"rp_id"`
+	Adapter    string            `json:"adapter"`
+	Deadline   time.Time         `json:"deadline"`
+	OccurredAt time.Time         `json:"occurred_at"`
+	Initiator  string            `json:"initiator"`
+	Reason     string            `json:"reason,omitempty"`
+	Subject    string            `json:"subject"`
+	Sessions   []DispatchSession `json:"sessions"`
+}
+
+// Result reports the outcome of one participant (subject signoff.logout.result).
+type Result struct {
+	EventID    string    `json:"event_id"`
+	LogoutID   string    `json:"logout_id"`
+	RPID       string    `json:"rp_id"`
+	Adapter    string    `json:"adapter"`
+	Outcome    string    `json:"outcome"`
+	Detail     string    `json:"detail"`
+	Attempts   int       `json:"attempts"`
+	FinishedAt time.Time `json:"finished_at"`
+}
+
+// ParticipantOutcome is one participant of a completed logout.
+type ParticipantOutcome struct {
+	RPID    string `json:"rp_id"`
+	Name    string `json:"name"`
+	Adapter string `json:"adapter"`
+	Outcome string `json:"outcome"`
+	Detail  string `json:"detail"`
+}
+
+// Completed announces the end of a logout (subject signoff.logout.completed).
+type Completed struct {
+	EventID      string               `json:"event_id"`
+	LogoutID     string               `json:"logout_id"`
+	OccurredAt   time.Time            `json:"occurred_at"`
+	Outcome      string               `json:"outcome"`
+	Participants []ParticipantOutcome `json:"participants"`
+}
