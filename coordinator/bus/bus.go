@@ -1,0 +1,350 @@
+// Package bus connects signoff to NATS JetStream: it starts the embedded
+// nats-server when no external NATS is configured, provisions the SIGNOFF
+// stream, and builds watermill publishers, subscribers and routers — each
+// publisher and subscriber on its own NATS connection, because watermill-nats
+// closes the connection it was given.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/signoff/signoff/events"
+)
+
+// Config says where NATS is.
+type Config struct {
+	// URL of an existing NATS (cluster). Empty starts the embedded server.
+	URL string
+	// Listen exposes the embedded server on TCP (host:port); empty keeps it
+	// in-process only.
+	Listen string
+	// StoreDir holds the embedded server's JetStream files.
+	StoreDir string
+	// SyncAlways makes the embedded server fsync every JetStream write.
+	SyncAlways bool
+	// Replicas of the SIGNOFF stream (1 embedded; 3 on a cluster).
+	Replicas int
+	// MaxAge of messages kept in the stream (default 7 days).
+	MaxAge time.Duration
+	// Duplicates is the stream's Nats-Msg-Id dedup window (default 10 min).
+	Duplicates time.Duration
+	Logger     *slog.Logger
+}
+
+// Bus is a running connection to NATS, with the embedded server if any.
+type Bus struct {
+	cfg    Config
+	server *server.Server
+	url    string
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	conns []*nats.Conn
+	admin *nats.Conn
+	js    jetstream.JetStream
+}
+
+// Start connects to NATS (starting the embedded server when cfg.URL is
+// empty) and provisions the SIGNOFF stream.
+func Start(ctx context.Context, cfg Config) (*Bus, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 7 * 24 * time.Hour
+	}
+	if cfg.Duplicates <= 0 {
+		cfg.Duplicates = 10 * time.Minute
+	}
+	b := &Bus{cfg: cfg, url: cfg.URL, log: cfg.Logger}
+	if cfg.URL == "" {
+		if err := b.startEmbedded(); err != nil {
+			return nil, err
+		}
+	}
+	admin, err := b.Connect("signoff-admin")
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.admin = admin
+	b.js, err = jetstream.New(admin)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	if err := b.provision(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Bus) startEmbedded() error {
+	opts := &server.Options{
+		ServerName:         "signoff-embedded",
+		JetStream:          true,
+		StoreDir:           b.cfg.StoreDir,
+		JetStreamMaxMemory: 64 << 20,
+		NoSigs:             true,
+		SyncAlways:         b.cfg.SyncAlways,
+		DontListen:         b.cfg.Listen == "",
+		MaxPayload:         1 << 20,
+	}
+	if b.cfg.Listen != "" {
+		host, port, err := net.SplitHostPort(b.cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("bus: nats.listen %q: %w", b.cfg.Listen, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return fmt.Errorf("bus: nats.listen %q: port: %w", b.cfg.Listen, err)
+		}
+		opts.Host, opts.Port = host, p
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return fmt.Errorf("bus: embedded nats-server: %w", err)
+	}
+	ns.SetLoggerV2(slogAdapter{b.log.With("component", "nats-server")}, false, false, false)
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return errors.New("bus: embedded nats-server not ready after 30s")
+	}
+	b.server = ns
+	if b.cfg.Listen != "" {
+		b.url = ns.ClientURL()
+		b.log.Info("embedded NATS listening", "url", b.url)
+	}
+	return nil
+}
+
+// ClientURL is the URL other processes use to reach this NATS; empty when
+// the embedded server does not listen on TCP.
+func (b *Bus) ClientURL() string { return b.url }
+
+// Connect opens a new NATS connection owned by the bus (closed by Close).
+func (b *Bus) Connect(name string) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	url := b.url
+	if b.server != nil {
+		opts = append(opts, nats.InProcessServer(b.server))
+		url = ""
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("bus: connect %s: %w", name, err)
+	}
+	b.mu.Lock()
+	b.conns = append(b.conns, nc)
+	b.mu.Unlock()
+	return nc, nil
+}
+
+// JetStream is the JetStream API on the bus's own connection.
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+func (b *Bus) provision(ctx context.Context) error {
+	cfg := jetstream.StreamConfig{
+		Name:        events.StreamName,
+		Description: "signoff events (DESIGN.md, Contract: events)",
+		Subjects:    []string{events.Subjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      b.cfg.MaxAge,
+		Duplicates:  b.cfg.Duplicates,
+		Replicas:    b.cfg.Replicas,
+		Discard:     jetstream.DiscardOld,
+	}
+	// The meta leader of a fresh cluster takes a few seconds to appear.
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err = b.js.CreateOrUpdateStream(actx, cfg)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("bus: provision stream %s: %w", events.StreamName, err)
+}
+
+// Publisher returns a watermill publisher on its own connection. With
+// dedup, the watermill message UUID is sent as Nats-Msg-Id: set it to the
+// event_id. The poison publisher must not dedup: a poisoned message keeps
+// the UUID of the original, which JetStream would drop as a duplicate.
+func (b *Bus) Publisher(name string, dedup bool) (message.Publisher, error) {
+	nc, err := b.Connect(name)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
+		Marshaler:         marshaler{},
+		SubjectCalculator: wmnats.DefaultSubjectCalculator,
+		JetStream:         wmnats.JetStreamConfig{TrackMsgId: dedup},
+	}, watermill.NewSlogLogger(b.log.With("component", name)))
+	if err != nil {
+		return nil, fmt.Errorf("bus: publisher %s: %w", name, err)
+	}
+	return pub, nil
+}
+
+// SubscriberConfig configures one durable consumer.
+type SubscriberConfig struct {
+	// Durable is the durable consumer name (and queue group): every
+	// instance of signoff with the same name shares the work.
+	Durable string
+	// Concurrency is the number of messages handled at once.
+	Concurrency int
+	// AckWait is how long a message may be in a handler before it is
+	// redelivered.
+	AckWait time.Duration
+	// MaxDeliver bounds redeliveries of a message whose handler keeps
+	// failing (it then stays in the stream for an operator).
+	MaxDeliver int
+}
+
+// Subscriber returns a watermill subscriber on its own connection.
+func (b *Bus) Subscriber(sc SubscriberConfig) (message.Subscriber, error) {
+	if sc.Concurrency <= 0 {
+		sc.Concurrency = 1
+	}
+	if sc.AckWait <= 0 {
+		sc.AckWait = 30 * time.Second
+	}
+	if sc.MaxDeliver <= 0 {
+		sc.MaxDeliver = 20
+	}
+	nc, err := b.Connect("signoff-" + sc.Durable)
+	if err != nil {
+		return nil, err
+	}
+	durable := sc.Durable
+	sub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
+		Unmarshaler:       marshaler{},
+		SubjectCalculator: wmnats.DefaultSubjectCalculator,
+		QueueGroupPrefix:  durable,
+		SubscribersCount:  sc.Concurrency,
+		AckWaitTimeout:    sc.AckWait,
+		CloseTimeout:      10 * time.Second,
+		NakDelay:          wmnats.NewStaticDelay(time.Second),
+		JetStream: wmnats.JetStreamConfig{
+			AckAsync:          false,
+			DurableCalculator: func(string, string) string { return durable },
+			SubscribeOptions: []nats.SubOpt{
+				nats.DeliverAll(), nats.AckExplicit(), nats.ManualAck(),
+				nats.AckWait(sc.AckWait + 5*time.Second), nats.MaxDeliver(sc.MaxDeliver),
+				nats.MaxAckPending(4 * sc.Concurrency),
+			},
+		},
+	}, watermill.NewSlogLogger(b.log.With("component", sc.Durable)))
+	if err != nil {
+		return nil, fmt.Errorf("bus: subscriber %s: %w", sc.Durable, err)
+	}
+	return sub, nil
+}
+
+// Close drains every connection of the bus and then shuts the embedded
+// server down.
+func (b *Bus) Close() {
+	b.mu.Lock()
+	conns := b.conns
+	b.conns = nil
+	b.mu.Unlock()
+	for _, nc := range conns {
+		if nc.IsClosed() {
+			continue
+		}
+		if err := nc.Drain(); err != nil {
+			nc.Close()
+		}
+	}
+	for _, nc := range conns {
+		for i := 0; i < 100 && !nc.IsClosed(); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		nc.Close()
+	}
+	if b.server != nil {
+		b.server.Shutdown()
+		b.server.WaitForShutdown()
+	}
+}
+
+// NewEventMessage wraps an encoded event into a watermill message whose
+// UUID (and so Nats-Msg-Id) is the event_id.
+func NewEventMessage(eventID string, payload []byte) *message.Message {
+	if eventID == "" {
+		eventID = uuid.NewString()
+	}
+	return message.NewMessage(eventID, payload)
+}
+
+// marshaler is watermill-nats' header marshaler, made tolerant of messages
+// published by plain NATS clients (no watermill UUID, repeated headers):
+// such a message must reach the handler so that it can be validated and
+// poisoned with a reason instead of being redelivered forever.
+type marshaler struct{}
+
+func (marshaler) Marshal(topic string, msg *message.Message) (*nats.Msg, error) {
+	return (&wmnats.NATSMarshaler{}).Marshal(topic, msg)
+}
+
+func (marshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
+	id := m.Header.Get(wmnats.WatermillUUIDHdr)
+	if id == "" {
+		id = uuid.NewString()
+	}
+	msg := message.NewMessage(id, m.Data)
+	for k, v := range m.Header {
+		switch k {
+		case wmnats.WatermillUUIDHdr, nats.MsgIdHdr, nats.ExpectedLastMsgIdHdr, nats.ExpectedStreamHdr,
+			nats.ExpectedLastSubjSeqHdr, nats.ExpectedLastSeqHdr:
+			continue
+		}
+		if len(v) > 0 {
+			msg.Metadata.Set(k, v[len(v)-1])
+		}
+	}
+	msg.Metadata.Set(MetadataSubject, m.Subject)
+	return msg, nil
+}
+
+// MetadataSubject is the metadata key holding the NATS subject a message
+// arrived on (poisoned messages keep it).
+const MetadataSubject = "signoff_subject"
+
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Noticef(f string, v ...any) { a.l.Debug(fmt.Sprintf(f, v...)) }
+func (a slogAdapter) Warnf(f string, v ...any)   { a.l.Warn(fmt.Sprintf(f, v...)) }
+func (a slogAdapter) Fatalf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v...)) }
+func (a slogAdapter) Errorf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v...)) }
+func (a slogAdapter) Debugf(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v...)) }
+func (a slogAdapter) Tracef(f string, v ...any)  {}

@@ -1,0 +1,306 @@
+// Package coordinator orchestrates Single Logout sagas: it keeps the
+// session registry (which RPs each IdP session is signed in to), turns a
+// logout.requested into a saga whose participants are dispatched to the
+// adapters, records their results, enforces the deadline and announces
+// logout.completed. See DESIGN.md ("Flow").
+//
+// Every state change and the events it causes are written in one sqlite
+// transaction (store.Update) with the events in the outbox; the outbox relay
+// publishes them. Handlers are idempotent: a repeated logout.requested (same
+// logout_id) starts nothing new, and a repeated result changes nothing.
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/google/uuid"
+
+	"github.com/signoff/signoff/coordinator/bus"
+	"github.com/signoff/signoff/coordinator/saga"
+	"github.com/signoff/signoff/coordinator/store"
+	"github.com/signoff/signoff/events"
+)
+
+// Store is the part of the sqlite store the coordinator uses.
+type Store interface {
+	Update(ctx context.Context, fn func(tx *store.Tx) error) error
+	RunningSagas(ctx context.Context) ([]string, error)
+	ExpiredSagas(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+// Config are the coordinator's dependencies.
+type Config struct {
+	Store     Store
+	Directory saga.Directory
+	// Deadline of every logout (config logout.deadline).
+	Deadline time.Duration
+	Now      func() time.Time
+	Logger   *slog.Logger
+	// SweepInterval is how often deadlines are checked (default 250ms).
+	SweepInterval time.Duration
+}
+
+// Coordinator handles the coordinator's subjects.
+type Coordinator struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a coordinator.
+func New(cfg Config) *Coordinator {
+	if cfg.Store == nil || cfg.Directory == nil {
+		panic("coordinator: nil store or directory")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Deadline <= 0 {
+		cfg.Deadline = 30 * time.Second
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 250 * time.Millisecond
+	}
+	return &Coordinator{cfg: cfg, log: cfg.Logger}
+}
+
+func (c *Coordinator) now() time.Time { return c.cfg.Now().UTC() }
+
+// HandleSessionJoined records a session.joined in the registry.
+func (c *Coordinator) HandleSessionJoined(msg *message.Message) error {
+	ev, err := events.Decode[events.SessionJoined](msg.Payload)
+	if err != nil {
+		return err
+	}
+	if _, ok := c.cfg.Directory.RP(ev.RPID); !ok {
+		return bus.Permanent(fmt.Errorf("session.joined: unknown rp_id %q (not in relying_parties)", ev.RPID))
+	}
+	return c.cfg.Store.Update(msg.Context(), func(tx *store.Tx) error { return tx.JoinSession(ev) })
+}
+
+// HandleSessionActivity records a session.activity.
+func (c *Coordinator) HandleSessionActivity(msg *message.Message) error {
+	ev, err := events.Decode[events.SessionActivity](msg.Payload)
+	if err != nil {
+		return err
+	}
+	return c.cfg.Store.Update(msg.Context(), func(tx *store.Tx) error { return tx.TouchSession(ev.SessionID, ev.OccurredAt) })
+}
+
+// HandleLogoutRequested starts a saga, unless one with this logout_id exists.
+func (c *Coordinator) HandleLogoutRequested(msg *message.Message) error {
+	req, err := events.Decode[events.LogoutRequested](msg.Payload)
+	if err != nil {
+		return err
+	}
+	middleware.SetCorrelationID(req.LogoutID, msg)
+	return c.Start(msg.Context(), req)
+}
+
+// Start begins the saga of req (idempotent on req.LogoutID).
+func (c *Coordinator) Start(ctx context.Context, req events.LogoutRequested) error {
+	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error {
+		exists, err := tx.SagaExists(req.LogoutID)
+		if err != nil || exists {
+			return err
+		}
+		sessions, err := tx.Sessions(req.SessionID, req.Subject)
+		if err != nil {
+			return err
+		}
+		now := c.now()
+		s, cmds := saga.Start(req, sessions, c.cfg.Directory, c.cfg.Deadline, now)
+		if err := tx.EndSessions(taken(s)); err != nil {
+			return err
+		}
+		if err := tx.SaveSaga(s); err != nil {
+			return err
+		}
+		c.log.Info("logout started", "logout_id", s.LogoutID, "initiator", s.Initiator, "participants", len(s.Participants))
+		return c.apply(tx, s, cmds, now)
+	})
+}
+
+// taken lists the registry sessions a saga took over.
+func taken(s saga.Saga) []saga.Session {
+	var out []saga.Session
+	for _, p := range s.Participants {
+		for _, ds := range p.Sessions {
+			out = append(out, saga.Session{SessionID: ds.SessionID, RPID: p.RPID})
+		}
+	}
+	return out
+}
+
+// HandleResult records an adapter's logout.result.
+func (c *Coordinator) HandleResult(msg *message.Message) error {
+	r, err := events.Decode[events.Result](msg.Payload)
+	if err != nil {
+		return err
+	}
+	middleware.SetCorrelationID(r.LogoutID, msg)
+	return c.Record(msg.Context(), r)
+}
+
+// Record applies one result to its saga.
+func (c *Coordinator) Record(ctx context.Context, r events.Result) error {
+	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error {
+		s, ok, err := tx.Saga(r.LogoutID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return bus.Permanent(fmt.Errorf("logout.result: unknown logout_id %q", r.LogoutID))
+		}
+		if !s.Running() {
+			return nil
+		}
+		now := c.now()
+		next, cmds, err := s.ApplyResult(r, now)
+		if errors.Is(err, saga.ErrUnknownParticipant) {
+			return bus.Permanent(err)
+		}
+		if err != nil {
+			return err
+		}
+		if samePending(s, next) {
+			return nil
+		}
+		if err := tx.SaveSaga(next); err != nil {
+			return err
+		}
+		return c.apply(tx, next, cmds, now)
+	})
+}
+
+// samePending reports that ApplyResult changed nothing.
+func samePending(a, b saga.Saga) bool {
+	if a.Status != b.Status {
+		return false
+	}
+	for i := range a.Participants {
+		if a.Participants[i].State != b.Participants[i].State {
+			return false
+		}
+	}
+	return true
+}
+
+// Resume brings every unfinished saga back in motion after a start: pending
+// participants are dispatched again and passed deadlines are enforced.
+// Outbox rows not yet published are the relay's job.
+func (c *Coordinator) Resume(ctx context.Context) (int, error) {
+	ids, err := c.cfg.Store.RunningSagas(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if err := c.step(ctx, id, saga.Saga.Resume); err != nil {
+			return 0, err
+		}
+	}
+	if len(ids) > 0 {
+		c.log.Info("resumed unfinished logouts", "count", len(ids))
+	}
+	return len(ids), nil
+}
+
+// Sweep ends up to limit sagas whose deadline has passed and returns how
+// many it ended.
+func (c *Coordinator) Sweep(ctx context.Context, limit int) (int, error) {
+	ids, err := c.cfg.Store.ExpiredSagas(ctx, c.now(), limit)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if err := c.step(ctx, id, saga.Saga.Expire); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}
+
+// RunSweeper enforces deadlines until ctx ends.
+func (c *Coordinator) RunSweeper(ctx context.Context) {
+	t := time.NewTicker(c.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := c.Sweep(ctx, 256)
+			if err != nil {
+				if ctx.Err() == nil {
+					c.log.Warn("deadline sweep", "err", err)
+				}
+				break
+			}
+			if n < 256 {
+				break
+			}
+		}
+	}
+}
+
+func (c *Coordinator) step(ctx context.Context, id string, f func(saga.Saga, time.Time) (saga.Saga, []saga.Command)) error {
+	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error {
+		s, ok, err := tx.Saga(id)
+		if err != nil || !ok {
+			return err
+		}
+		now := c.now()
+		next, cmds := f(s, now)
+		if len(cmds) == 0 {
+			return nil
+		}
+		if err := tx.SaveSaga(next); err != nil {
+			return err
+		}
+		return c.apply(tx, next, cmds, now)
+	})
+}
+
+// apply turns commands into outbox rows.
+func (c *Coordinator) apply(tx *store.Tx, s saga.Saga, cmds []saga.Command, now time.Time) error {
+	for _, cmd := range cmds {
+		var id, subject string
+		var payload []byte
+		var err error
+		switch cmd := cmd.(type) {
+		case saga.Dispatch:
+			p := cmd.Participant
+			d := events.Dispatch{
+				EventID: uuid.NewString(), LogoutID: s.LogoutID, RPID: p.RPID, Adapter: p.Adapter,
+				Deadline: s.Deadline, OccurredAt: now, Initiator: s.Initiator, Reason: s.Reason,
+				Subject: s.Subject, Sessions: p.Sessions,
+			}
+			id, subject = d.EventID, events.DispatchSubject(p.Adapter)
+			payload, err = events.Encode(d)
+		case saga.Complete:
+			ev := events.Completed{EventID: uuid.NewString(), LogoutID: s.LogoutID, OccurredAt: now, Outcome: cmd.Outcome, Participants: cmd.Participants}
+			id, subject = ev.EventID, events.SubjectLogoutCompleted
+			payload, err = events.Encode(ev)
+			c.log.Info("logout completed", "logout_id", s.LogoutID, "outcome", cmd.Outcome, "participants", len(cmd.Participants))
+		default:
+			return fmt.Errorf("coordinator: unknown command %T", cmd)
+		}
+		if err != nil {
+			return fmt.Errorf("coordinator: encode: %w", err)
+		}
+		if err := tx.AddOutbox(id, subject, payload, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}

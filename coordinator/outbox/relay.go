@@ -1,0 +1,153 @@
+// Package outbox relays the coordinator's transactional outbox to JetStream.
+//
+// The coordinator writes the events it must publish into the outbox table in
+// the same sqlite transaction as the saga change that causes them; the
+// relay publishes them in order with Nats-Msg-Id = the outbox id (the
+// event_id), and deletes a row only after JetStream acknowledged it. A crash
+// between the two republishes the row, and the stream's duplicate window
+// drops the copy: the event is published exactly once per window.
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/signoff/signoff/coordinator/store"
+)
+
+// Source is the outbox table.
+type Source interface {
+	PendingOutbox(ctx context.Context, limit int) ([]store.OutboxRow, error)
+	DeleteOutbox(ctx context.Context, seqs []int64) error
+}
+
+// Publisher is the part of the JetStream API the relay uses.
+type Publisher interface {
+	PublishMsgAsync(msg *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error)
+}
+
+// Relay publishes outbox rows.
+type Relay struct {
+	src   Source
+	js    Publisher
+	log   *slog.Logger
+	wake  chan struct{}
+	poll  time.Duration
+	batch int
+
+	published func(n int)
+}
+
+// New returns a relay. poll is how often it looks at the outbox without a
+// wake-up (a safety net; Wake is the normal path).
+func New(src Source, js Publisher, log *slog.Logger, poll time.Duration) *Relay {
+	if poll <= 0 {
+		poll = time.Second
+	}
+	return &Relay{src: src, js: js, log: log, wake: make(chan struct{}, 1), poll: poll, batch: 512}
+}
+
+// OnPublished sets a callback told how many events each round published.
+func (r *Relay) OnPublished(f func(n int)) { r.published = f }
+
+// Wake tells the relay that rows were committed. It never blocks.
+func (r *Relay) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run relays until ctx ends. It returns after a last drain attempt.
+func (r *Relay) Run(ctx context.Context) {
+	backoff := 50 * time.Millisecond
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			r.drain(dctx)
+			cancel()
+			return
+		case <-r.wake:
+		case <-t.C:
+		}
+		if err := r.drain(ctx); err != nil {
+			r.log.Warn("outbox relay", "err", err, "retry_in", backoff)
+			t.Reset(backoff)
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		t.Reset(r.poll)
+	}
+}
+
+// drain publishes until the outbox is empty.
+func (r *Relay) drain(ctx context.Context) error {
+	for {
+		n, err := r.round(ctx)
+		if err != nil {
+			return err
+		}
+		if n < r.batch {
+			return nil
+		}
+	}
+}
+
+func (r *Relay) round(ctx context.Context) (int, error) {
+	rows, err := r.src.PendingOutbox(ctx, r.batch)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(rows))
+	var pubErr error
+	for _, row := range rows {
+		f, err := r.js.PublishMsgAsync(&nats.Msg{Subject: row.Subject, Data: row.Payload, Header: nats.Header{}},
+			jetstream.WithMsgID(row.ID))
+		if err != nil {
+			pubErr = fmt.Errorf("outbox: publish %s: %w", row.Subject, err)
+			break
+		}
+		futures = append(futures, f)
+	}
+	// Delete only the longest prefix that was acknowledged, to keep order.
+	done := make([]int64, 0, len(futures))
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+wait:
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+			done = append(done, rows[i].Seq)
+		case err := <-f.Err():
+			pubErr = fmt.Errorf("outbox: publish %s: %w", rows[i].Subject, err)
+			break wait
+		case <-timeout.C:
+			pubErr = fmt.Errorf("outbox: no ack for %s after 10s", rows[i].Subject)
+			break wait
+		case <-ctx.Done():
+			pubErr = ctx.Err()
+			break wait
+		}
+	}
+	if len(done) > 0 {
+		if err := r.src.DeleteOutbox(context.WithoutCancel(ctx), done); err != nil {
+			return 0, err
+		}
+		if r.published != nil {
+			r.published(len(done))
+		}
+	}
+	if pubErr != nil {
+		return len(done), pubErr
+	}
+	return len(rows), nil
+}

@@ -1,0 +1,276 @@
+// Package store keeps the coordinator's state in one sqlite file: the
+// session registry, the sagas with their participants, and the transactional
+// outbox of events still to publish.
+//
+// Writes go through a single writer connection (`_txlock=immediate`, WAL)
+// and are group-committed: Update calls that arrive while a transaction is
+// being written are batched into the next one, each inside its own
+// SAVEPOINT, so one failing update rolls back alone while the batch shares a
+// single fsync. Reads use a separate pool of read-only connections.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// ErrClosed is returned by Update after Close.
+var ErrClosed = errors.New("store: closed")
+
+// maxBatch bounds the number of updates group-committed in one transaction.
+const maxBatch = 256
+
+const schema = `
+CREATE TABLE IF NOT EXISTS sessions (
+	session_id   TEXT NOT NULL,
+	rp_id        TEXT NOT NULL,
+	subject      TEXT NOT NULL,
+	sid          TEXT NOT NULL DEFAULT '',
+	saml         TEXT NOT NULL DEFAULT '',
+	joined_at    INTEGER NOT NULL,
+	expires_at   INTEGER,
+	last_active  INTEGER NOT NULL,
+	PRIMARY KEY (session_id, rp_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_subject ON sessions(subject);
+CREATE TABLE IF NOT EXISTS sagas (
+	logout_id        TEXT PRIMARY KEY,
+	status           TEXT NOT NULL,
+	initiator        TEXT NOT NULL,
+	scope            TEXT NOT NULL,
+	session_id       TEXT NOT NULL DEFAULT '',
+	subject          TEXT NOT NULL DEFAULT '',
+	initiating_rp_id TEXT NOT NULL DEFAULT '',
+	reason           TEXT NOT NULL DEFAULT '',
+	return_to        TEXT NOT NULL DEFAULT '',
+	requested_at     INTEGER NOT NULL,
+	deadline         INTEGER NOT NULL,
+	finished_at      INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sagas_running_deadline ON sagas(deadline) WHERE status = 'running';
+CREATE TABLE IF NOT EXISTS participants (
+	logout_id   TEXT NOT NULL REFERENCES sagas(logout_id) ON DELETE CASCADE,
+	pos         INTEGER NOT NULL,
+	rp_id       TEXT NOT NULL,
+	name        TEXT NOT NULL,
+	adapter     TEXT NOT NULL,
+	state       TEXT NOT NULL,
+	detail      TEXT NOT NULL DEFAULT '',
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	sessions    TEXT NOT NULL,
+	finished_at INTEGER,
+	PRIMARY KEY (logout_id, rp_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	id         TEXT NOT NULL UNIQUE,
+	subject    TEXT NOT NULL,
+	payload    BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+);
+`
+
+// Store is the sqlite state of one coordinator partition.
+type Store struct {
+	w, r    *sql.DB
+	ops     chan *op
+	done    chan struct{}
+	closeMu sync.RWMutex
+	closed  bool
+	wg      sync.WaitGroup
+	stmts   map[string]*sql.Stmt
+
+	// OnOutbox, when set before the first Update, is called after every
+	// commit that added outbox rows (the relay uses it as a wake-up).
+	OnOutbox func()
+}
+
+type op struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	errc chan error
+}
+
+// Open opens (creating if needed) the sqlite database at path and starts
+// its writer.
+func Open(path string) (*Store, error) {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	wq := url.Values{}
+	for k, v := range q {
+		wq[k] = v
+	}
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if _, err := w.Exec(schema); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: create schema in %s: %w", path, err)
+	}
+	q.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open reader %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	s := &Store{w: w, r: r, ops: make(chan *op, maxBatch), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
+	for name, query := range statements {
+		st, err := w.Prepare(query)
+		if err != nil {
+			s.w.Close()
+			s.r.Close()
+			return nil, fmt.Errorf("store: prepare %s: %w", name, err)
+		}
+		s.stmts[name] = st
+	}
+	s.wg.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+// Close stops the writer after the updates already queued, and closes the
+// database.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.ops)
+	s.closeMu.Unlock()
+	s.wg.Wait()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Update runs fn inside a write transaction and returns once it is
+// committed. fn must not keep tx. An error returned by fn rolls back only
+// fn's own changes.
+func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	o := &op{ctx: ctx, fn: fn, errc: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		s.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	s.closeMu.RUnlock()
+	select {
+	case err := <-o.errc:
+		return err
+	case <-ctx.Done():
+		// The update may still commit; callers are idempotent.
+		return ctx.Err()
+	}
+}
+
+func (s *Store) writer() {
+	defer s.wg.Done()
+	batch := make([]*op, 0, maxBatch)
+	for o := range s.ops {
+		batch = append(batch[:0], o)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o, ok := <-s.ops:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Store) commit(batch []*op) {
+	errs := make([]error, len(batch))
+	outbox := false
+	err := func() error {
+		ctx := context.Background()
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: begin: %w", err)
+		}
+		for i, o := range batch {
+			if err := o.ctx.Err(); err != nil {
+				errs[i] = err
+				continue
+			}
+			if _, err := tx.Exec("SAVEPOINT op"); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("store: savepoint: %w", err)
+			}
+			t := &Tx{tx: tx, s: s, ctx: ctx}
+			if errs[i] = o.fn(t); errs[i] != nil {
+				if _, err := tx.Exec("ROLLBACK TO op"); err != nil {
+					tx.Rollback()
+					return fmt.Errorf("store: rollback to savepoint: %w", err)
+				}
+			} else if t.outbox {
+				outbox = true
+			}
+			if _, err := tx.Exec("RELEASE op"); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("store: release savepoint: %w", err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: commit: %w", err)
+		}
+		return nil
+	}()
+	for i, o := range batch {
+		if err != nil {
+			o.errc <- err
+		} else {
+			o.errc <- errs[i]
+		}
+	}
+	if err == nil && outbox && s.OnOutbox != nil {
+		s.OnOutbox()
+	}
+}
+
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func nullNanos(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
+func fromNull(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromNanos(n.Int64)
+}
