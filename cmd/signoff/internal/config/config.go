@@ -1,0 +1,408 @@
+// Package config loads, defaults and validates the signoff configuration: the
+// YAML file described in DESIGN.md ("Contract: running it"), the environment
+// overrides SIGNOFF_LISTEN, SIGNOFF_DATA_DIR and SIGNOFF_NATS_URL, and the
+// embedded defaults used by `signoff demo`.
+//
+// Loading happens in a fixed order: decode (an unknown key is an error that
+// names the key, its path and its line), environment overrides, defaults,
+// validation. Every validation error names the key path and, when the value
+// came from the file, the file and line; all problems are reported at once.
+//
+// A key that is absent, null or an empty string takes its default; an
+// explicit 0 or false is kept as written (and validated).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults applied to keys that are absent from the file.
+const (
+	// DefaultListen is the default HTTP listen address.
+	DefaultListen = "127.0.0.1:8080"
+	// DefaultDataDir is the default directory for sqlite, JetStream and generated keys.
+	DefaultDataDir = "./data"
+	// DefaultCookieName is the default name of the IdP session cookie.
+	DefaultCookieName = "signoff_session"
+	// DefaultLogoutDeadline is the default time a logout saga may take.
+	DefaultLogoutDeadline = 30 * time.Second
+	// DefaultAttemptTimeout is the default timeout of one back-channel delivery attempt.
+	DefaultAttemptTimeout = 5 * time.Second
+	// DefaultConcurrency is the default number of concurrent back-channel deliveries.
+	DefaultConcurrency = 256
+	// DefaultLogLevel is the default log level.
+	DefaultLogLevel = "info"
+	// DefaultLogFormat is the default log format.
+	DefaultLogFormat = "text"
+	// DefaultDemoPublicURL is the public URL of Default(), matching DefaultListen.
+	DefaultDemoPublicURL = "http://127.0.0.1:8080"
+)
+
+// Algorithms and typ header values allowed for OIDC logout tokens.
+const (
+	// AlgRS256 is RSASSA-PKCS1-v1_5 with SHA-256, the default logout token algorithm.
+	AlgRS256 = "RS256"
+	// AlgES256 is ECDSA P-256 with SHA-256.
+	AlgES256 = "ES256"
+	// AlgEdDSA is Ed25519.
+	AlgEdDSA = "EdDSA"
+	// TypLogoutJWT is the typ header recommended by OpenID Back-Channel Logout 1.0, the default.
+	TypLogoutJWT = "logout+jwt"
+	// TypJWT is the plain typ header, for RPs that reject logout+jwt.
+	TypJWT = "JWT"
+)
+
+// Environment variables that override file values.
+const (
+	// EnvListen overrides listen.
+	EnvListen = "SIGNOFF_LISTEN"
+	// EnvDataDir overrides data_dir.
+	EnvDataDir = "SIGNOFF_DATA_DIR"
+	// EnvNATSURL overrides nats.url.
+	EnvNATSURL = "SIGNOFF_NATS_URL"
+)
+
+// Config is the complete signoff configuration. Build one with Load, Parse or
+// Default; when building one in code, start from Default() and call Validate.
+type Config struct {
+	// PublicURL is where browsers reach signoff: an absolute https URL (http
+	// only on a loopback host), without query or fragment. Required.
+	PublicURL string `yaml:"public_url"`
+	// Issuer is the iss of logout tokens and the SAML Issuer entityID. It
+	// defaults to PublicURL and is used exactly as written.
+	Issuer string `yaml:"issuer"`
+	// Listen is the host:port of the HTTP server (default 127.0.0.1:8080,
+	// overridden by SIGNOFF_LISTEN).
+	Listen string `yaml:"listen"`
+	// DataDir holds the sqlite database, the embedded JetStream store and
+	// generated keys (default ./data, relative to the working directory,
+	// overridden by SIGNOFF_DATA_DIR).
+	DataDir string `yaml:"data_dir"`
+	// NATS selects an existing NATS or configures the embedded server.
+	NATS NATS `yaml:"nats"`
+	// Keys locates the signing keys.
+	Keys Keys `yaml:"keys"`
+	// Session describes the IdP session cookie.
+	Session Session `yaml:"session"`
+	// Redirects limits where browsers may be sent after logout.
+	Redirects Redirects `yaml:"redirects"`
+	// Logout bounds each logout saga.
+	Logout Logout `yaml:"logout"`
+	// RelyingParties are the applications signed out by signoff.
+	RelyingParties []RelyingParty `yaml:"relying_parties"`
+	// Backchannel tunes OIDC back-channel delivery. Addition beyond the contract.
+	Backchannel Backchannel `yaml:"backchannel"`
+	// Log configures logging. Addition beyond the contract.
+	Log Log `yaml:"log"`
+	// Admin configures the admin API. Addition beyond the contract.
+	Admin Admin `yaml:"admin"`
+
+	src *source // where values came from; nil for Default()
+}
+
+// NATS selects the message bus: an existing NATS (cluster) when URL is set,
+// otherwise an embedded nats-server with JetStream under DataDir.
+type NATS struct {
+	// URL is a comma-separated list of nats:// or tls:// server URLs
+	// (overridden by SIGNOFF_NATS_URL). Empty starts the embedded server.
+	URL string `yaml:"url"`
+	// Listen is the host:port on which the embedded server also accepts TCP
+	// clients (an IdP, the nats CLI). Empty keeps it in-process only. Ignored
+	// when URL is set.
+	Listen string `yaml:"listen"`
+	// SyncAlways makes the embedded JetStream store fsync every write
+	// (default true), so an acknowledged event survives a power loss; the
+	// nats-server default is to fsync every 2 minutes. Addition beyond the
+	// contract; ignored when URL is set.
+	SyncAlways bool `yaml:"sync_always"`
+}
+
+// Keys locates the PEM signing keys of logout tokens and SAML messages.
+type Keys struct {
+	// Dir holds the PEM keys; empty means DataDir/keys, generated on first
+	// start (see Config.KeyDir). Relative to the working directory.
+	Dir string `yaml:"dir"`
+}
+
+// Session describes the IdP session cookie that /logout reads and clears.
+type Session struct {
+	// CookieName is the name of the cookie whose value is the session_id of
+	// session.joined (default signoff_session).
+	CookieName string `yaml:"cookie_name"`
+	// CookieDomain is the Domain attribute of that cookie; empty means a
+	// host-only cookie. It must cover the host of PublicURL.
+	CookieDomain string `yaml:"cookie_domain"`
+}
+
+// Redirects limits the rd / targetURL redirects after logout.
+type Redirects struct {
+	// AllowedDomains are lowercase DNS names; each allows itself and all of
+	// its subdomains, over https only.
+	AllowedDomains []string `yaml:"allowed_domains"`
+}
+
+// Logout bounds each logout saga.
+type Logout struct {
+	// Deadline is how long a saga waits for participants before it completes
+	// as partial (default 30s, between 1s and 10m).
+	Deadline Duration `yaml:"deadline"`
+}
+
+// RelyingParty is one application signed out by signoff, over exactly one of
+// OIDC or SAML.
+type RelyingParty struct {
+	// ID is the rp_id used in events: 1-64 characters of A-Z a-z 0-9 . _ -,
+	// unique.
+	ID string `yaml:"id"`
+	// Name is shown to users; it defaults to ID.
+	Name string `yaml:"name"`
+	// OIDC configures an OpenID Connect RP.
+	OIDC *OIDC `yaml:"oidc"`
+	// SAML configures a SAML service provider.
+	SAML *SAML `yaml:"saml"`
+}
+
+// OIDC configures the logout channels of an OpenID Connect RP.
+type OIDC struct {
+	// ClientID is the RP's client_id: the aud of its logout tokens. Required
+	// and unique.
+	ClientID string `yaml:"client_id"`
+	// BackchannelLogoutURI receives logout tokens by POST.
+	BackchannelLogoutURI string `yaml:"backchannel_logout_uri"`
+	// BackchannelLogoutSessionRequired adds sid to logout tokens.
+	BackchannelLogoutSessionRequired bool `yaml:"backchannel_logout_session_required"`
+	// FrontchannelLogoutURI is loaded in an iframe of the logout page.
+	FrontchannelLogoutURI string `yaml:"frontchannel_logout_uri"`
+	// FrontchannelLogoutSessionRequired adds iss and sid to the iframe URL.
+	FrontchannelLogoutSessionRequired bool `yaml:"frontchannel_logout_session_required"`
+	// PostLogoutRedirectURIs are the exact post_logout_redirect_uri values
+	// accepted at /oidc/end_session.
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	// LogoutTokenAlg is RS256 (default), ES256 or EdDSA.
+	LogoutTokenAlg string `yaml:"logout_token_alg"`
+	// LogoutTokenTyp is logout+jwt (default) or JWT.
+	LogoutTokenTyp string `yaml:"logout_token_typ"`
+}
+
+// SAML configures a SAML service provider.
+type SAML struct {
+	// MetadataFile is the SP metadata (SingleLogoutService endpoints and
+	// signing certificates) as written in the file; a relative path is
+	// relative to the directory of the config file.
+	MetadataFile string `yaml:"metadata_file"`
+	// MetadataPath is MetadataFile resolved against the config file's
+	// directory by Load and Parse; open this one.
+	MetadataPath string `yaml:"-"`
+}
+
+// Backchannel tunes OIDC back-channel delivery. Addition beyond the contract.
+type Backchannel struct {
+	// AttemptTimeout bounds one POST of a logout token (default 5s, between
+	// 100ms and 60s); retries continue until the saga deadline.
+	AttemptTimeout Duration `yaml:"attempt_timeout"`
+	// Concurrency is the number of deliveries in flight at once (default
+	// 256, between 1 and 10000).
+	Concurrency int `yaml:"concurrency"`
+}
+
+// Log configures logging. Addition beyond the contract.
+type Log struct {
+	// Level is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Format is text (default) or json.
+	Format string `yaml:"format"`
+}
+
+// SlogLevel returns Level as a slog.Level (info for an unknown level).
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Admin configures the admin API (POST /api/admin/logout). Addition beyond
+// the contract, not used yet.
+type Admin struct {
+	// Token is the bearer token of the admin API; empty disables it.
+	Token string `yaml:"token"`
+}
+
+// KeyDir returns the directory of the signing keys: Keys.Dir, or DataDir/keys
+// when it is empty.
+func (c *Config) KeyDir() string {
+	if c.Keys.Dir != "" {
+		return c.Keys.Dir
+	}
+	return filepath.Join(c.DataDir, "keys")
+}
+
+// Default returns the embedded configuration of `signoff demo`: every default
+// applied, PublicURL http://127.0.0.1:8080 (matching Listen), no relying
+// parties. It passes Validate.
+func Default() *Config {
+	c := &Config{PublicURL: DefaultDemoPublicURL}
+	c.applyDefaults()
+	return c
+}
+
+// Load reads the YAML file at path and returns the validated configuration,
+// with the environment overrides read through env (usually os.Getenv; nil
+// means no overrides). Errors name path and the line of the offending key.
+func Load(path string, env func(string) string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, path, env)
+}
+
+// Parse is Load for YAML already in memory: name is used in error messages and
+// its directory resolves relative saml.metadata_file paths.
+func Parse(data []byte, name string, env func(string) string) (*Config, error) {
+	src := &source{
+		name:  name,
+		dir:   filepath.Dir(name),
+		lines: map[string]int{},
+		set:   map[string]bool{},
+		env:   map[string]string{},
+	}
+	syntaxErr := func(err error) error {
+		line, msg := splitLine(strings.TrimPrefix(err.Error(), "yaml: "))
+		return &FieldError{File: name, Line: line, Msg: msg}
+	}
+	var root, extra yaml.Node
+	docs := yaml.NewDecoder(bytes.NewReader(data))
+	if err := docs.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, syntaxErr(err)
+	}
+	switch err := docs.Decode(&extra); {
+	case err == nil:
+		return nil, &FieldError{File: name, Line: extra.Line, Msg: "a second YAML document; the config file must hold exactly one"}
+	case !errors.Is(err, io.EOF):
+		return nil, syntaxErr(err)
+	}
+	w := &walker{src: src}
+	if len(root.Content) > 0 {
+		w.walk(root.Content[0], configType, "")
+	}
+	if len(w.errs) > 0 {
+		return nil, joinSorted(w.errs)
+	}
+
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		// The walk above reports everything the decoder can object to; this
+		// is a safety net.
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c.src = src
+	c.ApplyEnv(env)
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ApplyEnv applies the environment overrides SIGNOFF_LISTEN, SIGNOFF_DATA_DIR
+// and SIGNOFF_NATS_URL read through env (nil means none); an empty value does
+// not override. Validation errors about an overridden key name the variable.
+func (c *Config) ApplyEnv(env func(string) string) {
+	if env == nil {
+		return
+	}
+	for _, o := range []struct {
+		name, path string
+		field      *string
+	}{
+		{EnvListen, "listen", &c.Listen},
+		{EnvDataDir, "data_dir", &c.DataDir},
+		{EnvNATSURL, "nats.url", &c.NATS.URL},
+	} {
+		v := env(o.name)
+		if v == "" {
+			continue
+		}
+		*o.field = v
+		if c.src == nil {
+			c.src = &source{}
+		}
+		if c.src.env == nil {
+			c.src.env = map[string]string{}
+		}
+		c.src.env[o.path] = o.name
+	}
+}
+
+// applyDefaults fills keys that were absent, null or empty strings.
+func (c *Config) applyDefaults() {
+	set := c.src.isSet
+	if c.Issuer == "" {
+		c.Issuer = c.PublicURL
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if !set("nats.sync_always") {
+		c.NATS.SyncAlways = true
+	}
+	if c.Session.CookieName == "" {
+		c.Session.CookieName = DefaultCookieName
+	}
+	if !set("logout.deadline") && c.Logout.Deadline == 0 {
+		c.Logout.Deadline = Duration(DefaultLogoutDeadline)
+	}
+	if !set("backchannel.attempt_timeout") && c.Backchannel.AttemptTimeout == 0 {
+		c.Backchannel.AttemptTimeout = Duration(DefaultAttemptTimeout)
+	}
+	if !set("backchannel.concurrency") && c.Backchannel.Concurrency == 0 {
+		c.Backchannel.Concurrency = DefaultConcurrency
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = DefaultLogLevel
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = DefaultLogFormat
+	}
+	for i := range c.RelyingParties {
+		rp := &c.RelyingParties[i]
+		if rp.Name == "" {
+			rp.Name = rp.ID
+		}
+		if o := rp.OIDC; o != nil {
+			if o.LogoutTokenAlg == "" {
+				o.LogoutTokenAlg = AlgRS256
+			}
+			if o.LogoutTokenTyp == "" {
+				o.LogoutTokenTyp = TypLogoutJWT
+			}
+		}
+		if s := rp.SAML; s != nil && s.MetadataPath == "" && s.MetadataFile != "" {
+			s.MetadataPath = s.MetadataFile
+			if !filepath.IsAbs(s.MetadataFile) && c.src != nil && c.src.dir != "" {
+				s.MetadataPath = filepath.Join(c.src.dir, s.MetadataFile)
+			}
+		}
+	}
+}

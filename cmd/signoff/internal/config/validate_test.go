@@ -1,0 +1,155 @@
+package config
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// rp is a valid relying party block at relying_parties[0] for snippets below.
+const rp = `relying_parties:
+  - id: wiki
+    oidc:
+      client_id: wiki
+      backchannel_logout_uri: https://wiki.example.com/bc
+`
+
+func TestValidationRules(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string // the line of the error carries a "#<" marker
+		path string
+		msg  string // the error must contain "signoff.yaml:LINE: path: msg"
+	}{
+		// public_url and issuer
+		{"public_url required", "listen: 127.0.0.1:8080\n", "public_url", "required"},
+		{"public_url relative", "public_url: auth.example.com #<\n", "public_url", "must be an absolute http(s) URL"},
+		{"public_url other scheme", "public_url: ftp://auth.example.com #<\n", "public_url", "must be an absolute http(s) URL"},
+		{"public_url http not loopback", "public_url: http://auth.example.com #<\n", "public_url", "must use https"},
+		{"public_url fragment", "public_url: 'https://auth.example.com/#x' #<\n", "public_url", "must not have a fragment"},
+		{"public_url query", "public_url: https://auth.example.com/?a=b #<\n", "public_url", "must not have a query"},
+		{"public_url credentials", "public_url: https://u:p@auth.example.com #<\n", "public_url", "must not contain credentials"},
+		{"public_url whitespace", "public_url: 'https://auth.example.com/a b' #<\n", "public_url", "must not contain whitespace"},
+		{"issuer http", "public_url: https://auth.example.com\nissuer: http://idp.example.com #<\n", "issuer", "must use https"},
+		{"issuer fragment", "public_url: https://auth.example.com\nissuer: 'https://idp.example.com#f' #<\n", "issuer", "must not have a fragment"},
+
+		// listen, data_dir, nats
+		{"listen no port", "public_url: https://auth.example.com\nlisten: 127.0.0.1 #<\n", "listen", "must be host:port"},
+		{"listen bad port", "public_url: https://auth.example.com\nlisten: 127.0.0.1:99999 #<\n", "listen", "port must be a number from 0 to 65535"},
+		{"data_dir blank", "public_url: https://auth.example.com\ndata_dir: ' ' #<\n", "data_dir", "must not be empty"},
+		{"nats.url scheme", "public_url: https://auth.example.com\nnats:\n  url: http://nats:4222 #<\n", "nats.url", `"http://nats:4222" is not a nats:// or tls:// URL`},
+		{"nats.url second entry", "public_url: https://auth.example.com\nnats:\n  url: nats://a:4222,nats:// #<\n", "nats.url", `"nats://" is not a nats:// or tls:// URL`},
+		{"nats.url empty entry", "public_url: https://auth.example.com\nnats:\n  url: nats://a:4222,,nats://b:4222 #<\n", "nats.url", "must be a comma-separated list of nats:// or tls:// URLs without empty entries"},
+		{"nats.listen", "public_url: https://auth.example.com\nnats:\n  listen: 4222 #<\n", "nats.listen", "must be host:port"},
+
+		// session, redirects
+		{"cookie_name", "public_url: https://auth.example.com\nsession:\n  cookie_name: 'my session' #<\n", "session.cookie_name", "must be a cookie name"},
+		{"cookie_domain scheme", "public_url: https://auth.example.com\nsession:\n  cookie_domain: https://example.com #<\n", "session.cookie_domain", `must be a domain name without a scheme, such as example.com; got "https://example.com"`},
+		{"cookie_domain not covering", "public_url: https://auth.example.com\nsession:\n  cookie_domain: example.org #<\n", "session.cookie_domain", `"example.org" does not cover the public_url host "auth.example.com"`},
+		{"allowed domain scheme", "public_url: https://auth.example.com\nredirects:\n  allowed_domains:\n    - example.com\n    - https://example.org #<\n", "redirects.allowed_domains[1]", "must be a domain name without a scheme"},
+		{"allowed domain port", "public_url: https://auth.example.com\nredirects:\n  allowed_domains: [example.com:443] #<\n", "redirects.allowed_domains[0]", "must be a domain name without a port"},
+		{"allowed domain leading dot", "public_url: https://auth.example.com\nredirects:\n  allowed_domains:\n    - .example.com #<\n", "redirects.allowed_domains[0]", "must not start with a dot"},
+		{"allowed domain uppercase", "public_url: https://auth.example.com\nredirects:\n  allowed_domains:\n    - Example.com #<\n", "redirects.allowed_domains[0]", "must be lowercase"},
+		{"allowed domain wildcard", "public_url: https://auth.example.com\nredirects:\n  allowed_domains:\n    - '*.example.com' #<\n", "redirects.allowed_domains[0]", "must be a domain name without a wildcard"},
+		{"allowed domain path", "public_url: https://auth.example.com\nredirects:\n  allowed_domains:\n    - example.com/app #<\n", "redirects.allowed_domains[0]", "must be a domain name without a path"},
+		{"allowed domain ip", "public_url: https://auth.example.com\nredirects:\n  allowed_domains:\n    - 10.0.0.1 #<\n", "redirects.allowed_domains[0]", "must be a DNS name, not an IP address"},
+		{"allowed domain label", "public_url: https://auth.example.com\nredirects:\n  allowed_domains:\n    - -bad.example.com #<\n", "redirects.allowed_domains[0]", "is not a valid DNS name"},
+		{"allowed domain empty", "public_url: https://auth.example.com\nredirects:\n  allowed_domains:\n    - '' #<\n", "redirects.allowed_domains[0]", "must not be empty"},
+		{"allowed domain not a string", "public_url: https://auth.example.com\nredirects:\n  allowed_domains:\n    - example.com\n    - {a: b} #<\n", "redirects.allowed_domains", "must be a list of strings"},
+
+		// durations, numbers, log
+		{"deadline too short", "public_url: https://auth.example.com\nlogout:\n  deadline: 500ms #<\n", "logout.deadline", "must be between 1s and 10m, got 500ms"},
+		{"deadline too long", "public_url: https://auth.example.com\nlogout:\n  deadline: 11m #<\n", "logout.deadline", "must be between 1s and 10m, got 11m0s"},
+		{"deadline negative", "public_url: https://auth.example.com\nlogout: {deadline: -5s} #<\n", "logout.deadline", "must be between 1s and 10m"},
+		{"attempt_timeout short", "public_url: https://auth.example.com\nbackchannel:\n  attempt_timeout: 10ms #<\n", "backchannel.attempt_timeout", "must be between 100ms and 1m"},
+		{"attempt_timeout long", "public_url: https://auth.example.com\nbackchannel:\n  attempt_timeout: 61s #<\n", "backchannel.attempt_timeout", "must be between 100ms and 1m"},
+		{"concurrency high", "public_url: https://auth.example.com\nbackchannel:\n  concurrency: 10001 #<\n", "backchannel.concurrency", "must be between 1 and 10000, got 10001"},
+		{"log level", "public_url: https://auth.example.com\nlog:\n  level: verbose #<\n", "log.level", `must be one of debug, info, warn, error; got "verbose"`},
+		{"log format", "public_url: https://auth.example.com\nlog:\n  format: xml #<\n", "log.format", `must be text or json; got "xml"`},
+
+		// relying parties
+		{"rp id required", "public_url: https://auth.example.com\nrelying_parties:\n  - name: Wiki #<\n    saml: {metadata_file: sp.xml}\n", "relying_parties[0].id", "required"},
+		{"rp id charset", "public_url: https://auth.example.com\nrelying_parties:\n  - id: wiki/1 #<\n    saml: {metadata_file: sp.xml}\n", "relying_parties[0].id", `must be 1-64 characters of A-Z a-z 0-9 . _ -, got "wiki/1"`},
+		{"rp id too long", "public_url: https://auth.example.com\nrelying_parties:\n  - id: " + strings.Repeat("a", 65) + " #<\n    saml: {metadata_file: sp.xml}\n", "relying_parties[0].id", "must be 1-64 characters"},
+		{"rp id duplicate", "public_url: https://auth.example.com\n" + rp + "  - id: wiki #<\n    saml: {metadata_file: sp.xml}\n", "relying_parties[1].id", `"wiki" is already the id of relying_parties[0]`},
+		{"rp neither", "public_url: https://auth.example.com\nrelying_parties:\n  - id: wiki #<\n    name: Wiki\n", "relying_parties[0]", "must have exactly one of oidc or saml, has neither"},
+		{"rp both", "public_url: https://auth.example.com\nrelying_parties:\n  - id: wiki #<\n    saml: {metadata_file: sp.xml}\n    oidc: {client_id: wiki, backchannel_logout_uri: 'https://wiki.example.com/bc'}\n", "relying_parties[0]", "must have exactly one of oidc or saml, has both"},
+		{"client_id required", "public_url: https://auth.example.com\nrelying_parties:\n  - id: wiki\n    oidc: #<\n      backchannel_logout_uri: https://wiki.example.com/bc\n", "relying_parties[0].oidc.client_id", "required"},
+		{"client_id duplicate", "public_url: https://auth.example.com\n" + rp + "  - id: wiki2\n    oidc:\n      client_id: wiki #<\n      backchannel_logout_uri: https://wiki.example.com/bc\n", "relying_parties[1].oidc.client_id", `"wiki" is already the client_id of relying_parties[0]`},
+		{"no logout uri", "public_url: https://auth.example.com\nrelying_parties:\n  - id: wiki\n    oidc: #<\n      client_id: wiki\n", "relying_parties[0].oidc", "needs backchannel_logout_uri or frontchannel_logout_uri"},
+		{"backchannel relative", "public_url: https://auth.example.com\nrelying_parties:\n  - id: wiki\n    oidc:\n      client_id: wiki\n      backchannel_logout_uri: /oidc/bc #<\n", "relying_parties[0].oidc.backchannel_logout_uri", "must be an absolute http(s) URL"},
+		{"backchannel http", "public_url: https://auth.example.com\nrelying_parties:\n  - id: wiki\n    oidc:\n      client_id: wiki\n      backchannel_logout_uri: http://wiki.example.com/bc #<\n", "relying_parties[0].oidc.backchannel_logout_uri", "must use https"},
+		{"frontchannel fragment", "public_url: https://auth.example.com\nrelying_parties:\n  - id: wiki\n    oidc:\n      client_id: wiki\n      frontchannel_logout_uri: 'https://wiki.example.com/fc#x' #<\n", "relying_parties[0].oidc.frontchannel_logout_uri", "must not have a fragment"},
+		{"post logout relative", "public_url: https://auth.example.com\n" + rp + "      post_logout_redirect_uris:\n        - https://wiki.example.com/bye\n        - /bye #<\n", "relying_parties[0].oidc.post_logout_redirect_uris[1]", `must be an absolute URL, got "/bye"`},
+		{"post logout javascript", "public_url: https://auth.example.com\n" + rp + "      post_logout_redirect_uris:\n        - javascript:alert(1) #<\n", "relying_parties[0].oidc.post_logout_redirect_uris[0]", `scheme "javascript" is not allowed`},
+		{"post logout fragment", "public_url: https://auth.example.com\n" + rp + "      post_logout_redirect_uris: ['https://wiki.example.com/#bye'] #<\n", "relying_parties[0].oidc.post_logout_redirect_uris[0]", "must not have a fragment"},
+		{"alg", "public_url: https://auth.example.com\n" + rp + "      logout_token_alg: HS256 #<\n", "relying_parties[0].oidc.logout_token_alg", `must be one of RS256, ES256, EdDSA; got "HS256"`},
+		{"alg case", "public_url: https://auth.example.com\n" + rp + "      logout_token_alg: rs256 #<\n", "relying_parties[0].oidc.logout_token_alg", "must be one of RS256, ES256, EdDSA"},
+		{"typ", "public_url: https://auth.example.com\n" + rp + "      logout_token_typ: at+jwt #<\n", "relying_parties[0].oidc.logout_token_typ", `must be logout+jwt or JWT; got "at+jwt"`},
+		{"metadata_file required", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      metadata_file: '' #<\n", "relying_parties[0].saml.metadata_file", "required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), "signoff.yaml", nil)
+			if err == nil {
+				t.Fatal("Parse succeeded, want an error")
+			}
+			var want string
+			if strings.Contains(tt.yaml, "#<") {
+				want = "signoff.yaml:" + strconv.Itoa(markedLine(t, tt.yaml)) + ": " + tt.path + ": " + tt.msg
+			} else {
+				want = "signoff.yaml: " + tt.path + ": " + tt.msg
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error =\n%v\nwant it to contain\n%s", err, want)
+			}
+			if n := len(errorList(err)); n != 1 {
+				t.Errorf("got %d errors, want exactly 1:\n%v", n, err)
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Path != tt.path {
+				t.Errorf("errors.As FieldError = %+v, want Path %q", fe, tt.path)
+			}
+		})
+	}
+}
+
+// TestValidAccepted guards against rules that reject legitimate values.
+func TestValidAccepted(t *testing.T) {
+	tests := []struct{ name, yaml string }{
+		{"loopback http", "public_url: http://localhost:8080\nissuer: http://[::1]:8080\n"},
+		{"path prefix", "public_url: https://example.com/signoff\n"},
+		{"listen all interfaces", "public_url: https://auth.example.com\nlisten: ':8080'\n"},
+		{"listen ipv6", "public_url: https://auth.example.com\nlisten: '[::1]:0'\n"},
+		{"nats cluster", "public_url: https://auth.example.com\nnats:\n  url: 'nats://u:p@n1:4222, tls://n2:4222,nats://n3'\n"},
+		{"host-only cookie", "public_url: https://auth.example.com\nsession: {cookie_domain: ''}\n"},
+		{"cookie on own host", "public_url: https://auth.example.com\nsession: {cookie_domain: auth.example.com}\n"},
+		{"domains", "public_url: https://auth.example.com\nredirects:\n  allowed_domains: [example.com, xn--bcher-kva.example, localhost, a-b.co.uk]\n"},
+		{"bounds", "public_url: https://auth.example.com\nlogout: {deadline: 1s}\nbackchannel: {attempt_timeout: 100ms, concurrency: 1}\n"},
+		{"upper bounds", "public_url: https://auth.example.com\nlogout: {deadline: 10m}\nbackchannel: {attempt_timeout: 60s, concurrency: 10000}\n"},
+		{"frontchannel only, native redirect, EdDSA/JWT", "public_url: https://auth.example.com\nrelying_parties:\n  - id: app.v2_x-1\n    oidc:\n      client_id: 'app'\n      frontchannel_logout_uri: https://app.example.com/fc?x=1\n      post_logout_redirect_uris: ['com.example.app:/logged-out', 'http://127.0.0.1:5000/bye']\n      logout_token_alg: EdDSA\n      logout_token_typ: JWT\n"},
+		{"null sections", "public_url: https://auth.example.com\nnats:\nkeys: ~\nrelying_parties:\n"},
+		{"admin token", "public_url: https://auth.example.com\nadmin:\n  token: s3cret\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Parse([]byte(tt.yaml), "signoff.yaml", nil); err != nil {
+				t.Errorf("Parse: %v", err)
+			}
+		})
+	}
+}
+
+func TestLineOfMissingKeyIsItsParent(t *testing.T) {
+	y := "public_url: https://auth.example.com\nrelying_parties:\n  - id: a\n    oidc: {backchannel_logout_uri: 'https://a.example.com/bc'}\n  - id: b #<\n    saml: {}\n"
+	_, err := Parse([]byte(y), "signoff.yaml", nil)
+	// saml: {} is on line 6, the closest ancestor of the missing metadata_file.
+	want := "signoff.yaml:6: relying_parties[1].saml.metadata_file: required"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+	if !strings.Contains(err.Error(), "signoff.yaml:4: relying_parties[0].oidc.client_id: required") {
+		t.Errorf("error = %v, want the missing client_id of relying_parties[0] at line 4", err)
+	}
+}
