@@ -126,7 +126,7 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 	a.bc, err = backchannel.New(backchannel.Config{
 		Issuer: cfg.Issuer, Keys: a.keys, RPs: bcRPs, Publisher: resultPublisher{resultPub},
 		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
-		Client: o.HTTPClient, Now: o.Now, Logger: o.Logger.With("component", "backchannel"),
+		Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/signoff/signoff/cmd/signoff/internal/client"
+	"github.com/signoff/signoff/cmd/signoff/internal/config"
+	"github.com/signoff/signoff/cmd/signoff/internal/demo"
+	"github.com/signoff/signoff/events"
+)
+
+// logoutCmd publishes a logout.requested (initiator admin) and prints the
+// outcome. Exit status: 0 complete, 3 partial, 1 error, 2 usage.
+func logoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("logout", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (for nats.url / nats.listen)")
+	natsURL := fs.String("nats", "", "NATS URL of the running signoff (default: nats.url, else nats.listen of the config)")
+	session := fs.String("session", "", "session_id to sign out")
+	subject := fs.String("subject", "", "subject (user) to sign out of every session")
+	reason := fs.String("reason", "", "reason recorded with the logout")
+	timeout := fs.Duration("timeout", 90*time.Second, "how long to wait for the outcome")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if (*session == "") == (*subject == "") {
+		fmt.Fprintln(stderr, "signoff logout: give exactly one of --session or --subject")
+		return 2
+	}
+	url := *natsURL
+	if url == "" && *path != "" {
+		cfg, err := config.Load(*path, os.Getenv)
+		if err != nil {
+			fmt.Fprintf(stderr, "signoff logout: configuration:\n%v\n", err)
+			return 1
+		}
+		url = cfg.NATS.URL
+		if url == "" && cfg.NATS.Listen != "" {
+			url = "nats://" + cfg.NATS.Listen
+		}
+	}
+	if url == "" {
+		url = os.Getenv(config.EnvNATSURL)
+	}
+	if url == "" {
+		fmt.Fprintln(stderr, "signoff logout: no NATS to talk to: pass --nats URL, or --config with nats.url or nats.listen set")
+		return 2
+	}
+	nc, err := nats.Connect(url, nats.Name("signoff-logout"), nats.Timeout(5*time.Second))
+	if err != nil {
+		fmt.Fprintf(stderr, "signoff logout: connect %s: %v\n", url, err)
+		return 1
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req := events.LogoutRequested{SessionID: *session, Subject: *subject, Initiator: events.InitiatorAdmin, Scope: events.ScopeGlobal, Reason: *reason}
+	done, err := client.Logout(ctx, nc, req, func(r events.Result) {
+		fmt.Fprintf(stdout, "  %-20s %-11s attempts=%d %s\n", r.RPID, r.Outcome, r.Attempts, r.Detail)
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "signoff logout: %v\n", err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			fmt.Fprintln(stderr, "  (is signoff running and consuming from this NATS?)")
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "logout %s: %s\n", done.LogoutID, done.Outcome)
+	for _, p := range done.Participants {
+		fmt.Fprintf(stdout, "  %-20s %-11s %s\n", p.Name, p.Outcome, p.Detail)
+	}
+	fmt.Fprintln(stdout, client.Summary(done))
+	if done.Outcome != events.CompletedComplete {
+		return 3
+	}
+	return 0
+}
+
+func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	once := fs.Bool("once", false, "sign in and out once, then exit")
+	listen := fs.String("listen", "", "HTTP address (default: a free port on 127.0.0.1)")
+	natsListen := fs.String("nats-listen", "", "also expose the embedded NATS on this TCP address, e.g. 127.0.0.1:4222")
+	dataDir := fs.String("data-dir", "", "keep state here (default: a temporary directory)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *listen == "" {
+		*listen = os.Getenv(config.EnvListen)
+	}
+	return demoRun(ctx, stdout, demoOptions(*once, *listen, *natsListen, *dataDir))
+}
+
+func demoOptions(once bool, listen, natsListen, dataDir string) demo.Options {
+	return demo.Options{Once: once, Listen: listen, NATSListen: natsListen, DataDir: dataDir}
+}
+
+var demoRun = demo.Run
