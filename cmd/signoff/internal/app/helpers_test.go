@@ -60,6 +60,7 @@ type testRP struct {
 	// request is cancelled.
 	script []int
 	gate   chan struct{} // optional: limits concurrent requests
+	delay  time.Duration // optional: time taken by each request
 
 	mu       sync.Mutex
 	requests int
@@ -87,6 +88,9 @@ func (rp *testRP) serve(w http.ResponseWriter, r *http.Request) {
 	if rp.gate != nil {
 		rp.gate <- struct{}{}
 		defer func() { <-rp.gate }()
+	}
+	if rp.delay > 0 {
+		time.Sleep(rp.delay)
 	}
 	raw := r.PostFormValue("logout_token")
 	tok := token{}

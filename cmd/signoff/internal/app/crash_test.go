@@ -1,0 +1,266 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/signoff/signoff/cmd/signoff/internal/config"
+	"github.com/signoff/signoff/events"
+)
+
+const childEnv = "SIGNOFF_TEST_CHILD_CONFIG"
+
+// TestMain runs the test binary as a signoff child process when asked to:
+// the crash test kills that child with SIGKILL.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(childEnv); path != "" {
+		os.Exit(runChild(path))
+	}
+	os.Exit(m.Run())
+}
+
+func runChild(path string) int {
+	cfg, err := config.Load(path, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := Start(ctx, Options{Config: cfg, Logger: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start:", err)
+		return 1
+	}
+	fmt.Println("READY")
+	<-ctx.Done()
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.Close(cctx)
+	return 0
+}
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type child struct {
+	cmd *exec.Cmd
+}
+
+func startChild(t *testing.T, cfgPath, httpAddr string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+cfgPath)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if sc.Text() == "READY" {
+				ready <- true
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatal("child exited before it was ready")
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("child not ready after 60s")
+	}
+	eventually(t, 10*time.Second, func() error {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("readyz %d", resp.StatusCode)
+		}
+		return nil
+	})
+	return &child{cmd: cmd}
+}
+
+// TestCrashResume: a real signoff child process is killed with SIGKILL in
+// the middle of a batch of sagas and started again on the same data_dir.
+// Every saga completes exactly once, nothing is lost.
+func TestCrashResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	const sagas = 150
+	rps := []*testRP{newTestRP(t, "wiki", "ES256"), newTestRP(t, "chat", "ES256"), newTestRP(t, "payroll", "RS256")}
+	for _, rp := range rps {
+		rp.gate = make(chan struct{}, 4)
+		rp.delay = 25 * time.Millisecond
+	}
+	dir := t.TempDir()
+	httpAddr, natsAddr := freePort(t), freePort(t)
+	var rpYAML strings.Builder
+	for _, rp := range rps {
+		fmt.Fprintf(&rpYAML, "  - id: %s\n    name: %s\n    oidc:\n      client_id: %s\n      backchannel_logout_uri: %s/bc\n      backchannel_logout_session_required: true\n      logout_token_alg: %s\n",
+			rp.ID, rp.ID, rp.ClientID, rp.srv.URL, rp.Alg)
+	}
+	cfgPath := filepath.Join(dir, "signoff.yaml")
+	yaml := fmt.Sprintf("public_url: http://%s\nissuer: %s\nlisten: %s\ndata_dir: %s\nnats: {listen: %q}\nlogout: {deadline: 60s}\nlog: {level: warn}\nrelying_parties:\n%s",
+		httpAddr, testIssuer, httpAddr, filepath.Join(dir, "data"), natsAddr, rpYAML.String())
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ch := startChild(t, cfgPath, httpAddr)
+	defer func() {
+		if ch.cmd.ProcessState == nil {
+			ch.cmd.Process.Kill()
+			ch.cmd.Wait()
+		}
+	}()
+	for _, rp := range rps {
+		rp.useJWKS("http://" + httpAddr + "/jwks.json")
+	}
+	nc, err := nats.Connect("nats://"+natsAddr, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := newClient(t, nc)
+	for i := range sagas {
+		for _, rp := range rps {
+			c.join(fmt.Sprintf("s%d", i), fmt.Sprintf("u%d", i), rp.ID, fmt.Sprintf("sid-%s-%d", rp.ID, i))
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "data", "signoff.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	count := func(q string) int {
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil {
+			return -1
+		}
+		return n
+	}
+	eventually(t, 30*time.Second, func() error {
+		if n := count(`SELECT COUNT(*) FROM sessions`); n != sagas*len(rps) {
+			return fmt.Errorf("%d sessions registered", n)
+		}
+		return nil
+	})
+	for i := range sagas {
+		c.logout(fmt.Sprintf("L%d", i), fmt.Sprintf("s%d", i))
+	}
+	total := func() int {
+		n := 0
+		for _, rp := range rps {
+			k, _ := rp.snapshot()
+			n += k
+		}
+		return n
+	}
+	eventually(t, 30*time.Second, func() error {
+		if n := total(); n < sagas*len(rps)/5 {
+			return fmt.Errorf("%d tokens delivered", n)
+		}
+		return nil
+	})
+	if err := ch.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	ch.cmd.Wait()
+	atKill := total()
+	doneAtKill := count(`SELECT COUNT(*) FROM sagas WHERE status != 'running'`)
+	t.Logf("killed with %d of %d tokens delivered and %d of %d sagas ended", atKill, sagas*len(rps), doneAtKill, sagas)
+	if doneAtKill >= sagas {
+		t.Fatalf("every saga had ended before the kill; the test proves nothing")
+	}
+
+	ch = startChild(t, cfgPath, httpAddr)
+	defer func() {
+		ch.cmd.Process.Signal(syscall.SIGTERM)
+		ch.cmd.Wait()
+	}()
+	nc2, err := nats.Connect("nats://" + natsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc2.Close()
+	c2 := newClient(t, nc2)
+	var byID map[string]events.Completed
+	var counts map[string]int
+	eventually(t, 90*time.Second, func() error {
+		byID, counts = c2.completed()
+		if len(byID) < sagas {
+			return fmt.Errorf("%d of %d logouts completed", len(byID), sagas)
+		}
+		return nil
+	})
+	for i := range sagas {
+		id := fmt.Sprintf("L%d", i)
+		if counts[id] != 1 {
+			t.Errorf("%s completed %d times, want exactly once", id, counts[id])
+		}
+		if byID[id].Outcome != events.CompletedComplete {
+			t.Errorf("%s: %+v", id, byID[id])
+		}
+	}
+	if len(counts) != sagas {
+		t.Errorf("%d distinct logouts completed, want %d", len(counts), sagas)
+	}
+	// Every session at every RP received a valid token.
+	for _, rp := range rps {
+		_, toks := rp.snapshot()
+		seen := map[string]bool{}
+		for _, tok := range toks {
+			if !tok.Valid {
+				t.Errorf("%s: invalid token: %s", rp.ID, tok.Err)
+			}
+			seen[tok.SID] = true
+		}
+		if len(seen) != sagas {
+			t.Errorf("%s: tokens for %d distinct sessions, want %d", rp.ID, len(seen), sagas)
+		}
+	}
+	eventually(t, 10*time.Second, func() error {
+		if n := count(`SELECT COUNT(*) FROM sagas WHERE status = 'complete'`); n != sagas {
+			return fmt.Errorf("%d saga rows complete", n)
+		}
+		if n := count(`SELECT COUNT(*) FROM outbox`); n != 0 {
+			return fmt.Errorf("%d outbox rows left", n)
+		}
+		return nil
+	})
+	t.Logf("after restart: %d tokens delivered in all (%d redelivered after the crash)", total(), total()-sagas*len(rps))
+}
