@@ -1,0 +1,427 @@
+// Package backchannel is the OpenID Connect Back-Channel Logout 1.0
+// (incorporating errata set 1) sender of signoff
+// (https://openid.net/specs/openid-connect-backchannel-1_0.html).
+//
+// The Adapter consumes logout dispatches (events.Dispatch on
+// signoff.logout.dispatch.backchannel), POSTs a signed logout token to the
+// relying party's backchannel_logout_uri for every session, and publishes
+// exactly one events.Result per dispatch. A participant counts as signed
+// out only when every token was answered with 200 or 204.
+//
+// Retransmission follows section 2.8 of the spec
+// (https://openid.net/specs/openid-connect-backchannel-1_0.html#BCResponse):
+// only network errors, timeouts, 408, 429 and 5xx are retried, with
+// exponential backoff and jitter, until the dispatch deadline; every attempt
+// carries a freshly minted token (new jti, iat and exp).
+package backchannel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/signoff/signoff/adapters/keys"
+	"github.com/signoff/signoff/events"
+)
+
+// Defaults of Config.
+const (
+	// DefaultConcurrency bounds the deliveries in progress at once.
+	DefaultConcurrency = 256
+	// DefaultAttemptTimeout bounds one HTTP attempt, response body included.
+	DefaultAttemptTimeout = 5 * time.Second
+	// DefaultDeadline is used for a dispatch without a deadline.
+	DefaultDeadline = 30 * time.Second
+)
+
+// Retry schedule of deliveries: the n-th retry waits a random duration in
+// [b/2, b) with b = min(BackoffInitial * BackoffFactor^(n-1), BackoffMax).
+const (
+	// BackoffInitial is the backoff before the first retry.
+	BackoffInitial = 100 * time.Millisecond
+	// BackoffFactor multiplies the backoff after every retry.
+	BackoffFactor = 2
+	// BackoffMax caps the backoff. A Retry-After on 429 or 503 that is
+	// longer than the backoff but ends before the deadline is waited instead.
+	BackoffMax = 2 * time.Second
+)
+
+// ErrClosed is returned by Handle after Close.
+var ErrClosed = errors.New("backchannel: adapter closed")
+
+// RP is one relying party that receives back-channel logout tokens
+// (client metadata of
+// https://openid.net/specs/openid-connect-backchannel-1_0.html#BCRegistration).
+type RP struct {
+	// ID is the rp_id of events.
+	ID string
+	// Name is the display name.
+	Name string
+	// ClientID is the OAuth client_id: the aud of its logout tokens.
+	ClientID string
+	// LogoutURI is backchannel_logout_uri, an absolute http(s) URI,
+	// query allowed, no fragment.
+	LogoutURI string
+	// SessionRequired is backchannel_logout_session_required: every token
+	// must carry sid.
+	SessionRequired bool
+	// Alg is the JWS alg of its tokens: RS256 (default), ES256 or EdDSA.
+	Alg string
+	// Typ is the JWS typ header: "logout+jwt" (default) or "JWT".
+	Typ string
+}
+
+func (rp RP) alg() string {
+	if rp.Alg == "" {
+		return keys.RS256
+	}
+	return rp.Alg
+}
+
+func (rp RP) typ() string {
+	if rp.Typ == "" {
+		return TypLogoutJWT
+	}
+	return rp.Typ
+}
+
+// Validate reports the first problem of the RP's configuration.
+func (rp RP) Validate() error {
+	if rp.ID == "" {
+		return errors.New("relying party without id")
+	}
+	if rp.ClientID == "" {
+		return fmt.Errorf("relying party %q: client_id is empty", rp.ID)
+	}
+	u, err := url.Parse(rp.LogoutURI)
+	if err != nil {
+		return fmt.Errorf("relying party %q: backchannel_logout_uri: %w", rp.ID, err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("relying party %q: backchannel_logout_uri %q is not an absolute http(s) URI", rp.ID, rp.LogoutURI)
+	}
+	if u.Fragment != "" || u.RawFragment != "" {
+		return fmt.Errorf("relying party %q: backchannel_logout_uri must not have a fragment", rp.ID)
+	}
+	switch rp.alg() {
+	case keys.RS256, keys.ES256, keys.EdDSA:
+	default:
+		return fmt.Errorf("relying party %q: logout_token_alg %q is not RS256, ES256 or EdDSA", rp.ID, rp.Alg)
+	}
+	switch rp.typ() {
+	case TypLogoutJWT, TypJWT:
+	default:
+		return fmt.Errorf("relying party %q: logout_token_typ %q is not %q or %q", rp.ID, rp.Typ, TypLogoutJWT, TypJWT)
+	}
+	return nil
+}
+
+// ResultPublisher publishes the result of a participant on
+// signoff.logout.result.
+type ResultPublisher interface {
+	// PublishResult publishes r; an error makes the adapter retry.
+	PublishResult(ctx context.Context, r events.Result) error
+}
+
+// Config configures an Adapter.
+type Config struct {
+	// Issuer is the iss of logout tokens.
+	Issuer string
+	// Keys supplies the signing keys; usually a *keys.Set.
+	Keys KeySet
+	// RPs are the relying parties with a backchannel_logout_uri.
+	RPs []RP
+	// Publisher receives one result per dispatch.
+	Publisher ResultPublisher
+	// Concurrency bounds the deliveries in progress (and so the HTTP
+	// requests in flight); Handle blocks while it is reached. Default 256.
+	Concurrency int
+	// AttemptTimeout bounds one HTTP attempt. Default 5 s.
+	AttemptTimeout time.Duration
+	// Client sends the requests; nil means a client tuned for many RPs.
+	// Redirects are never followed, whatever the client's CheckRedirect.
+	Client *http.Client
+	// Now is the clock of token times, deadlines and finished_at;
+	// nil means time.Now.
+	Now func() time.Time
+	// Logger nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Stats are counters of an Adapter since New, for metrics.
+type Stats struct {
+	// Accepted is the number of dispatches Handle accepted.
+	Accepted uint64
+	// InFlight is the number of deliveries in progress.
+	InFlight int64
+	// Attempts is the number of HTTP requests sent.
+	Attempts uint64
+	// Succeeded, Failed and TimedOut count published outcomes.
+	Succeeded, Failed, TimedOut uint64
+	// PublishErrors counts failed attempts to publish a result.
+	PublishErrors uint64
+}
+
+// Adapter delivers back-channel logout tokens
+// (https://openid.net/specs/openid-connect-backchannel-1_0.html#BCRequest).
+type Adapter struct {
+	rps            map[string]RP
+	minter         *Minter
+	pub            ResultPublisher
+	client         *http.Client
+	attemptTimeout time.Duration
+	now            func() time.Time
+	log            *slog.Logger
+
+	sem    chan struct{}
+	runCtx context.Context
+	stop   context.CancelFunc
+
+	mu       sync.Mutex
+	closed   bool
+	closing  chan struct{}       // closed by Close
+	inflight map[string]struct{} // dispatch event_ids in progress
+	wg       sync.WaitGroup
+
+	accepted, attempts, succeeded, failed, timedOut, publishErrors atomic.Uint64
+	running                                                        atomic.Int64
+}
+
+// New validates cfg and returns an Adapter. Every RP must be valid and have
+// a signing key for its alg.
+func New(cfg Config) (*Adapter, error) {
+	if cfg.Issuer == "" {
+		return nil, errors.New("backchannel: issuer is empty")
+	}
+	if cfg.Keys == nil {
+		return nil, errors.New("backchannel: no key set")
+	}
+	if cfg.Publisher == nil {
+		return nil, errors.New("backchannel: no result publisher")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	rps := make(map[string]RP, len(cfg.RPs))
+	for _, rp := range cfg.RPs {
+		if err := rp.Validate(); err != nil {
+			return nil, fmt.Errorf("backchannel: %w", err)
+		}
+		if _, dup := rps[rp.ID]; dup {
+			return nil, fmt.Errorf("backchannel: relying party %q configured twice", rp.ID)
+		}
+		if _, err := cfg.Keys.Signing(rp.alg()); err != nil {
+			return nil, fmt.Errorf("backchannel: relying party %q: %w", rp.ID, err)
+		}
+		rps[rp.ID] = rp
+	}
+	client := NewHTTPClient()
+	if cfg.Client != nil {
+		c := *cfg.Client
+		client = &c
+	}
+	client.CheckRedirect = noRedirects
+	ctx, stop := context.WithCancel(context.Background())
+	return &Adapter{
+		rps:            rps,
+		minter:         NewMinter(cfg.Issuer, cfg.Keys, cfg.Now),
+		pub:            cfg.Publisher,
+		client:         client,
+		attemptTimeout: cfg.AttemptTimeout,
+		now:            cfg.Now,
+		log:            cfg.Logger.With("component", "backchannel"),
+		sem:            make(chan struct{}, cfg.Concurrency),
+		runCtx:         ctx,
+		stop:           stop,
+		inflight:       map[string]struct{}{},
+		closing:        make(chan struct{}),
+	}, nil
+}
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// NewHTTPClient returns the default client of an Adapter: keep-alive
+// connections to many RPs (64 idle per host, 1024 in all), 5 s dial and TLS
+// handshake timeouts, proxy from the environment, HTTP/2 when offered, and
+// no redirects followed.
+func NewHTTPClient() *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           dialer.DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          1024,
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		},
+		CheckRedirect: noRedirects,
+	}
+}
+
+// Minter returns the adapter's logout token minter.
+func (a *Adapter) Minter() *Minter { return a.minter }
+
+// Handle accepts one dispatch. It blocks while Concurrency deliveries are in
+// progress (backpressure) and returns ctx.Err() if ctx ends first, or
+// ErrClosed after Close. Once accepted, the delivery runs in its own
+// goroutine, independent of ctx, and publishes exactly one events.Result.
+// A dispatch whose event_id is already being delivered is accepted without
+// starting a second delivery. The deliveries of one logout thus run in
+// parallel, as section 2.3 of
+// https://openid.net/specs/openid-connect-backchannel-1_0.html encourages.
+func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
+	select {
+	case a.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-a.closing:
+		return ErrClosed
+	}
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		<-a.sem
+		return ErrClosed
+	}
+	if d.EventID != "" {
+		if _, dup := a.inflight[d.EventID]; dup {
+			a.mu.Unlock()
+			<-a.sem
+			a.log.Info("dispatch already in progress; not delivering twice",
+				"event_id", d.EventID, "logout_id", d.LogoutID, "rp_id", d.RPID)
+			return nil
+		}
+		a.inflight[d.EventID] = struct{}{}
+	}
+	a.wg.Add(1)
+	a.mu.Unlock()
+	a.accepted.Add(1)
+	a.running.Add(1)
+	go func() {
+		defer func() {
+			a.mu.Lock()
+			delete(a.inflight, d.EventID)
+			a.mu.Unlock()
+			a.running.Add(-1)
+			<-a.sem
+			a.wg.Done()
+		}()
+		a.run(d)
+	}()
+	return nil
+}
+
+// Close stops accepting dispatches and waits until the deliveries in
+// progress have published their results or ctx ends. When ctx ends first,
+// the remaining deliveries are aborted without a result (the coordinator
+// resumes them after a restart) and Close returns ctx.Err().
+func (a *Adapter) Close(ctx context.Context) error {
+	a.mu.Lock()
+	if !a.closed {
+		a.closed = true
+		close(a.closing)
+	}
+	a.mu.Unlock()
+	done := make(chan struct{})
+	go func() { a.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		a.stop()
+		return nil
+	case <-ctx.Done():
+		a.stop()
+		return ctx.Err()
+	}
+}
+
+// Stats returns the adapter's counters.
+func (a *Adapter) Stats() Stats {
+	return Stats{
+		Accepted:      a.accepted.Load(),
+		InFlight:      a.running.Load(),
+		Attempts:      a.attempts.Load(),
+		Succeeded:     a.succeeded.Load(),
+		Failed:        a.failed.Load(),
+		TimedOut:      a.timedOut.Load(),
+		PublishErrors: a.publishErrors.Load(),
+	}
+}
+
+func (a *Adapter) run(d events.Dispatch) {
+	start := time.Now()
+	res, ok := a.deliver(d)
+	if !ok {
+		a.log.Warn("delivery aborted by shutdown; no result published",
+			"logout_id", d.LogoutID, "rp_id", d.RPID, "attempts", res.Attempts)
+		return
+	}
+	res.EventID = uuid.NewString()
+	res.LogoutID = d.LogoutID
+	res.RPID = d.RPID
+	res.Adapter = events.AdapterBackchannel
+	res.FinishedAt = a.now().UTC()
+	switch res.Outcome {
+	case events.OutcomeSucceeded:
+		a.succeeded.Add(1)
+	case events.OutcomeTimedOut:
+		a.timedOut.Add(1)
+	default:
+		a.failed.Add(1)
+	}
+	level := slog.LevelInfo
+	if res.Outcome != events.OutcomeSucceeded {
+		level = slog.LevelWarn
+	}
+	a.log.Log(a.runCtx, level, "back-channel logout finished",
+		"logout_id", d.LogoutID, "rp_id", d.RPID, "outcome", res.Outcome,
+		"detail", res.Detail, "attempts", res.Attempts, "duration", time.Since(start))
+	a.publish(res)
+}
+
+// publish retries until the result is published or the adapter stops.
+func (a *Adapter) publish(r events.Result) {
+	b := BackoffInitial
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(a.runCtx, 10*time.Second)
+		err := a.pub.PublishResult(ctx, r)
+		cancel()
+		if err == nil {
+			return
+		}
+		a.publishErrors.Add(1)
+		if a.runCtx.Err() != nil {
+			a.log.Error("result not published: adapter stopped",
+				"logout_id", r.LogoutID, "rp_id", r.RPID, "outcome", r.Outcome, "err", err)
+			return
+		}
+		a.log.Warn("publishing result failed; retrying",
+			"logout_id", r.LogoutID, "rp_id", r.RPID, "attempt", attempt, "err", err)
+		if !sleep(a.runCtx, jitter(b)) {
+			a.log.Error("result not published: adapter stopped",
+				"logout_id", r.LogoutID, "rp_id", r.RPID, "outcome", r.Outcome)
+			return
+		}
+		b = min(b*2, 5*time.Second)
+	}
+}

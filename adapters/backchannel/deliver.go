@@ -1,0 +1,337 @@
+package backchannel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/signoff/signoff/events"
+)
+
+// maxDetail is the most bytes of an RP's response body kept in a detail.
+const maxDetail = 200
+
+// maxDrain is the most bytes read from a response body so that its
+// connection can be reused.
+const maxDrain = 64 << 10
+
+// verdict classifies one HTTP attempt.
+type verdict int
+
+const (
+	accepted  verdict = iota // 200 or 204
+	final                    // fails for good, not retried
+	retryable                // network error, timeout, 408, 429, 5xx
+)
+
+// attemptResult is the outcome of one HTTP attempt.
+type attemptResult struct {
+	verdict    verdict
+	detail     string
+	retryAfter time.Duration // from Retry-After on 429/503, 0 when absent
+}
+
+// tokenOutcome is the outcome of delivering one session's tokens.
+type tokenOutcome struct {
+	outcome  string
+	detail   string
+	attempts int
+	aborted  bool // the adapter stopped
+}
+
+// deliver sends the tokens of one dispatch and returns its result (without
+// event_id, ids and finished_at). ok is false when the adapter stopped
+// before the outcome was known.
+func (a *Adapter) deliver(d events.Dispatch) (res events.Result, ok bool) {
+	rp, known := a.rps[d.RPID]
+	if !known {
+		return events.Result{Outcome: events.OutcomeFailed, Detail: "unknown relying party"}, true
+	}
+	sids, unreachable := targets(rp, d)
+	if len(sids) == 0 {
+		detail := ErrSessionRequired.Error()
+		if unreachable == 0 {
+			detail = "no session to sign out"
+		}
+		return events.Result{Outcome: events.OutcomeFailed, Detail: detail}, true
+	}
+
+	deadline := d.Deadline
+	if deadline.IsZero() {
+		deadline = a.now().Add(DefaultDeadline)
+	}
+	remaining := deadline.Sub(a.now())
+	if remaining <= 0 {
+		return events.Result{Outcome: events.OutcomeTimedOut, Detail: "deadline passed before the first attempt"}, true
+	}
+	ctx, cancel := context.WithTimeout(a.runCtx, remaining)
+	defer cancel()
+
+	outs := make([]tokenOutcome, 0, len(sids))
+	for _, sid := range sids {
+		o := a.deliverToken(ctx, rp, d.Subject, sid)
+		res.Attempts += o.attempts
+		if o.aborted {
+			return res, false
+		}
+		outs = append(outs, o)
+	}
+	res.Outcome, res.Detail = combine(outs, unreachable)
+	return res, true
+}
+
+// targets returns the sid of each token to send: one per distinct sid, plus
+// "" (a token with sub only, which ends all the user's sessions at the RP)
+// when some session has no sid, or none is listed, and the RP does not
+// require sid. unreachable counts sessions without sid at an RP that
+// requires one.
+func targets(rp RP, d events.Dispatch) (sids []string, unreachable int) {
+	seen := map[string]bool{}
+	noSID := 0
+	for _, s := range d.Sessions {
+		if s.OIDC == nil || s.OIDC.SID == "" {
+			noSID++
+			continue
+		}
+		if !seen[s.OIDC.SID] {
+			seen[s.OIDC.SID] = true
+			sids = append(sids, s.OIDC.SID)
+		}
+	}
+	if len(d.Sessions) == 0 {
+		noSID = 1
+	}
+	if noSID > 0 {
+		if rp.SessionRequired {
+			unreachable = noSID
+		} else {
+			sids = append(sids, "")
+		}
+	}
+	return sids, unreachable
+}
+
+// combine folds the outcomes of a participant's tokens into one: succeeded
+// only when every token was accepted; failed when one failed for good (or a
+// session could not be addressed); timed_out otherwise.
+func combine(outs []tokenOutcome, unreachable int) (outcome, detail string) {
+	n := len(outs)
+	label := func(i int, s string) string {
+		if n == 1 {
+			return s
+		}
+		return fmt.Sprintf("token %d of %d: %s", i+1, n, s)
+	}
+	for i, o := range outs {
+		if o.outcome == events.OutcomeFailed {
+			return events.OutcomeFailed, label(i, o.detail)
+		}
+	}
+	if unreachable > 0 {
+		return events.OutcomeFailed, fmt.Sprintf("%d session(s) without sid: %s", unreachable, ErrSessionRequired)
+	}
+	for i, o := range outs {
+		if o.outcome == events.OutcomeTimedOut {
+			return events.OutcomeTimedOut, label(i, o.detail)
+		}
+	}
+	if n == 1 {
+		return events.OutcomeSucceeded, outs[0].detail
+	}
+	return events.OutcomeSucceeded, fmt.Sprintf("%d logout tokens accepted", n)
+}
+
+// deliverToken delivers one token (a fresh one per attempt) until it is
+// accepted, fails for good, or ctx's deadline comes.
+func (a *Adapter) deliverToken(ctx context.Context, rp RP, subject, sid string) tokenOutcome {
+	var (
+		out     tokenOutcome
+		lastErr string
+		b       = BackoffInitial
+	)
+	for {
+		tok, err := a.minter.Mint(rp, subject, sid)
+		if err != nil {
+			out.outcome, out.detail = events.OutcomeFailed, err.Error()
+			return out
+		}
+		r := a.attempt(ctx, rp, tok)
+		out.attempts++
+		a.attempts.Add(1)
+		switch r.verdict {
+		case accepted:
+			out.outcome, out.detail = events.OutcomeSucceeded, r.detail
+			return out
+		case final:
+			out.outcome, out.detail = events.OutcomeFailed, r.detail
+			return out
+		}
+		if a.runCtx.Err() != nil {
+			out.aborted = true
+			return out
+		}
+		if ctx.Err() == nil || lastErr == "" {
+			// An attempt cut short by the logout deadline says less than
+			// the one before it.
+			lastErr = r.detail
+		}
+		wait := jitter(b)
+		b = min(b*BackoffFactor, BackoffMax)
+		dl, _ := ctx.Deadline()
+		left := time.Until(dl)
+		if r.retryAfter > wait && r.retryAfter < left {
+			wait = r.retryAfter
+		}
+		if ctx.Err() != nil || wait >= left {
+			out.outcome = events.OutcomeTimedOut
+			out.detail = fmt.Sprintf("no confirmation before the deadline after %d attempt(s); last error: %s", out.attempts, lastErr)
+			return out
+		}
+		a.log.Debug("back-channel logout attempt failed; retrying",
+			"rp_id", rp.ID, "attempt", out.attempts, "detail", r.detail, "wait", wait)
+		if !sleep(ctx, wait) {
+			if a.runCtx.Err() != nil {
+				out.aborted = true
+				return out
+			}
+			out.outcome = events.OutcomeTimedOut
+			out.detail = fmt.Sprintf("no confirmation before the deadline after %d attempt(s); last error: %s", out.attempts, lastErr)
+			return out
+		}
+	}
+}
+
+// attempt POSTs one token (section 2.5,
+// https://openid.net/specs/openid-connect-backchannel-1_0.html#BCRequest)
+// and classifies the response (section 2.8,
+// https://openid.net/specs/openid-connect-backchannel-1_0.html#BCResponse).
+func (a *Adapter) attempt(ctx context.Context, rp RP, tok Token) attemptResult {
+	actx, cancel := context.WithTimeout(ctx, a.attemptTimeout)
+	defer cancel()
+	body := "logout_token=" + url.QueryEscape(tok.Raw)
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, rp.LogoutURI, strings.NewReader(body))
+	if err != nil {
+		return attemptResult{verdict: final, detail: "building request: " + sanitize(err.Error())}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "signoff-backchannel/1")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return attemptResult{verdict: retryable, detail: a.networkDetail(ctx, actx, err)}
+	}
+	defer func() {
+		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+		_ = resp.Body.Close()
+	}()
+
+	code := resp.StatusCode
+	status := "HTTP " + strconv.Itoa(code)
+	switch {
+	case code == http.StatusOK || code == http.StatusNoContent:
+		return attemptResult{verdict: accepted, detail: status}
+	case code >= 300 && code < 400:
+		return attemptResult{verdict: final, detail: status + ": redirect not followed"}
+	}
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxDetail))
+	detail := status
+	if s := sanitize(string(head)); s != "" {
+		detail += ": " + s
+	}
+	switch {
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		return attemptResult{verdict: retryable, detail: detail, retryAfter: retryAfter(resp)}
+	case code == http.StatusRequestTimeout || code >= 500:
+		return attemptResult{verdict: retryable, detail: detail}
+	case code >= 200 && code < 300:
+		return attemptResult{verdict: final, detail: detail + " (only 200 and 204 confirm a logout)"}
+	default:
+		return attemptResult{verdict: final, detail: detail}
+	}
+}
+
+// networkDetail describes a failed round trip without the URL, which may
+// carry credentials in its query.
+func (a *Adapter) networkDetail(ctx, actx context.Context, err error) string {
+	switch {
+	case ctx.Err() != nil:
+		return "no response before the logout deadline"
+	case actx.Err() != nil:
+		return "no response within " + a.attemptTimeout.String()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return sanitize(err.Error())
+}
+
+// retryAfter parses a Retry-After header (delay-seconds or HTTP-date,
+// RFC 9110 section 10.2.3); 0 when absent or invalid.
+func retryAfter(resp *http.Response) time.Duration {
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, 86400)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
+
+// sanitize makes text from an RP safe for a detail: valid UTF-8, no control
+// characters, runs of white space collapsed, at most maxDetail bytes.
+func sanitize(s string) string {
+	if len(s) > maxDetail {
+		s = s[:maxDetail]
+	}
+	s = strings.ToValidUTF8(s, "")
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError || !unicode.IsPrint(r) {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// jitter returns a random duration in [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}
+
+// sleep waits d or until ctx ends; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
