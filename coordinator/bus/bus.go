@@ -152,6 +152,9 @@ func (b *Bus) Connect(name string) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
+		if url != "" {
+			return nil, fmt.Errorf("bus: connect %s to %s (is NATS running there?): %w", name, url, err)
+		}
 		return nil, fmt.Errorf("bus: connect %s: %w", name, err)
 	}
 	b.mu.Lock()
@@ -177,8 +180,18 @@ func (b *Bus) provision(ctx context.Context) error {
 	}
 	// The meta leader of a fresh cluster takes a few seconds to appear.
 	var err error
+	var replicasKept bool
 	for attempt := 0; attempt < 20; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if !replicasKept {
+			// An operator may have scaled the stream (R3): never shrink it.
+			if st, serr := b.js.Stream(actx, cfg.Name); serr == nil {
+				cfg.Replicas = st.CachedInfo().Config.Replicas
+				replicasKept = true
+			} else if errors.Is(serr, jetstream.ErrStreamNotFound) {
+				replicasKept = true
+			}
+		}
 		_, err = b.js.CreateOrUpdateStream(actx, cfg)
 		cancel()
 		if err == nil {

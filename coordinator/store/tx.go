@@ -17,13 +17,16 @@ var statements = map[string]string{
 		VALUES(?,?,?,?,?,?,?,?)
 		ON CONFLICT(session_id, rp_id) DO UPDATE SET subject=excluded.subject, sid=excluded.sid, saml=excluded.saml,
 			expires_at=excluded.expires_at, last_active=MAX(last_active, excluded.last_active)`,
-	"touchSession":    `UPDATE sessions SET last_active = MAX(last_active, ?) WHERE session_id = ?`,
-	"sessionsByID":    `SELECT session_id, rp_id, subject, sid, saml FROM sessions WHERE session_id = ? ORDER BY joined_at, rp_id`,
-	"sessionsBySub":   `SELECT session_id, rp_id, subject, sid, saml FROM sessions WHERE subject = ? ORDER BY joined_at, rp_id`,
-	"deleteSession":   `DELETE FROM sessions WHERE session_id = ? AND rp_id = ?`,
-	"sagaExists":      `SELECT 1 FROM sagas WHERE logout_id = ?`,
-	"sagaRow":         `SELECT logout_id, status, initiator, scope, session_id, subject, initiating_rp_id, reason, return_to, requested_at, deadline, finished_at FROM sagas WHERE logout_id = ?`,
-	"participantRows": `SELECT rp_id, name, adapter, state, detail, attempts, sessions, finished_at FROM participants WHERE logout_id = ? ORDER BY pos`,
+	"touchSession":         `UPDATE sessions SET last_active = MAX(last_active, ?) WHERE session_id = ?`,
+	"sessionsByID":         `SELECT session_id, rp_id, subject, sid, saml FROM sessions WHERE session_id = ? ORDER BY joined_at, rp_id`,
+	"sessionsBySub":        `SELECT session_id, rp_id, subject, sid, saml FROM sessions WHERE subject = ? ORDER BY joined_at, rp_id`,
+	"deleteSession":        `DELETE FROM sessions WHERE session_id = ? AND rp_id = ?`,
+	"sagaExists":           `SELECT 1 FROM sagas WHERE logout_id = ?`,
+	"sagaRow":              `SELECT logout_id, status, initiator, scope, session_id, subject, initiating_rp_id, reason, return_to, requested_at, deadline, finished_at FROM sagas WHERE logout_id = ?`,
+	"participantRows":      `SELECT rp_id, name, adapter, state, detail, attempts, sessions, finished_at FROM participants WHERE logout_id = ? ORDER BY pos`,
+	"participantRowsLight": `SELECT rp_id, name, adapter, state, detail, attempts, '', finished_at FROM participants WHERE logout_id = ? ORDER BY pos`,
+	"updateSagaStatus":     `UPDATE sagas SET status = ?, finished_at = ? WHERE logout_id = ?`,
+	"updateParticipant":    `UPDATE participants SET state = ?, detail = ?, attempts = ?, finished_at = ? WHERE logout_id = ? AND rp_id = ?`,
 	"upsertSaga": `INSERT INTO sagas(logout_id, status, initiator, scope, session_id, subject, initiating_rp_id, reason, return_to, requested_at, deadline, finished_at)
 		VALUES(?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(logout_id) DO UPDATE SET status=excluded.status, finished_at=excluded.finished_at`,
@@ -123,6 +126,31 @@ func (t *Tx) Saga(logoutID string) (saga.Saga, bool, error) {
 	return loadSaga(t.stmt("sagaRow"), t.stmt("participantRows"), logoutID)
 }
 
+// SagaWithoutSessions loads one saga with its participants but not their
+// sessions: enough to record a result, cheaper than Saga.
+func (t *Tx) SagaWithoutSessions(logoutID string) (saga.Saga, bool, error) {
+	return loadSaga(t.stmt("sagaRow"), t.stmt("participantRowsLight"), logoutID)
+}
+
+// SaveProgress stores what changed between prev and next, two states of the
+// same saga: its status and the participants whose outcome changed.
+func (t *Tx) SaveProgress(prev, next saga.Saga) error {
+	if prev.Status != next.Status {
+		if _, err := t.stmt("updateSagaStatus").Exec(next.Status, nullNanos(next.FinishedAt), next.LogoutID); err != nil {
+			return fmt.Errorf("store: update saga %s: %w", next.LogoutID, err)
+		}
+	}
+	for i, p := range next.Participants {
+		if i < len(prev.Participants) && prev.Participants[i].State == p.State {
+			continue
+		}
+		if _, err := t.stmt("updateParticipant").Exec(p.State, p.Detail, p.Attempts, nullNanos(p.FinishedAt), next.LogoutID, p.RPID); err != nil {
+			return fmt.Errorf("store: update participant %s of %s: %w", p.RPID, next.LogoutID, err)
+		}
+	}
+	return nil
+}
+
 // SaveSaga inserts a new saga or stores the new status and participant
 // states of an existing one.
 func (t *Tx) SaveSaga(s saga.Saga) error {
@@ -206,7 +234,9 @@ func loadSaga(sagaQ, partQ queryer, logoutID string) (saga.Saga, bool, error) {
 		if err := rows.Scan(&p.RPID, &p.Name, &p.Adapter, &p.State, &p.Detail, &p.Attempts, &sess, &pf); err != nil {
 			return s, false, fmt.Errorf("store: scan participant of %s: %w", logoutID, err)
 		}
-		if err := json.Unmarshal(sess, &p.Sessions); err != nil {
+		if len(sess) == 0 {
+			// loaded without sessions
+		} else if err := json.Unmarshal(sess, &p.Sessions); err != nil {
 			return s, false, fmt.Errorf("store: decode sessions of %s/%s: %w", logoutID, p.RPID, err)
 		}
 		p.FinishedAt = fromNull(pf)

@@ -70,7 +70,7 @@ type App struct {
 
 // Start brings signoff up and returns once it consumes events and serves
 // HTTP. Unfinished sagas of a previous run are resumed.
-func Start(ctx context.Context, o Options) (a *App, err error) {
+func Start(ctx context.Context, o Options) (_ *App, err error) {
 	cfg := o.Config
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -81,7 +81,7 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 32
 	}
-	a = &App{cfg: cfg, log: o.Logger}
+	a := &App{cfg: cfg, log: o.Logger}
 	defer func() {
 		if err != nil {
 			a.Close(context.Background())
@@ -90,7 +90,7 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
-	a.keys, err = keys.Open(cfg.KeyDir(), cfg.Keys.Dir == "", o.Now, o.Logger.With("component", "keys"))
+	a.keys, err = keys.Open(cfg.KeyDir(), cfg.Keys.Dir == "", o.Now, o.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 	}
 	a.bus, err = bus.Start(ctx, bus.Config{
 		URL: cfg.NATS.URL, Listen: cfg.NATS.Listen, StoreDir: filepath.Join(cfg.DataDir, "nats"),
-		SyncAlways: cfg.NATS.SyncAlways, Logger: o.Logger,
+		SyncAlways: cfg.NATS.SyncAlways, Replicas: cfg.NATS.Replicas, Logger: o.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,7 +108,15 @@ func benchLogoutPath(b *testing.B, alg string) {
 	js, _ := jetstream.New(nc)
 	runtime.GC()
 	b.ResetTimer()
-	start := time.Now()
+	if path := os.Getenv("SIGNOFF_BENCH_PROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	start, cpu0 := time.Now(), cpuTime()
 	for _, p := range payloads {
 		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: events.SubjectLogoutRequested, Data: p}); err != nil {
 			b.Fatal(err)
@@ -122,7 +132,7 @@ func benchLogoutPath(b *testing.B, alg string) {
 	case <-time.After(5 * time.Minute):
 		b.Fatalf("%d of %d logouts completed", completed.Load(), b.N)
 	}
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	b.StopTimer()
 	if complete.Load() != int64(b.N) || hits.Load() < int64(3*b.N) {
 		b.Fatalf("%d complete logouts, %d tokens accepted; want %d and %d", complete.Load(), hits.Load(), b.N, 3*b.N)
@@ -130,6 +140,16 @@ func benchLogoutPath(b *testing.B, alg string) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "logouts/s")
 	b.ReportMetric(float64(3*b.N)/elapsed.Seconds(), "tokens/s")
 	b.ReportMetric(float64(runtime.NumCPU()), "cores")
+	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cores-busy")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/logout")
+}
+
+// cpuTime is the CPU time (user + system) this process has used: signoff,
+// the RPs and the benchmark's publisher together.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSign is the pure signing rate of logout tokens on every core, in

@@ -125,6 +125,10 @@ type NATS struct {
 	// nats-server default is to fsync every 2 minutes. Addition beyond the
 	// contract; ignored when URL is set.
 	SyncAlways bool `yaml:"sync_always"`
+	// Replicas of the SIGNOFF stream when signoff creates it (default 1;
+	// 3 on a NATS cluster). An existing stream keeps its replica count.
+	// Addition beyond the contract.
+	Replicas int `yaml:"replicas"`
 }
 
 // Keys locates the PEM signing keys of logout tokens and SAML messages.
@@ -366,6 +370,9 @@ func (c *Config) applyDefaults() {
 	}
 	if !set("nats.sync_always") {
 		c.NATS.SyncAlways = true
+	}
+	if !set("nats.replicas") && c.NATS.Replicas == 0 {
+		c.NATS.Replicas = 1
 	}
 	if c.Session.CookieName == "" {
 		c.Session.CookieName = DefaultCookieName

@@ -47,7 +47,7 @@ func TestLoadExample(t *testing.T) {
 		Issuer:    "https://auth.example.com",
 		Listen:    "127.0.0.1:8080",
 		DataDir:   "./data",
-		NATS:      NATS{URL: "", Listen: "127.0.0.1:4222", SyncAlways: true},
+		NATS:      NATS{URL: "", Listen: "127.0.0.1:4222", SyncAlways: true, Replicas: 1},
 		Keys:      Keys{Dir: ""},
 		Session:   Session{CookieName: "signoff_session", CookieDomain: "example.com"},
 		Redirects: Redirects{AllowedDomains: []string{"example.com"}},

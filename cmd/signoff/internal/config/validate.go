@@ -59,6 +59,9 @@ func (c *Config) Validate() error {
 
 	v.checkRange("logout.deadline", c.Logout.Deadline, time.Second, 10*time.Minute)
 	v.checkRange("backchannel.attempt_timeout", c.Backchannel.AttemptTimeout, 100*time.Millisecond, time.Minute)
+	if n := c.NATS.Replicas; n < 1 || n > 5 {
+		v.add("nats.replicas", "must be between 1 and 5, got %d", n)
+	}
 	if n := c.Backchannel.Concurrency; n < 1 || n > 10000 {
 		v.add("backchannel.concurrency", "must be between 1 and 10000, got %d", n)
 	}
