@@ -1,0 +1,33 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemoOnce runs one round of the demo: Notes verifies its token and
+// signs out, Chat (503) does not confirm, and the summary says so.
+func TestDemoOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := Run(ctx, &out, Options{Once: true, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"Notes verified a logout token",
+		"Notes  succeeded",
+		"Chat   timed_out",
+		"HTTP 503",
+		": partial in",
+		"You were signed out of Notes; Chat did not confirm — close your browser to be sure.",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
