@@ -217,6 +217,23 @@ func (s *Store) commit(batch []*op) {
 		if err != nil {
 			return fmt.Errorf("store: begin: %w", err)
 		}
+		if len(batch) == 1 {
+			// Alone in its transaction: no savepoint needed, a failure
+			// rolls the whole transaction back.
+			o := batch[0]
+			if errs[0] = o.ctx.Err(); errs[0] == nil {
+				t := &Tx{tx: tx, s: s, ctx: ctx}
+				if errs[0] = o.fn(t); errs[0] != nil {
+					tx.Rollback()
+					return nil
+				}
+				outbox = t.outbox
+			}
+			if err := tx.Commit(); err != nil {
+				return fmt.Errorf("store: commit: %w", err)
+			}
+			return nil
+		}
 		for i, o := range batch {
 			if err := o.ctx.Err(); err != nil {
 				errs[i] = err
