@@ -117,6 +117,9 @@ type LogoutRequested struct {
 	Scope          string    `json:"scope"`
 	Reason         string    `json:"reason,omitempty"`
 	ReturnTo       string    `json:"return_to,omitempty"`
+	// Browser is true when signoff's logout page follows this logout in
+	// the user's browser: the local session cookie becomes a participant.
+	Browser bool `json:"browser,omitempty"`
 }
 
 // DispatchSession is one IdP session of the user at the participant RP.

@@ -1,6 +1,8 @@
-// Package web serves signoff's HTTP endpoints (DESIGN.md, "Contract: HTTP").
-// This version serves the operations endpoints and the public keys of
-// logout tokens; the browser pages come with the browser sign-out issue.
+// Package web serves signoff's HTTP endpoints (DESIGN.md, "Contract: HTTP"):
+// the browser sign-out pages (/logout, /api/logout, /logout/{id} with its
+// server-sent events), the public keys of logout tokens and the operations
+// endpoints. Every response carries nosniff, no-referrer, no-store and a
+// CSP; pages get a fresh nonce per response.
 package web
 
 import (
@@ -21,11 +23,20 @@ type Config struct {
 	Ready func() error
 	// Metrics writes the Prometheus text exposition of signoff's counters.
 	Metrics func(w io.Writer)
+	// Browser enables the browser sign-out pages; nil leaves them out.
+	Browser *Browser
 }
 
 // New returns the HTTP handler of signoff.
-func New(cfg Config) http.Handler {
+func New(cfg Config) (http.Handler, error) {
 	mux := http.NewServeMux()
+	if cfg.Browser != nil {
+		b, err := newBrowser(*cfg.Browser)
+		if err != nil {
+			return nil, err
+		}
+		b.routes(mux)
+	}
 	mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/jwk-set+json")
 		// Short: a newly added key must reach RPs quickly; they also
@@ -54,7 +65,7 @@ func New(cfg Config) http.Handler {
 			cfg.Metrics(w)
 		}
 	})
-	return secure(mux)
+	return secure(mux), nil
 }
 
 // secure adds the headers every response carries.
@@ -64,6 +75,7 @@ func secure(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
 }

@@ -15,11 +15,15 @@ func (k keys) JWKSJSON() []byte { return k }
 
 func TestEndpoints(t *testing.T) {
 	ready := errors.New("stream not provisioned")
-	srv := httptest.NewServer(New(Config{
+	h, err := New(Config{
 		Keys:    keys(`{"keys":[]}`),
 		Ready:   func() error { return ready },
 		Metrics: func(w io.Writer) { WriteCounters(w, []Counter{{"signoff_x_total", "x", func() uint64 { return 7 }}}) },
-	}))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	tests := []struct {
 		path, wantBody, wantType string

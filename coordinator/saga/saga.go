@@ -28,6 +28,12 @@ const (
 // StatePending is the state of a participant that has not reported yet.
 const StatePending = "pending"
 
+// LocalRPID is the rp_id of the participant "this sign-in service": the
+// IdP session cookie in the user's browser, ended by the cookie adapter in
+// a logout started from a browser (events.LogoutRequested.Browser). It is
+// reserved: no relying party may use it.
+const LocalRPID = "signoff"
+
 // ErrUnknownParticipant is returned for a result whose rp_id is not a
 // participant of the logout.
 var ErrUnknownParticipant = errors.New("saga: result for unknown participant")
@@ -132,6 +138,17 @@ func Start(req events.LogoutRequested, sessions []Session, dir Directory, deadli
 		Deadline:       now.Add(deadline),
 	}
 	index := map[string]int{}
+	if req.Browser {
+		p := Participant{RPID: LocalRPID, Name: "this sign-in service", Adapter: events.AdapterCookie, State: StatePending}
+		if rp, ok := dir.RP(LocalRPID); ok {
+			p.Name = rp.Name
+		}
+		if !dir.AdapterEnabled(events.AdapterCookie) {
+			p.State, p.Detail, p.FinishedAt = events.OutcomeUnsupported, unsupportedDetail(events.AdapterCookie), now
+		}
+		index[LocalRPID] = 0
+		s.Participants = append(s.Participants, p)
+	}
 	for _, sess := range sessions {
 		if req.Scope == events.ScopeInitiatorOnly && sess.RPID != req.InitiatingRPID {
 			continue

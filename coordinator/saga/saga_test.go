@@ -11,7 +11,9 @@ import (
 type dir map[string]RP
 
 func (d dir) RP(id string) (RP, bool)      { rp, ok := d[id]; return rp, ok }
-func (d dir) AdapterEnabled(a string) bool { return a == events.AdapterBackchannel }
+func (d dir) AdapterEnabled(a string) bool {
+	return a == events.AdapterBackchannel || a == events.AdapterCookie
+}
 
 var (
 	t0   = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
@@ -25,6 +27,12 @@ var (
 
 func req(scope, initiating string) events.LogoutRequested {
 	return events.LogoutRequested{LogoutID: "L1", Subject: "alice", Initiator: events.InitiatorUser, Scope: scope, InitiatingRPID: initiating}
+}
+
+func browserReq() events.LogoutRequested {
+	r := req(events.ScopeGlobal, "")
+	r.Browser = true
+	return r
 }
 
 func dispatched(cmds []Command) []string {
@@ -65,6 +73,8 @@ func TestStart(t *testing.T) {
 			nil, StatusPartial, map[string]string{"payroll": events.OutcomeUnsupported}, map[string]int{"payroll": 1}},
 		{"unknown RP fails", req(events.ScopeGlobal, ""), []Session{{SessionID: "s1", RPID: "gone"}},
 			nil, StatusPartial, map[string]string{"gone": events.OutcomeFailed}, nil},
+		{"browser logout adds the local session first", browserReq(), sess[:2], []string{LocalRPID, "wiki", "chat"}, StatusRunning,
+			map[string]string{LocalRPID: StatePending, "wiki": StatePending, "chat": StatePending}, map[string]int{LocalRPID: 0, "wiki": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

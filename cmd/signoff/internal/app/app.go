@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -14,14 +15,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/adapters/backchannel"
+	"github.com/signoff/signoff/adapters/cookie"
+	"github.com/signoff/signoff/adapters/frontchannel"
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator"
@@ -31,6 +37,7 @@ import (
 	"github.com/signoff/signoff/coordinator/store"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/web"
+	"github.com/signoff/signoff/web/redirect"
 )
 
 // Options are the dependencies of a running signoff.
@@ -55,6 +62,9 @@ type App struct {
 	coord *coordinator.Coordinator
 	relay *outbox.Relay
 	bc    *backchannel.Adapter
+	fc    *frontchannel.Adapter
+	local *cookie.Adapter
+	js    jetstream.JetStream
 
 	router   *message.Router
 	httpSrv  *http.Server
@@ -113,7 +123,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	a.relay.OnPublished(func(n int) { a.published.Add(uint64(n)) })
 	a.store.OnOutbox = a.relay.Wake
 
-	dir, bcRPs := directory(cfg)
+	dir, bcRPs, fcRPs := directory(cfg)
 	a.coord = coordinator.New(coordinator.Config{
 		Store: a.store, Directory: dir, Deadline: cfg.Logout.Deadline.Std(), Now: o.Now,
 		Logger: o.Logger.With("component", "coordinator"),
@@ -129,6 +139,25 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
 	})
 	if err != nil {
+		return nil, err
+	}
+
+	secret, err := loadSecret(filepath.Join(cfg.DataDir, "secret.key"))
+	if err != nil {
+		return nil, err
+	}
+	a.fc, err = frontchannel.New(frontchannel.Config{Issuer: cfg.Issuer, RPs: fcRPs, Secret: secret,
+		Publisher: resultPublisher{resultPub}, Now: o.Now})
+	if err != nil {
+		return nil, err
+	}
+	a.local = cookie.New(cookie.Config{Name: cfg.Session.CookieName, Domain: cfg.Session.CookieDomain,
+		Secure: strings.HasPrefix(cfg.PublicURL, "https://"), RPID: saga.LocalRPID, Publisher: resultPublisher{resultPub}, Now: o.Now})
+	webNC, err := a.bus.Connect("signoff-web")
+	if err != nil {
+		return nil, err
+	}
+	if a.js, err = jetstream.New(webNC); err != nil {
 		return nil, err
 	}
 
@@ -184,10 +213,16 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	a.httpSrv = &http.Server{
-		Handler:           web.New(web.Config{Keys: a.keys, Ready: a.readyErr, Metrics: a.metrics}),
-		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	handler, err := web.New(web.Config{Keys: a.keys, Ready: a.readyErr, Metrics: a.metrics, Browser: &web.Browser{
+		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{a.store}, Local: a.local,
+		Frames: frames{a.fc}, Redirects: redirect.Policy{AllowedDomains: cfg.Redirects.AllowedDomains},
+		DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
+		Logger: o.Logger.With("component", "web"), Now: o.Now,
+	}})
+	if err != nil {
+		return nil, err
 	}
+	a.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := a.httpSrv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server", "err", err)
@@ -291,10 +326,14 @@ func (a *App) Close(ctx context.Context) error {
 }
 
 // directory builds the coordinator's view of the relying parties and the
-// back-channel adapter's RP list from the configuration.
-func directory(cfg *config.Config) (dirMap, []backchannel.RP) {
-	d := dirMap{rps: map[string]saga.RP{}, enabled: map[string]bool{events.AdapterBackchannel: true}}
+// adapters' RP lists from the configuration.
+func directory(cfg *config.Config) (dirMap, []backchannel.RP, []frontchannel.RP) {
+	d := dirMap{rps: map[string]saga.RP{}, enabled: map[string]bool{
+		events.AdapterBackchannel: true, events.AdapterFrontchannel: true, events.AdapterCookie: true,
+	}}
+	d.rps[saga.LocalRPID] = saga.RP{ID: saga.LocalRPID, Name: "this sign-in service", Adapter: events.AdapterCookie}
 	var bc []backchannel.RP
+	var fc []frontchannel.RP
 	for _, rp := range cfg.RelyingParties {
 		r := saga.RP{ID: rp.ID, Name: rp.Name}
 		switch {
@@ -306,12 +345,14 @@ func directory(cfg *config.Config) (dirMap, []backchannel.RP) {
 			})
 		case rp.OIDC != nil && rp.OIDC.FrontchannelLogoutURI != "":
 			r.Adapter = events.AdapterFrontchannel
+			fc = append(fc, frontchannel.RP{ID: rp.ID, Name: rp.Name, URI: rp.OIDC.FrontchannelLogoutURI,
+				SessionRequired: rp.OIDC.FrontchannelLogoutSessionRequired})
 		case rp.SAML != nil:
 			r.Adapter = events.AdapterSAML
 		}
 		d.rps[rp.ID] = r
 	}
-	return d, bc
+	return d, bc, fc
 }
 
 type dirMap struct {
@@ -334,4 +375,78 @@ func (p resultPublisher) PublishResult(ctx context.Context, r events.Result) err
 	msg.SetContext(ctx)
 	middleware.SetCorrelationID(r.LogoutID, msg)
 	return p.pub.Publish(events.SubjectLogoutResult, msg)
+}
+
+// RequestLogout publishes a logout.requested for the web pages.
+func (a *App) RequestLogout(ctx context.Context, req events.LogoutRequested) error {
+	b, err := events.Encode(req)
+	if err != nil {
+		return err
+	}
+	_, err = a.js.PublishMsg(ctx, &nats.Msg{Subject: events.SubjectLogoutRequested, Data: b, Header: nats.Header{}},
+		jetstream.WithMsgID(req.EventID))
+	return err
+}
+
+// statusReader shows sagas to the web pages.
+type statusReader struct{ st *store.Store }
+
+func (s statusReader) Logout(ctx context.Context, id string) (web.LogoutView, bool, error) {
+	sg, ok, err := s.st.Saga(ctx, id)
+	if err != nil || !ok {
+		return web.LogoutView{}, ok, err
+	}
+	v := web.LogoutView{ID: sg.LogoutID, Status: sg.Status, ReturnTo: sg.ReturnTo}
+	for _, p := range sg.Participants {
+		pv := web.ParticipantView{RPID: p.RPID, Name: p.Name, Adapter: p.Adapter, Outcome: p.State, Detail: p.Detail}
+		for _, ds := range p.Sessions {
+			if ds.OIDC != nil && ds.OIDC.SID != "" {
+				pv.SID = ds.OIDC.SID
+				break
+			}
+		}
+		v.Participants = append(v.Participants, pv)
+	}
+	return v, true, nil
+}
+
+// frames adapts the front-channel adapter to the web pages.
+type frames struct{ fc *frontchannel.Adapter }
+
+func (f frames) Frame(logoutID, rpID, sid string) (web.Frame, bool) {
+	fr, ok := f.fc.Frame(logoutID, rpID, sid)
+	return web.Frame(fr), ok
+}
+func (f frames) Origins() []string      { return f.fc.Origins() }
+func (f frames) Timeout() time.Duration { return f.fc.Timeout() }
+func (f frames) Ack(ctx context.Context, logoutID, rpID, token, status, detail string) error {
+	return f.fc.Ack(ctx, logoutID, rpID, token, status, detail)
+}
+
+// loadSecret reads the key of browser bindings and front-channel tokens,
+// generating it (32 random bytes, mode 0600) on first start. Instances that
+// share browsers must share this file.
+func loadSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) < 32 {
+			return nil, fmt.Errorf("%s: secret shorter than 32 bytes", path)
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	return b, nil
 }

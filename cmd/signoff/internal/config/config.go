@@ -72,6 +72,10 @@ const (
 	EnvNATSURL = "SIGNOFF_NATS_URL"
 )
 
+// ReservedRPID is the rp_id of the participant "this sign-in service" (the
+// local session cookie); no relying party may use it.
+const ReservedRPID = "signoff"
+
 // Config is the complete signoff configuration. Build one with Load, Parse or
 // Default; when building one in code, start from Default() and call Validate.
 type Config struct {
@@ -153,6 +157,10 @@ type Redirects struct {
 	// AllowedDomains are lowercase DNS names; each allows itself and all of
 	// its subdomains, over https only.
 	AllowedDomains []string `yaml:"allowed_domains"`
+	// DefaultURL is where the Continue button of the logout page leads when
+	// no valid rd / return_to was given; empty shows no button. An absolute
+	// https URL (http only on loopback). Addition beyond the contract.
+	DefaultURL string `yaml:"default_url"`
 }
 
 // Logout bounds each logout saga.

@@ -53,6 +53,9 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if c.Redirects.DefaultURL != "" {
+		v.check("redirects.default_url", checkWebURL(c.Redirects.DefaultURL))
+	}
 	for i, d := range c.Redirects.AllowedDomains {
 		v.check(fmt.Sprintf("redirects.allowed_domains[%d]", i), checkDomain(d))
 	}
@@ -134,6 +137,8 @@ func (v *validator) relyingParties(rps []RelyingParty) {
 			v.add(p+".id", "required")
 		case !rpIDRE.MatchString(rp.ID):
 			v.add(p+".id", "must be 1-64 characters of A-Z a-z 0-9 . _ -, got %q", rp.ID)
+		case rp.ID == ReservedRPID:
+			v.add(p+".id", "%q is reserved for signoff's own session cookie", rp.ID)
 		default:
 			if j, dup := ids[rp.ID]; dup {
 				v.add(p+".id", "%q is already the id of relying_parties[%d]", rp.ID, j)

@@ -1,0 +1,546 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/signoff/signoff/events"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+var (
+	pageTmpl = template.Must(template.ParseFS(assets, "templates/logout.html"))
+	pageCSS  = mustRead("static/logout.css")
+	pageJS   = mustRead("static/logout.js")
+)
+
+func mustRead(name string) string {
+	b, err := assets.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// LogoutStarter publishes a logout.requested (the web → NATS arrow of
+// DESIGN.md's flow).
+type LogoutStarter interface {
+	RequestLogout(ctx context.Context, req events.LogoutRequested) error
+}
+
+// StatusReader reads what the saga of a logout knows.
+type StatusReader interface {
+	Logout(ctx context.Context, id string) (LogoutView, bool, error)
+}
+
+// LocalSession is the IdP session cookie in the browser (adapters/cookie).
+type LocalSession interface {
+	SessionID(r *http.Request) string
+	Clear(w http.ResponseWriter)
+	Confirm(ctx context.Context, logoutID string, r *http.Request) error
+}
+
+// Frame is one front-channel iframe of the logout page.
+type Frame struct{ RPID, Name, URL, Origin, Token string }
+
+// Frames gives the front-channel iframes and takes their acknowledgements
+// (adapters/frontchannel).
+type Frames interface {
+	Frame(logoutID, rpID, sid string) (Frame, bool)
+	Origins() []string
+	Timeout() time.Duration
+	Ack(ctx context.Context, logoutID, rpID, token, status, detail string) error
+}
+
+// RedirectPolicy validates rd and targetURL (package web/redirect).
+type RedirectPolicy interface {
+	Validate(raw string) (string, error)
+}
+
+// LogoutView is the state of one logout as the pages show it.
+type LogoutView struct {
+	ID           string            `json:"logout_id"`
+	Status       string            `json:"status"` // running, complete, partial
+	ReturnTo     string            `json:"-"`
+	Participants []ParticipantView `json:"participants"`
+}
+
+// ParticipantView is one participant of a logout.
+type ParticipantView struct {
+	RPID    string `json:"rp_id"`
+	Name    string `json:"name"`
+	Adapter string `json:"adapter"`
+	Outcome string `json:"outcome"` // pending or an events.Outcome*
+	Detail  string `json:"detail"`
+	// SID is the participant's session at the RP (front-channel iframes).
+	SID string `json:"-"`
+}
+
+// Browser configures the pages of browser sign-out (DESIGN.md, Contract:
+// HTTP: /logout, /api/logout, /logout/{id}, /logout/{id}/events).
+type Browser struct {
+	// PublicURL is where browsers reach signoff (https → Secure cookies).
+	PublicURL string
+	// Secret keys the HMAC that binds a logout to the browser that
+	// started it (at least 32 bytes).
+	Secret          []byte
+	Logouts         LogoutStarter
+	Status          StatusReader
+	Local           LocalSession
+	Frames          Frames
+	Redirects       RedirectPolicy
+	DefaultRedirect string
+	// LocalRPID is the rp_id of the local-session participant.
+	LocalRPID string
+	// Poll is how often the events stream reads the saga (default 150ms).
+	Poll time.Duration
+	// MaxWait bounds one events stream (default 2 minutes).
+	MaxWait time.Duration
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+const bindingCookie = "signoff_logout"
+
+type browser struct {
+	Browser
+	base      string
+	secure    bool
+	frameSrc  string
+	confirmed sync.Map // logout id → struct{}: local cookie confirmation sent
+}
+
+func newBrowser(b Browser) (*browser, error) {
+	if len(b.Secret) < 32 {
+		return nil, errors.New("web: browser secret shorter than 32 bytes")
+	}
+	u, err := url.Parse(b.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("web: public_url: %w", err)
+	}
+	if b.Poll <= 0 {
+		b.Poll = 150 * time.Millisecond
+	}
+	if b.MaxWait <= 0 {
+		b.MaxWait = 2 * time.Minute
+	}
+	if b.Logger == nil {
+		b.Logger = slog.New(slog.DiscardHandler)
+	}
+	if b.Now == nil {
+		b.Now = time.Now
+	}
+	br := &browser{Browser: b, base: strings.TrimSuffix(u.Path, "/"), secure: u.Scheme == "https", frameSrc: "'none'"}
+	if origins := b.Frames.Origins(); len(origins) > 0 {
+		br.frameSrc = strings.Join(origins, " ")
+	}
+	return br, nil
+}
+
+func (b *browser) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+b.base+"/logout", b.startLogout)
+	mux.HandleFunc("POST "+b.base+"/logout", b.startLogout)
+	mux.HandleFunc("POST "+b.base+"/api/logout", b.apiLogout)
+	mux.HandleFunc("GET "+b.base+"/logout/{id}", b.page)
+	mux.HandleFunc("GET "+b.base+"/logout/{id}/events", b.events)
+	mux.HandleFunc("POST "+b.base+"/logout/{id}/ack", b.ack)
+	mux.HandleFunc("GET "+b.base+"/api/logouts/{id}", b.status)
+}
+
+// mac binds a logout id to a browser.
+func (b *browser) mac(id string) string {
+	m := hmac.New(sha256.New, b.Secret)
+	io.WriteString(m, "logout-binding\x00"+id)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// owns reports whether the request comes from the browser that started id.
+func (b *browser) owns(r *http.Request, id string) bool {
+	c, err := r.Cookie(bindingCookie)
+	if err != nil {
+		return false
+	}
+	got, mac, ok := strings.Cut(c.Value, ".")
+	return ok && got == id && hmac.Equal([]byte(mac), []byte(b.mac(id)))
+}
+
+func (b *browser) bind(w http.ResponseWriter, id string) {
+	http.SetCookie(w, &http.Cookie{Name: bindingCookie, Value: id + "." + b.mac(id), Path: b.base + "/",
+		HttpOnly: true, Secure: b.secure, SameSite: http.SameSiteLaxMode, MaxAge: 3600})
+}
+
+// target validates a requested redirect; "" and the reason when refused.
+func (b *browser) target(raw string) (string, string) {
+	if raw == "" {
+		return "", ""
+	}
+	v, err := b.Redirects.Validate(raw)
+	if err != nil {
+		return "", err.Error()
+	}
+	return v, ""
+}
+
+// begin starts the saga of this browser's session. It returns the logout id,
+// or "" when the browser has no session (already signed out).
+func (b *browser) begin(w http.ResponseWriter, r *http.Request, returnTo string) (string, error) {
+	sid := b.Local.SessionID(r)
+	if sid == "" {
+		b.Local.Clear(w)
+		return "", nil
+	}
+	id := uuid.NewString()
+	err := b.Logouts.RequestLogout(r.Context(), events.LogoutRequested{
+		EventID: uuid.NewString(), LogoutID: id, OccurredAt: b.Now().UTC(), SessionID: sid,
+		Initiator: events.InitiatorUser, Scope: events.ScopeGlobal, ReturnTo: returnTo, Browser: true,
+	})
+	if err != nil {
+		return "", err
+	}
+	// Only now that the saga is on its way: the cookie goes, the browser
+	// is bound to the logout.
+	b.Local.Clear(w)
+	b.bind(w, id)
+	b.Logger.Info("browser logout started", "logout_id", id)
+	return id, nil
+}
+
+func (b *browser) startLogout(w http.ResponseWriter, r *http.Request) {
+	rd, refusedWhy := "", ""
+	if q := r.URL.Query()["rd"]; len(q) > 1 {
+		refusedWhy = "the rd parameter was given more than once"
+	} else if len(q) == 1 {
+		rd, refusedWhy = b.target(q[0])
+	}
+	id, err := b.begin(w, r, rd)
+	if err != nil {
+		b.Logger.Error("starting a logout", "err", err)
+		http.Error(w, "The sign-out could not be started. Please try again in a moment.", http.StatusServiceUnavailable)
+		return
+	}
+	if id == "" {
+		b.render(w, r, pageData{Title: "You are signed out", Status: "complete", Complete: true,
+			Summary: "You were already signed out.", Continue: firstNonEmpty(rd, b.DefaultRedirect), RefusedRedirect: refusedWhy})
+		return
+	}
+	loc := b.base + "/logout/" + id
+	if refusedWhy != "" {
+		loc += "?refused=1"
+	}
+	http.Redirect(w, r, loc, http.StatusSeeOther)
+}
+
+// apiLogout is Authelia's POST /api/logout: {"targetURL": …} →
+// {"status":"OK","data":{"safeTargetURL":bool}}, plus logoutURL, the page
+// that follows the logout.
+func (b *browser) apiLogout(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		TargetURL string `json:"targetURL"`
+	}
+	if r.Body != nil && r.ContentLength != 0 {
+		dec := json.NewDecoder(io.LimitReader(r.Body, 16<<10))
+		if err := dec.Decode(&body); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"status": "KO", "message": "request body must be JSON like {\"targetURL\": \"https://…\"}"})
+			return
+		}
+	}
+	rd, _ := b.target(body.TargetURL)
+	id, err := b.begin(w, r, rd)
+	if err != nil {
+		b.Logger.Error("starting a logout", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "KO", "message": "the sign-out could not be started; try again"})
+		return
+	}
+	data := map[string]any{"safeTargetURL": rd != ""}
+	if id != "" {
+		data["logoutURL"] = b.base + "/logout/" + id
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "OK", "data": data})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// view reads the logout of an owning browser; ok false answers 404 (also
+// for another browser, so that a logout id reveals nothing).
+func (b *browser) view(w http.ResponseWriter, r *http.Request) (LogoutView, bool) {
+	id := r.PathValue("id")
+	if !b.owns(r, id) {
+		http.Error(w, "404 page not found", http.StatusNotFound)
+		return LogoutView{}, false
+	}
+	v, found, err := b.Status.Logout(r.Context(), id)
+	if err != nil {
+		b.Logger.Error("reading a logout", "logout_id", id, "err", err)
+		http.Error(w, "The sign-out status is not available right now.", http.StatusServiceUnavailable)
+		return LogoutView{}, false
+	}
+	if !found {
+		// Published but not yet picked up by the coordinator.
+		v = LogoutView{ID: id, Status: "running"}
+	}
+	b.confirmLocal(r, v)
+	return v, true
+}
+
+// confirmLocal reports the local-session participant once the browser has
+// come back: the cookie adapter checks that the cookie is gone.
+func (b *browser) confirmLocal(r *http.Request, v LogoutView) {
+	for _, p := range v.Participants {
+		if p.RPID == b.LocalRPID && p.Outcome == "pending" {
+			if _, done := b.confirmed.LoadOrStore(v.ID, struct{}{}); done {
+				return
+			}
+			if err := b.Local.Confirm(r.Context(), v.ID, r); err != nil {
+				b.confirmed.Delete(v.ID)
+				b.Logger.Warn("confirming the local session", "logout_id", v.ID, "err", err)
+			}
+			return
+		}
+	}
+}
+
+func (b *browser) page(w http.ResponseWriter, r *http.Request) {
+	v, ok := b.view(w, r)
+	if !ok {
+		return
+	}
+	d := b.pageData(v)
+	if r.URL.Query().Get("refused") != "" {
+		d.RefusedRedirect = "it is not an https address on an allowed domain"
+	}
+	for _, p := range v.Participants {
+		if p.Outcome != "pending" || b.Frames == nil {
+			continue
+		}
+		if f, ok := b.Frames.Frame(v.ID, p.RPID, p.SID); ok {
+			d.Frames = append(d.Frames, f)
+		}
+	}
+	b.render(w, r, d)
+}
+
+type pageData struct {
+	ID, Base, Status, Title, Summary, Continue, RefusedRedirect string
+	Running, Complete, Refresh                                  bool
+	Participants                                                []participantRow
+	Frames                                                      []Frame
+	FrameTimeoutMS                                              int64
+	Nonce                                                       string
+	CSS                                                         template.CSS
+	JS                                                          template.JS
+	LabelsJSON                                                  map[string]string
+}
+
+type participantRow struct {
+	RPID, Name, Outcome, Label, ShownDetail string
+}
+
+var labels = map[string]string{
+	"pending":                 "Signing out…",
+	events.OutcomeSucceeded:   "Signed out",
+	events.OutcomeFailed:      "Not confirmed",
+	events.OutcomeTimedOut:    "Not confirmed",
+	events.OutcomeUnsupported: "Not confirmed",
+}
+
+func (b *browser) pageData(v LogoutView) pageData {
+	d := pageData{ID: v.ID, Base: b.base, Status: v.Status, Running: v.Status == "running", Refresh: v.Status == "running"}
+	d.Title, d.Summary = headline(v)
+	d.Complete = v.Status == events.CompletedComplete
+	d.Continue = firstNonEmpty(v.ReturnTo, b.DefaultRedirect)
+	for _, p := range v.Participants {
+		row := participantRow{RPID: p.RPID, Name: p.Name, Outcome: p.Outcome, Label: labels[p.Outcome]}
+		if p.Outcome != "pending" && p.Outcome != events.OutcomeSucceeded {
+			row.ShownDetail = p.Detail
+		}
+		d.Participants = append(d.Participants, row)
+	}
+	return d
+}
+
+// headline is the page title and the sentence that tells the user the
+// truth about the logout.
+func headline(v LogoutView) (title, summary string) {
+	if v.Status == "running" {
+		return "Signing you out…", ""
+	}
+	var ok, notOK []string
+	for _, p := range v.Participants {
+		if p.Outcome == events.OutcomeSucceeded {
+			ok = append(ok, p.Name)
+		} else {
+			notOK = append(notOK, p.Name)
+		}
+	}
+	switch {
+	case len(ok) == 0 && len(notOK) == 0:
+		return "You are signed out", "You were already signed out."
+	case len(notOK) == 0:
+		return "You are signed out", "You were signed out of " + list(ok) + "."
+	case len(ok) == 0:
+		return "Sign-out not confirmed", list(notOK) + " did not confirm the sign-out."
+	default:
+		return "Sign-out not confirmed everywhere", "You were signed out of " + list(ok) + ". " + list(notOK) + " did not confirm."
+	}
+}
+
+func list(names []string) string {
+	if len(names) <= 1 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (b *browser) render(w http.ResponseWriter, r *http.Request, d pageData) {
+	nonce := newNonce()
+	d.Nonce, d.CSS, d.JS, d.LabelsJSON = nonce, template.CSS(pageCSS), template.JS(pageJS), labels
+	d.Base = b.base
+	if d.FrameTimeoutMS == 0 && b.Frames != nil {
+		d.FrameTimeoutMS = b.Frames.Timeout().Milliseconds()
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", fmt.Sprintf("default-src 'none'; script-src 'nonce-%s'; style-src 'nonce-%s'; "+
+		"connect-src 'self'; frame-src %s; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+		nonce, nonce, b.frameSrc))
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	if err := pageTmpl.Execute(w, d); err != nil {
+		b.Logger.Error("rendering the logout page", "err", err)
+	}
+}
+
+func newNonce() string {
+	var n [18]byte
+	rand.Read(n[:])
+	return base64.RawStdEncoding.EncodeToString(n[:])
+}
+
+// streamState is one server-sent event of /logout/{id}/events.
+type streamState struct {
+	LogoutView
+	Outcome string `json:"outcome,omitempty"`
+	Title   string `json:"title,omitempty"`
+	Summary string `json:"summary,omitempty"`
+}
+
+// events streams the saga's state as server-sent events until it ends.
+func (b *browser) events(w http.ResponseWriter, r *http.Request) {
+	if _, ok := b.view(w, r); !ok {
+		return
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	ctx, cancel := context.WithTimeout(r.Context(), b.MaxWait)
+	defer cancel()
+	id := r.PathValue("id")
+	var last []byte
+	tick := time.NewTicker(b.Poll)
+	defer tick.Stop()
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		v, found, err := b.Status.Logout(ctx, id)
+		if err == nil && found {
+			b.confirmLocal(r, v)
+			st := streamState{LogoutView: v}
+			if v.Status != "running" {
+				st.Outcome = v.Status
+				st.Title, st.Summary = headline(v)
+			}
+			data, _ := json.Marshal(st)
+			if string(data) != string(last) {
+				fmt.Fprintf(w, "event: state\ndata: %s\n\n", data)
+				fl.Flush()
+				last = data
+			}
+			if v.Status != "running" {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-keepAlive.C:
+			io.WriteString(w, ": keep-alive\n\n")
+			fl.Flush()
+		case <-tick.C:
+		}
+	}
+}
+
+// ack takes a front-channel acknowledgement from the logout page.
+func (b *browser) ack(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !b.owns(r, id) {
+		http.Error(w, "404 page not found", http.StatusNotFound)
+		return
+	}
+	var body struct {
+		RPID   string `json:"rp_id"`
+		Token  string `json:"token"`
+		Status string `json:"status"`
+		Detail string `json:"detail"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<10)).Decode(&body); err != nil || body.RPID == "" || body.Token == "" {
+		http.Error(w, "expected JSON {rp_id, token, status, detail}", http.StatusBadRequest)
+		return
+	}
+	if b.Frames == nil {
+		http.Error(w, "no front-channel participants", http.StatusBadRequest)
+		return
+	}
+	if err := b.Frames.Ack(r.Context(), id, body.RPID, body.Token, body.Status, body.Detail); err != nil {
+		b.Logger.Warn("front-channel acknowledgement refused", "logout_id", id, "rp_id", body.RPID, "err", err)
+		http.Error(w, "acknowledgement refused: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// status is GET /api/logouts/{id}: the saga as JSON, for its browser.
+func (b *browser) status(w http.ResponseWriter, r *http.Request) {
+	v, ok := b.view(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}

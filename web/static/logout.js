@@ -1,0 +1,78 @@
+// signoff logout page: follows the saga over server-sent events, drives the
+// front-channel iframes and reports their acknowledgements. Without
+// JavaScript the page refreshes itself and shows what the server knows.
+(function () {
+  "use strict";
+  var main = document.querySelector("main[data-logout]");
+  if (!main) { return; }
+  var base = main.getAttribute("data-base");
+  var id = main.getAttribute("data-logout");
+  var timeout = parseInt(main.getAttribute("data-frame-timeout"), 10) || 5000;
+  var labels = JSON.parse(document.getElementById("labels").textContent);
+
+  function ack(rp, token, status, detail) {
+    return fetch(base + "/logout/" + encodeURIComponent(id) + "/ack", {
+      method: "POST", credentials: "same-origin", keepalive: true,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ rp_id: rp, token: token, status: status, detail: detail || "" })
+    }).catch(function () {});
+  }
+
+  // Front-channel iframes: a participant counts only on an acknowledgement
+  // posted by the RP's page from the RP's own origin and its own frame.
+  var frames = Array.prototype.slice.call(document.querySelectorAll("iframe[data-rp]"));
+  frames.forEach(function (f) {
+    var settled = false, loaded = false;
+    f.addEventListener("load", function () { loaded = true; });
+    f.signoffSettle = function (status, detail) {
+      if (settled) { return; }
+      settled = true;
+      ack(f.getAttribute("data-rp"), f.getAttribute("data-token"), status, detail);
+    };
+    setTimeout(function () { f.signoffSettle(loaded ? "timeout" : "not_loaded"); }, timeout);
+  });
+  window.addEventListener("message", function (ev) {
+    var d = ev.data;
+    if (!d || typeof d !== "object" || d.type !== "signoff:frontchannel-logout") { return; }
+    for (var i = 0; i < frames.length; i++) {
+      var f = frames[i];
+      if (ev.source === f.contentWindow && ev.origin === f.getAttribute("data-origin")) {
+        f.signoffSettle(d.ok === true ? "ok" : "error", typeof d.error === "string" ? d.error : "");
+        return;
+      }
+    }
+  });
+  // Start loading the frames only now that the listener is in place.
+  frames.forEach(function (f) { f.src = f.getAttribute("data-src"); });
+
+  function render(v) {
+    (v.participants || []).forEach(function (p) {
+      var li = document.getElementById("p-" + p.rp_id);
+      if (!li) { return; }
+      var st = li.querySelector(".state");
+      st.className = "state " + p.outcome;
+      st.textContent = labels[p.outcome] || p.outcome;
+      var dt = li.querySelector(".detail");
+      dt.textContent = p.outcome === "succeeded" || p.outcome === "pending" ? "" : (p.detail || "");
+    });
+    if (v.status !== "running") {
+      document.getElementById("progress").classList.add("hidden");
+      var done = document.getElementById("done");
+      done.querySelector(".summary").textContent = v.summary;
+      done.querySelector(".advice").classList.toggle("hidden", v.outcome === "complete");
+      done.classList.remove("hidden");
+      var h = document.getElementById("title");
+      h.textContent = v.title;
+      h.focus();
+    }
+  }
+
+  if (main.getAttribute("data-status") === "running" && window.EventSource) {
+    var es = new EventSource(base + "/logout/" + encodeURIComponent(id) + "/events");
+    es.addEventListener("state", function (e) {
+      var v = JSON.parse(e.data);
+      render(v);
+      if (v.status !== "running") { es.close(); }
+    });
+  }
+})();
