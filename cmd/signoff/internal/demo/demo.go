@@ -1,7 +1,9 @@
-// Package demo runs signoff on embedded defaults with two in-process demo
-// relying parties — Notes, which verifies its logout tokens and answers 200,
-// and Chat, which is down (503) — signs a user in to both and out again,
-// and prints each participant's outcome as it arrives.
+// Package demo runs signoff on embedded defaults with a stand-in identity
+// provider and three demo relying parties on their own origins — Notes
+// (back-channel logout, verified with the receiver package), Wiki
+// (front-channel logout in an iframe) and Chat (whose logout endpoint is
+// down) — so that a person can sign in and sign out in a browser, and prints
+// every logout's participants and outcomes as they arrive.
 package demo
 
 import (
@@ -10,13 +12,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"sync/atomic"
+	"sync"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/cmd/signoff/internal/app"
@@ -25,64 +25,27 @@ import (
 	"github.com/signoff/signoff/events"
 )
 
-// Issuer is the iss of the demo's logout tokens.
-const Issuer = "https://signoff.demo.example"
-
 // Options configure the demo.
 type Options struct {
-	// Once runs one sign-in and sign-out and returns.
+	// Once signs a user in to Notes and Chat and out again without a
+	// browser, prints the outcome and returns.
 	Once bool
-	// Listen is signoff's HTTP address (default 127.0.0.1:0, a free port).
+	// Listen is signoff's HTTP address (default: a free port on 127.0.0.1).
 	Listen string
 	// NATSListen also exposes the embedded NATS on TCP (e.g. 127.0.0.1:4222).
 	NATSListen string
 	// DataDir keeps the demo's state; empty uses a temporary directory.
 	DataDir string
-	// Every is the pause between rounds when not Once (default 20s).
-	Every  time.Duration
-	Logger *slog.Logger
+	Logger  *slog.Logger
+	// Ready, when set, receives the demo's URLs once everything runs.
+	Ready func(URLs)
 }
 
-// rp is a demo relying party.
-type rp struct {
-	id, name string
-	status   int // answered to every logout token
-	srv      *http.Server
-	url      string
-	verifier atomic.Pointer[oidc.IDTokenVerifier]
-	out      io.Writer
-}
-
-func startRP(id, name string, status int, out io.Writer) (*rp, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	r := &rp{id: id, name: name, status: status, out: out, url: "http://" + l.Addr().String() + "/oidc/backchannel"}
-	r.srv = &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 5 * time.Second}
-	go r.srv.Serve(l)
-	return r, nil
-}
-
-func (r *rp) serve(w http.ResponseWriter, req *http.Request) {
-	if r.status != http.StatusOK {
-		http.Error(w, "service unavailable", r.status)
-		return
-	}
-	v := r.verifier.Load()
-	if v == nil {
-		http.Error(w, "not ready", http.StatusServiceUnavailable)
-		return
-	}
-	lt, err := v.VerifyLogout(req.Context(), req.PostFormValue("logout_token"))
-	if err != nil {
-		fmt.Fprintf(r.out, "    %s rejected a logout token: %v\n", r.name, err)
-		http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
-		return
-	}
-	fmt.Fprintf(r.out, "    %s verified a logout token (sub=%s sid=%s) and ended that session\n", r.name, lt.Subject, lt.SessionID)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
+// URLs are where the demo's parts listen.
+type URLs struct {
+	IdP, Signoff           string
+	Notes, Wiki, Chat      string
+	WikiFrontchannelOrigin string
 }
 
 // Run runs the demo until ctx ends (or after one round with Once).
@@ -91,10 +54,12 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	if o.Listen == "" {
-		o.Listen = "127.0.0.1:0"
-	}
-	if o.Every <= 0 {
-		o.Every = 20 * time.Second
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		o.Listen = l.Addr().String()
+		l.Close()
 	}
 	if o.DataDir == "" {
 		dir, err := os.MkdirTemp("", "signoff-demo-")
@@ -104,27 +69,38 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		defer os.RemoveAll(dir)
 		o.DataDir = dir
 	}
-	notes, err := startRP("notes", "Notes", http.StatusOK, out)
+	var rps []*rp
+	for _, d := range []struct{ id, name, kind string }{
+		{"notes", "Notes", kindBackchannel}, {"wiki", "Wiki", kindFrontchannel}, {"chat", "Chat", kindDown},
+	} {
+		r, err := startRP(d.id, d.name, d.kind, out)
+		if err != nil {
+			return err
+		}
+		defer r.srv.Close()
+		rps = append(rps, r)
+	}
+	idp, idpListener, err := startIdP()
 	if err != nil {
 		return err
 	}
-	defer notes.srv.Close()
-	chat, err := startRP("chat", "Chat", http.StatusServiceUnavailable, out)
-	if err != nil {
-		return err
-	}
-	defer chat.srv.Close()
 
+	signoffURL := "http://" + o.Listen
 	cfg := config.Default()
-	cfg.DataDir, cfg.Listen, cfg.Issuer = o.DataDir, o.Listen, Issuer
+	cfg.DataDir, cfg.Listen, cfg.PublicURL, cfg.Issuer = o.DataDir, o.Listen, signoffURL, signoffURL
 	cfg.NATS.Listen = o.NATSListen
-	cfg.Logout.Deadline = config.Duration(6 * time.Second)
+	cfg.NATS.SyncAlways = false // a demo: speed over power-loss durability
+	cfg.Logout.Deadline = config.Duration(8 * time.Second)
 	cfg.Backchannel.AttemptTimeout = config.Duration(time.Second)
-	for _, r := range []*rp{notes, chat} {
-		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: r.id, Name: r.name, OIDC: &config.OIDC{
-			ClientID: r.id, BackchannelLogoutURI: r.url, BackchannelLogoutSessionRequired: true,
-			LogoutTokenAlg: config.AlgES256, LogoutTokenTyp: config.TypLogoutJWT,
-		}})
+	cfg.Redirects.DefaultURL = idp.url + "/"
+	for _, r := range rps {
+		oc := &config.OIDC{ClientID: r.id, LogoutTokenAlg: config.AlgES256, LogoutTokenTyp: config.TypLogoutJWT}
+		if r.kind == kindFrontchannel {
+			oc.FrontchannelLogoutURI, oc.FrontchannelLogoutSessionRequired = r.logoutURI(), true
+		} else {
+			oc.BackchannelLogoutURI, oc.BackchannelLogoutSessionRequired = r.logoutURI(), true
+		}
+		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: r.id, Name: r.name, OIDC: oc})
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
@@ -138,17 +114,11 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		defer cancel()
 		a.Close(sctx)
 	}()
-	jwks := "http://" + a.Addr() + "/jwks.json"
-	for _, r := range []*rp{notes, chat} {
-		ks := oidc.NewRemoteKeySet(context.Background(), jwks)
-		r.verifier.Store(oidc.NewVerifier(Issuer, ks, &oidc.Config{ClientID: r.id, SupportedSigningAlgs: []string{"ES256"}}))
+	for _, r := range rps {
+		if err := r.wire(cfg.Issuer, signoffURL, signoffURL+"/jwks.json"); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(out, "signoff demo is running\n  HTTP:   http://%s  (try /jwks.json, /healthz, /metrics)\n", a.Addr())
-	if u := a.Bus().ClientURL(); u != "" {
-		fmt.Fprintf(out, "  NATS:   %s  (publish your own signoff.session.joined / signoff.logout.requested)\n", u)
-	}
-	fmt.Fprintf(out, "  RPs:    Notes (healthy, verifies tokens) at %s\n          Chat (down, answers 503) at %s\n\n", notes.url, chat.url)
-
 	nc, err := a.Bus().Connect("demo")
 	if err != nil {
 		return err
@@ -157,75 +127,108 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	names := map[string]string{"notes": "Notes", "chat": "Chat"}
-	for round := 1; ; round++ {
-		if err := roundTrip(ctx, out, a, js, nc, names, round); err != nil {
-			return err
-		}
-		if o.Once {
-			return nil
-		}
-		fmt.Fprintf(out, "\nnext sign-in and sign-out in %v (Ctrl-C to stop)\n\n", o.Every)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(o.Every):
-		}
-	}
-}
+	idp.signoffURL, idp.cookie, idp.rps, idp.js = signoffURL, cfg.Session.CookieName, rps, js
+	idp.registered = a.Store().SessionCount
+	idp.serve(idpListener)
+	defer idp.srv.Close()
 
-func roundTrip(ctx context.Context, out io.Writer, a *app.App, js jetstream.JetStream, nc interface{ Flush() error }, names map[string]string, round int) error {
-	_ = nc
-	subject := fmt.Sprintf("alice-%d", round)
-	session := uuid.NewString()
-	for _, id := range []string{"notes", "chat"} {
-		b, err := events.Encode(events.SessionJoined{
-			EventID: uuid.NewString(), OccurredAt: time.Now().UTC(), SessionID: session, Subject: subject, RPID: id,
-			OIDC: &events.OIDCSession{SID: id + "-" + session[:8]},
-		})
-		if err != nil {
-			return err
-		}
-		if _, err := js.Publish(ctx, events.SubjectSessionJoined, b); err != nil {
-			return fmt.Errorf("publish session.joined: %w", err)
-		}
+	names := map[string]string{"signoff": "this sign-in service"}
+	for _, r := range rps {
+		names[r.id] = r.name
 	}
-	for {
-		n, err := a.Store().SessionCount(ctx, session)
-		if err != nil {
-			return err
-		}
-		if n == 2 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	fmt.Fprintf(out, "%s signed in to Notes and Chat (session %s)\n%s signs out everywhere:\n", subject, session[:8], subject)
-	nconn, err := a.Bus().Connect("demo-logout")
+	stopPrinting, err := printLive(nc, out, names)
 	if err != nil {
 		return err
 	}
-	defer nconn.Close()
-	start := time.Now()
-	lctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer stopPrinting()
+
+	urls := URLs{IdP: idp.url + "/", Signoff: signoffURL, Notes: rps[0].url + "/", Wiki: rps[1].url + "/", Chat: rps[2].url + "/"}
+	fmt.Fprintf(out, "signoff demo is running\n\n  Open %s in your browser: sign in, visit the apps, then \"Sign out everywhere\".\n\n", urls.IdP)
+	fmt.Fprintf(out, "  signoff  %s  (/jwks.json, /healthz, /metrics)\n", signoffURL)
+	if u := a.Bus().ClientURL(); u != "" {
+		fmt.Fprintf(out, "  NATS     %s  (publish your own signoff.session.joined / signoff.logout.requested)\n", u)
+	}
+	fmt.Fprintf(out, "  Notes    %s  back-channel logout\n  Wiki     %s  front-channel logout (iframe)\n  Chat     %s  its logout endpoint is down (503)\n\n",
+		urls.Notes, urls.Wiki, urls.Chat)
+	if o.Ready != nil {
+		o.Ready(urls)
+	}
+	if !o.Once {
+		<-ctx.Done()
+		return nil
+	}
+	return scripted(ctx, out, a, idp, []*rp{rps[0], rps[2]})
+}
+
+// scripted signs a user in to the back-channel RPs and out again, without
+// a browser.
+func scripted(ctx context.Context, out io.Writer, a *app.App, p *idp, rps []*rp) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	done, err := client.Logout(lctx, nconn, events.LogoutRequested{
-		SessionID: session, Initiator: events.InitiatorUser, Scope: events.ScopeGlobal,
-	}, func(r events.Result) {
-		fmt.Fprintf(out, "  %-6s %-9s attempts=%d %s  (+%v)\n", names[r.RPID], r.Outcome, r.Attempts, detail(r.Detail), time.Since(start).Round(time.Millisecond))
-	})
+	session, err := p.signIn(ctx, "alice", rps)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
+		return err
+	}
+	fmt.Fprintf(out, "alice signed in to Notes and Chat (session %s)\nalice signs out everywhere:\n", session[:8])
+	nc, err := a.Bus().Connect("demo-logout")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	start := time.Now()
+	done, err := client.Logout(ctx, nc, events.LogoutRequested{SessionID: session, Initiator: events.InitiatorUser, Scope: events.ScopeGlobal}, nil)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "logout %s: %s in %v\n  %s\n", done.LogoutID[:8], done.Outcome, time.Since(start).Round(time.Millisecond), client.Summary(done))
 	return nil
+}
+
+// printLive prints every participant result and completion on the bus.
+func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (func(), error) {
+	var mu sync.Mutex
+	start := map[string]time.Time{}
+	sub, err := nc.Subscribe("signoff.logout.>", func(m *nats.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		ev, err := events.DecodeSubject(m.Subject, m.Data)
+		if err != nil {
+			return
+		}
+		switch ev := ev.(type) {
+		case events.Dispatch:
+			if _, ok := start[ev.LogoutID]; !ok {
+				start[ev.LogoutID] = time.Now()
+				fmt.Fprintf(out, "logout %s started\n", short(ev.LogoutID))
+			}
+		case events.Result:
+			name := names[ev.RPID]
+			if name == "" {
+				name = ev.RPID
+			}
+			fmt.Fprintf(out, "  %-22s %-10s attempts=%d %s (+%v)\n", name, ev.Outcome, ev.Attempts, detail(ev.Detail), since(start[ev.LogoutID]))
+		case events.Completed:
+			fmt.Fprintf(out, "logout %s: %s (+%v)\n  %s\n\n", short(ev.LogoutID), ev.Outcome, since(start[ev.LogoutID]), client.Summary(ev))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func() { sub.Unsubscribe() }, nil
+}
+
+func since(t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	return time.Since(t).Round(time.Millisecond)
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
 }
 
 func detail(d string) string {

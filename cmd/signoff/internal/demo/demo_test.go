@@ -20,8 +20,8 @@ func TestDemoOnce(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Notes verified a logout token",
-		"Notes  succeeded",
-		"Chat   timed_out",
+		"succeeded  attempts=1",
+		"timed_out",
 		"HTTP 503",
 		": partial in",
 		"You were signed out of Notes; Chat did not confirm — close your browser to be sure.",

@@ -1,0 +1,142 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/signoff/signoff/events"
+)
+
+// idp is the demo's stand-in identity provider: a sign-in page that sets
+// the IdP session cookie signoff reads, publishes session.joined for every
+// demo RP and sends the browser through each RP's login, and a home page
+// with the "Sign out everywhere" button that posts to signoff's /logout.
+type idp struct {
+	url        string
+	signoffURL string
+	cookie     string
+	rps        []*rp
+	js         jetstream.JetStream
+	registered func(ctx context.Context, session string) (int, error)
+	srv        *http.Server
+
+	mu       sync.Mutex
+	sessions map[string]string // session id → subject
+}
+
+func startIdP() (*idp, net.Listener, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	return &idp{url: "http://" + l.Addr().String(), sessions: map[string]string{}}, l, nil
+}
+
+func (p *idp) serve(l net.Listener) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", p.home)
+	mux.HandleFunc("POST /signin", p.signin)
+	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go p.srv.Serve(l)
+}
+
+func sidFor(r *rp, session string) string { return r.id + "-" + session[:8] }
+
+// signIn registers a session of subject at every RP (session.joined) and
+// waits until signoff's registry has them.
+func (p *idp) signIn(ctx context.Context, subject string, rps []*rp) (string, error) {
+	session := uuid.NewString()
+	for _, r := range rps {
+		b, err := events.Encode(events.SessionJoined{
+			EventID: uuid.NewString(), OccurredAt: time.Now().UTC(), SessionID: session, Subject: subject, RPID: r.id,
+			OIDC: &events.OIDCSession{SID: sidFor(r, session)},
+		})
+		if err != nil {
+			return "", err
+		}
+		if _, err := p.js.Publish(ctx, events.SubjectSessionJoined, b); err != nil {
+			return "", fmt.Errorf("publish session.joined: %w", err)
+		}
+	}
+	for {
+		n, err := p.registered(ctx, session)
+		if err != nil {
+			return "", err
+		}
+		if n == len(rps) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	p.mu.Lock()
+	p.sessions[session] = subject
+	p.mu.Unlock()
+	return session, nil
+}
+
+func (p *idp) signin(w http.ResponseWriter, r *http.Request) {
+	subject := r.PostFormValue("user")
+	if subject == "" {
+		subject = "alice"
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	session, err := p.signIn(ctx, subject, p.rps)
+	if err != nil {
+		http.Error(w, "sign-in failed: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: p.cookie, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	// Through every RP's login (a stand-in for the code flow), then home.
+	next := p.url + "/"
+	for i := len(p.rps) - 1; i >= 0; i-- {
+		rp := p.rps[i]
+		next = rp.url + "/login?" + url.Values{"sid": {sidFor(rp, session)}, "sub": {subject}, "next": {next}}.Encode()
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+var idpPage = template.Must(template.New("idp").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Demo IdP</title></head>
+<body style="font: 16px/1.5 system-ui, sans-serif; max-width: 32rem; margin: 2rem auto; padding: 0 1rem">
+<h1>Demo identity provider</h1>
+{{if .Subject}}
+<p id="status" role="status">You are signed in as <strong>{{.Subject}}</strong>.</p>
+<p>Your applications (each on its own origin):</p>
+<ul>{{range .RPs}}<li><a href="{{.URL}}/">{{.Name}}</a></li>{{end}}</ul>
+<form method="post" action="{{.Logout}}"><button id="signout" type="submit">Sign out everywhere</button></form>
+{{else}}
+<p id="status" role="status">You are not signed in.</p>
+<form method="post" action="/signin"><input type="hidden" name="user" value="alice"><button id="signin" type="submit">Sign in as alice</button></form>
+{{end}}
+</body></html>`))
+
+func (p *idp) home(w http.ResponseWriter, r *http.Request) {
+	var subject string
+	if c, err := r.Cookie(p.cookie); err == nil {
+		p.mu.Lock()
+		subject = p.sessions[c.Value]
+		p.mu.Unlock()
+	}
+	type link struct{ Name, URL string }
+	var links []link
+	for _, rp := range p.rps {
+		links = append(links, link{rp.name, rp.url})
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	idpPage.Execute(w, map[string]any{"Subject": subject, "RPs": links, "Logout": p.signoffURL + "/logout"})
+}

@@ -1,0 +1,164 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/signoff/signoff/adapters/backchannel/receiver"
+)
+
+// Kinds of demo relying party.
+const (
+	kindBackchannel  = "backchannel"  // verifies logout tokens with the receiver package
+	kindFrontchannel = "frontchannel" // signed out in an iframe, acknowledges by postMessage
+	kindDown         = "down"         // its logout endpoint answers 503
+)
+
+// rp is a demo relying party on its own port (its own origin): a page that
+// tells whether the browser is signed in there, a login shortcut standing in
+// for an OIDC code flow, and its logout endpoint.
+type rp struct {
+	id, name, kind string
+	url            string // base URL
+	srv            *http.Server
+	out            io.Writer
+
+	mu     sync.Mutex
+	active map[string]string // sid → subject
+}
+
+func (r *rp) cookie() string { return "demo_" + r.id + "_session" }
+
+func startRP(id, name, kind string, out io.Writer) (*rp, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r := &rp{id: id, name: name, kind: kind, out: out, url: "http://" + l.Addr().String(), active: map[string]string{}}
+	r.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second}
+	go r.srv.Serve(l)
+	return r, nil
+}
+
+// wire installs the handlers once signoff's issuer and origin are known.
+func (r *rp) wire(issuer, signoffOrigin, jwksURL string) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", r.home)
+	mux.HandleFunc("GET /login", r.login)
+	switch r.kind {
+	case kindBackchannel:
+		h, err := receiver.NewBackChannel(receiver.BackChannelConfig{
+			Issuer: issuer, ClientID: r.id, JWKSURL: jwksURL,
+			Logout: func(_ context.Context, l receiver.Logout) error {
+				r.end(l.SessionID)
+				fmt.Fprintf(r.out, "    %s verified a logout token (sub=%s sid=%s) and ended that session\n", r.name, l.Subject, l.SessionID)
+				return nil
+			},
+		})
+		if err != nil {
+			return err
+		}
+		mux.Handle("POST /oidc/backchannel", h)
+	case kindFrontchannel:
+		h, err := receiver.NewFrontChannel(receiver.FrontChannelConfig{
+			Issuer: issuer, ParentOrigin: signoffOrigin,
+			Logout: func(w http.ResponseWriter, req *http.Request, l receiver.FrontLogout) error {
+				sid := l.SessionID
+				if sid == "" {
+					if c, err := req.Cookie(r.cookie()); err == nil {
+						sid = c.Value
+					}
+				}
+				r.end(sid)
+				http.SetCookie(w, &http.Cookie{Name: r.cookie(), Value: "", Path: "/", MaxAge: -1})
+				fmt.Fprintf(r.out, "    %s ended session %s in the browser and acknowledged\n", r.name, sid)
+				return nil
+			},
+		})
+		if err != nil {
+			return err
+		}
+		mux.Handle("GET /oidc/frontchannel", h)
+	case kindDown:
+		mux.HandleFunc("POST /oidc/backchannel", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+		})
+	}
+	r.srv.Handler = mux
+	return nil
+}
+
+func (r *rp) logoutURI() string {
+	if r.kind == kindFrontchannel {
+		return r.url + "/oidc/frontchannel"
+	}
+	return r.url + "/oidc/backchannel"
+}
+
+func (r *rp) begin(sid, subject string) {
+	r.mu.Lock()
+	r.active[sid] = subject
+	r.mu.Unlock()
+}
+
+func (r *rp) end(sid string) {
+	r.mu.Lock()
+	delete(r.active, sid)
+	r.mu.Unlock()
+}
+
+func (r *rp) subject(req *http.Request) (string, bool) {
+	c, err := req.Cookie(r.cookie())
+	if err != nil {
+		return "", false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sub, ok := r.active[c.Value]
+	return sub, ok
+}
+
+// login stands in for the OIDC code flow: the IdP sends the browser here
+// with the sid it registered for this RP.
+func (r *rp) login(w http.ResponseWriter, req *http.Request) {
+	q := req.URL.Query()
+	sid, sub := q.Get("sid"), q.Get("sub")
+	if sid == "" || sub == "" {
+		http.Error(w, "sid and sub required", http.StatusBadRequest)
+		return
+	}
+	r.begin(sid, sub)
+	http.SetCookie(w, &http.Cookie{Name: r.cookie(), Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	next := q.Get("next")
+	if u, err := url.Parse(next); err != nil || u.Hostname() != "127.0.0.1" {
+		next = "/"
+	}
+	http.Redirect(w, req, next, http.StatusSeeOther)
+}
+
+var rpPage = template.Must(template.New("rp").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Name}}</title></head>
+<body style="font: 16px/1.5 system-ui, sans-serif; max-width: 32rem; margin: 2rem auto; padding: 0 1rem">
+<h1>{{.Name}}</h1>
+<p id="status" role="status">{{if .SignedIn}}You are signed in to {{.Name}} as <strong>{{.Subject}}</strong>.{{else}}You are not signed in to {{.Name}}.{{end}}</p>
+<p><small>{{.Kind}}</small></p>
+</body></html>`))
+
+func (r *rp) home(w http.ResponseWriter, req *http.Request) {
+	sub, ok := r.subject(req)
+	kind := map[string]string{
+		kindBackchannel:  "Signed out by OIDC back-channel logout (server to server).",
+		kindFrontchannel: "Signed out by OIDC front-channel logout (an iframe in your browser).",
+		kindDown:         "Its back-channel logout endpoint is down: it answers 503.",
+	}[r.kind]
+	w.Header().Set("Cache-Control", "no-store")
+	rpPage.Execute(w, map[string]any{"Name": r.name, "SignedIn": ok, "Subject": sub, "Kind": kind})
+}
