@@ -37,6 +37,11 @@ type Options struct {
 	// DataDir keeps the demo's state; empty uses a temporary directory.
 	DataDir string
 	Logger  *slog.Logger
+	// AllowedDomains are the redirects.allowed_domains of signoff (tests).
+	AllowedDomains []string
+	// SilentWiki makes Wiki's front-channel page load without ever
+	// acknowledging (tests: "not confirmed").
+	SilentWiki bool
 	// Ready, when set, receives the demo's URLs once everything runs.
 	Ready func(URLs)
 }
@@ -73,7 +78,11 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	for _, d := range []struct{ id, name, kind string }{
 		{"notes", "Notes", kindBackchannel}, {"wiki", "Wiki", kindFrontchannel}, {"chat", "Chat", kindDown},
 	} {
-		r, err := startRP(d.id, d.name, d.kind, out)
+		kind := d.kind
+		if kind == kindFrontchannel && o.SilentWiki {
+			kind = kindSilent
+		}
+		r, err := startRP(d.id, d.name, kind, out)
 		if err != nil {
 			return err
 		}
@@ -93,9 +102,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	cfg.Logout.Deadline = config.Duration(8 * time.Second)
 	cfg.Backchannel.AttemptTimeout = config.Duration(time.Second)
 	cfg.Redirects.DefaultURL = idp.url + "/"
+	cfg.Redirects.AllowedDomains = o.AllowedDomains
 	for _, r := range rps {
 		oc := &config.OIDC{ClientID: r.id, LogoutTokenAlg: config.AlgES256, LogoutTokenTyp: config.TypLogoutJWT}
-		if r.kind == kindFrontchannel {
+		if r.kind == kindFrontchannel || r.kind == kindSilent {
 			oc.FrontchannelLogoutURI, oc.FrontchannelLogoutSessionRequired = r.logoutURI(), true
 		} else {
 			oc.BackchannelLogoutURI, oc.BackchannelLogoutSessionRequired = r.logoutURI(), true

@@ -19,6 +19,7 @@ const (
 	kindBackchannel  = "backchannel"  // verifies logout tokens with the receiver package
 	kindFrontchannel = "frontchannel" // signed out in an iframe, acknowledges by postMessage
 	kindDown         = "down"         // its logout endpoint answers 503
+	kindSilent       = "silent"       // front-channel page that never acknowledges (tests)
 )
 
 // rp is a demo relying party on its own port (its own origin): a page that
@@ -86,6 +87,11 @@ func (r *rp) wire(issuer, signoffOrigin, jwksURL string) error {
 			return err
 		}
 		mux.Handle("GET /oidc/frontchannel", h)
+	case kindSilent:
+		mux.HandleFunc("GET /oidc/frontchannel", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, "<!doctype html><title>logout</title><p>Logged out, but this page never says so.</p>")
+		})
 	case kindDown:
 		mux.HandleFunc("POST /oidc/backchannel", func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
@@ -96,7 +102,7 @@ func (r *rp) wire(issuer, signoffOrigin, jwksURL string) error {
 }
 
 func (r *rp) logoutURI() string {
-	if r.kind == kindFrontchannel {
+	if r.kind == kindFrontchannel || r.kind == kindSilent {
 		return r.url + "/oidc/frontchannel"
 	}
 	return r.url + "/oidc/backchannel"
@@ -158,6 +164,7 @@ func (r *rp) home(w http.ResponseWriter, req *http.Request) {
 		kindBackchannel:  "Signed out by OIDC back-channel logout (server to server).",
 		kindFrontchannel: "Signed out by OIDC front-channel logout (an iframe in your browser).",
 		kindDown:         "Its back-channel logout endpoint is down: it answers 503.",
+		kindSilent:       "Its front-channel logout page never acknowledges.",
 	}[r.kind]
 	w.Header().Set("Cache-Control", "no-store")
 	rpPage.Execute(w, map[string]any{"Name": r.name, "SignedIn": ok, "Subject": sub, "Kind": kind})
