@@ -589,3 +589,24 @@ relying_parties:
 		t.Fatalf("error = %v, want the unknown key next to a merge", err)
 	}
 }
+
+func TestReservedIDAndDefaultURL(t *testing.T) {
+	tests := []struct {
+		yaml, want string
+	}{
+		{"public_url: https://auth.example.com\nrelying_parties:\n  - id: signoff\n    oidc: {client_id: x, backchannel_logout_uri: https://x.example.com/bc}\n",
+			`t.yaml:3: relying_parties[0].id: "signoff" is reserved`},
+		{"public_url: https://auth.example.com\nredirects:\n  default_url: http://example.com/\n", "t.yaml:3: redirects.default_url: must use https"},
+		{"public_url: https://auth.example.com\nnats:\n  replicas: 7\n", "t.yaml:3: nats.replicas: must be between 1 and 5"},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.yaml), "t.yaml", nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q) = %v, want an error containing %q", tt.yaml, err, tt.want)
+		}
+	}
+	c, err := Parse([]byte("public_url: https://auth.example.com\nredirects:\n  default_url: https://example.com/home\n"), "t.yaml", nil)
+	if err != nil || c.Redirects.DefaultURL != "https://example.com/home" || c.NATS.Replicas != 1 {
+		t.Errorf("valid default_url: %+v, %v", c, err)
+	}
+}
