@@ -10,7 +10,7 @@ import (
 
 type dir map[string]RP
 
-func (d dir) RP(id string) (RP, bool)      { rp, ok := d[id]; return rp, ok }
+func (d dir) RP(id string) (RP, bool) { rp, ok := d[id]; return rp, ok }
 func (d dir) AdapterEnabled(a string) bool {
 	return a == events.AdapterBackchannel || a == events.AdapterCookie
 }
