@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -32,6 +33,7 @@ type Store interface {
 	Update(ctx context.Context, fn func(tx *store.Tx) error) error
 	RunningSagas(ctx context.Context) ([]string, error)
 	ExpiredSagas(ctx context.Context, now time.Time, limit int) ([]string, error)
+	ExpiredSessions(ctx context.Context, now time.Time, limit int) ([]string, error)
 }
 
 // Config are the coordinator's dependencies.
@@ -42,14 +44,26 @@ type Config struct {
 	Deadline time.Duration
 	Now      func() time.Time
 	Logger   *slog.Logger
-	// SweepInterval is how often deadlines are checked (default 250ms).
+	// SweepInterval is how often deadlines and expired sessions are
+	// checked (default 250ms).
 	SweepInterval time.Duration
+	// SessionExpiration is the absolute lifetime of an IdP session, counted
+	// from its first session.joined (config session.expiration); 0 means
+	// none.
+	SessionExpiration time.Duration
+	// SessionInactivity ends an IdP session that saw no session.joined or
+	// session.activity for this long (config session.inactivity); 0 means
+	// none.
+	SessionInactivity time.Duration
 }
 
 // Coordinator handles the coordinator's subjects.
 type Coordinator struct {
 	cfg Config
 	log *slog.Logger
+	// policySet is true once the store computes expiry_at with this
+	// coordinator's expiry policy (see withPolicy).
+	policySet atomic.Bool
 }
 
 // New returns a coordinator.
@@ -69,6 +83,8 @@ func New(cfg Config) *Coordinator {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 250 * time.Millisecond
 	}
+	cfg.SessionExpiration = max(cfg.SessionExpiration, 0)
+	cfg.SessionInactivity = max(cfg.SessionInactivity, 0)
 	return &Coordinator{cfg: cfg, log: cfg.Logger}
 }
 
@@ -83,7 +99,7 @@ func (c *Coordinator) HandleSessionJoined(msg *message.Message) error {
 	if _, ok := c.cfg.Directory.RP(ev.RPID); !ok {
 		return bus.Permanent(fmt.Errorf("session.joined: unknown rp_id %q (not in relying_parties)", ev.RPID))
 	}
-	return c.cfg.Store.Update(msg.Context(), func(tx *store.Tx) error { return tx.JoinSession(ev) })
+	return c.withPolicy(msg.Context(), func(tx *store.Tx) error { return tx.JoinSession(ev) })
 }
 
 // HandleSessionActivity records a session.activity.
@@ -92,7 +108,7 @@ func (c *Coordinator) HandleSessionActivity(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	return c.cfg.Store.Update(msg.Context(), func(tx *store.Tx) error { return tx.TouchSession(ev.SessionID, ev.OccurredAt) })
+	return c.withPolicy(msg.Context(), func(tx *store.Tx) error { return tx.TouchSession(ev.SessionID, ev.OccurredAt) })
 }
 
 // HandleLogoutRequested starts a saga, unless one with this logout_id exists.
@@ -228,7 +244,11 @@ func (c *Coordinator) Sweep(ctx context.Context, limit int) (int, error) {
 	return len(ids), nil
 }
 
-// RunSweeper enforces deadlines until ctx ends.
+// RunSweeper enforces saga deadlines and ends expired sessions until ctx
+// ends. Every SweepInterval it ends every saga whose deadline passed (256 per
+// pass, as many passes as needed) and queues the logouts of up to
+// SessionSweepBatch expired sessions (one pass: a backlog drains at that
+// rate rather than flooding NATS with logouts).
 func (c *Coordinator) RunSweeper(ctx context.Context) {
 	t := time.NewTicker(c.cfg.SweepInterval)
 	defer t.Stop()
@@ -249,6 +269,9 @@ func (c *Coordinator) RunSweeper(ctx context.Context) {
 			if n < 256 {
 				break
 			}
+		}
+		if _, err := c.SweepSessions(ctx, SessionSweepBatch); err != nil && ctx.Err() == nil {
+			c.log.Warn("session expiry sweep", "err", err)
 		}
 	}
 }

@@ -111,6 +111,19 @@ type Browser struct {
 	DefaultRedirect string
 	// LocalRPID is the rp_id of the local-session participant.
 	LocalRPID string
+	// Issuer is signoff's issuer (discovery).
+	Issuer string
+	// Sessions, Hints and Clients serve RP-initiated logout
+	// (/oidc/end_session); nil Hints disables the endpoint.
+	Sessions SessionDirectory
+	Hints    HintVerifier
+	Clients  Clients
+	// ChooseScope says when the user is asked "this app only or
+	// everywhere" first: ChooseRPInitiated (default), ChooseAlways or
+	// ChooseNever.
+	ChooseScope string
+	// AdminToken enables POST /api/admin/logout (empty: disabled).
+	AdminToken string
 	// Poll is how often the events stream reads the saga (default 150ms).
 	Poll time.Duration
 	// MaxWait bounds one events stream (default 2 minutes).
@@ -149,6 +162,9 @@ func newBrowser(b Browser) (*browser, error) {
 	if b.Now == nil {
 		b.Now = time.Now
 	}
+	if b.ChooseScope == "" {
+		b.ChooseScope = ChooseRPInitiated
+	}
 	br := &browser{Browser: b, base: strings.TrimSuffix(u.Path, "/"), secure: u.Scheme == "https", frameSrc: "'none'"}
 	if origins := b.Frames.Origins(); len(origins) > 0 {
 		br.frameSrc = strings.Join(origins, " ")
@@ -164,6 +180,13 @@ func (b *browser) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+b.base+"/logout/{id}/events", b.events)
 	mux.HandleFunc("POST "+b.base+"/logout/{id}/ack", b.ack)
 	mux.HandleFunc("GET "+b.base+"/api/logouts/{id}", b.status)
+	mux.HandleFunc("POST "+b.base+"/logout/choose", b.choose)
+	mux.HandleFunc("POST "+b.base+"/api/admin/logout", b.adminLogout)
+	mux.HandleFunc("GET "+b.base+"/.well-known/openid-configuration", b.discovery)
+	if b.Hints != nil {
+		mux.HandleFunc("GET "+b.base+"/oidc/end_session", b.endSession)
+		mux.HandleFunc("POST "+b.base+"/oidc/end_session", b.endSession)
+	}
 }
 
 // mac binds a logout id to a browser.
@@ -183,7 +206,17 @@ func (b *browser) owns(r *http.Request, id string) bool {
 	return ok && got == id && hmac.Equal([]byte(mac), []byte(b.mac(id)))
 }
 
+// bind binds the browser to the logout id with an HMAC cookie.
+//
+// The response must not carry the Clear-Site-Data: "cookies" that the local
+// session's Clear sends: Chromium applies it after the response's
+// Set-Cookie headers, so the binding cookie would be gone at once (the
+// logout page would answer 404), and it drops every cookie of the site —
+// every port of the host, every subdomain of the registrable domain —
+// including the RPs' own session cookies. The session cookie itself is
+// expired by Set-Cookie, and its participant confirms that it is gone.
 func (b *browser) bind(w http.ResponseWriter, id string) {
+	w.Header().Del("Clear-Site-Data")
 	http.SetCookie(w, &http.Cookie{Name: bindingCookie, Value: id + "." + b.mac(id), Path: b.base + "/",
 		HttpOnly: true, Secure: b.secure, SameSite: http.SameSiteLaxMode, MaxAge: 3600})
 }
@@ -230,6 +263,10 @@ func (b *browser) startLogout(w http.ResponseWriter, r *http.Request) {
 		refusedWhy = "the rd parameter was given more than once"
 	} else if len(q) == 1 {
 		rd, refusedWhy = b.target(q[0])
+	}
+	if session := b.Local.SessionID(r); session != "" && b.ChooseScope == ChooseAlways && b.Sessions != nil {
+		b.renderChooser(w, r, chosen{Initiator: events.InitiatorUser, ReturnTo: rd}, session, false, "")
+		return
 	}
 	id, err := b.begin(w, r, rd)
 	if err != nil {
@@ -327,6 +364,9 @@ func (b *browser) page(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if v.Status == "running" && len(v.Participants) == 0 {
+		v = b.awaitSaga(r, v)
+	}
 	d := b.pageData(v)
 	if r.URL.Query().Get("refused") != "" {
 		d.RefusedRedirect = "it is not an https address on an allowed domain"
@@ -340,6 +380,28 @@ func (b *browser) page(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	b.render(w, r, d)
+}
+
+// awaitSaga waits a moment for the coordinator to take a logout published
+// just now (the browser follows the redirect at once): before that, the
+// page knows neither the participants it lists and signs out in iframes nor
+// the validated Continue target.
+func (b *browser) awaitSaga(r *http.Request, v LogoutView) LogoutView {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return v // the page reloads itself once the saga is known
+		case <-tick.C:
+		}
+		if nv, found, err := b.Status.Logout(ctx, v.ID); err == nil && found {
+			b.confirmLocal(r, nv)
+			return nv
+		}
+	}
 }
 
 type pageData struct {
@@ -443,7 +505,7 @@ func (b *browser) render(w http.ResponseWriter, r *http.Request, d pageData) {
 func newNonce() string {
 	var n [18]byte
 	rand.Read(n[:])
-	return base64.RawStdEncoding.EncodeToString(n[:])
+	return base64.RawURLEncoding.EncodeToString(n[:])
 }
 
 // streamState is one server-sent event of /logout/{id}/events.
@@ -538,6 +600,19 @@ func (b *browser) ack(w http.ResponseWriter, r *http.Request) {
 
 // status is GET /api/logouts/{id}: the saga as JSON, for its browser.
 func (b *browser) status(w http.ResponseWriter, r *http.Request) {
+	if b.admin(r) {
+		v, found, err := b.Status.Logout(r.Context(), r.PathValue("id"))
+		switch {
+		case err != nil:
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "unavailable", "message": err.Error()})
+		case !found:
+			// Published but not started yet, or unknown.
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "message": "no such logout (yet)"})
+		default:
+			writeJSON(w, http.StatusOK, v)
+		}
+		return
+	}
 	v, ok := b.view(w, r)
 	if !ok {
 		return

@@ -1,6 +1,8 @@
 // Package cookie ends the IdP session in the user's browser: it expires the
-// configured session cookie and asks the browser to drop every cookie of
-// signoff's own origin (Clear-Site-Data, https://www.w3.org/TR/clear-site-data/).
+// configured session cookie and can ask the browser to drop every cookie of
+// the site (Clear-Site-Data, https://www.w3.org/TR/clear-site-data/). The
+// web package removes that header from responses that also set cookies it
+// needs: browsers apply it site-wide and after the response's Set-Cookie.
 // Its participant, "this sign-in service", counts as signed out only on
 // proof: the browser's next request to signoff no longer carries the cookie.
 package cookie

@@ -11,7 +11,10 @@ import (
 
 type pub struct{ got []events.Result }
 
-func (p *pub) PublishResult(_ context.Context, r events.Result) error { p.got = append(p.got, r); return nil }
+func (p *pub) PublishResult(_ context.Context, r events.Result) error {
+	p.got = append(p.got, r)
+	return nil
+}
 
 func TestClearAndConfirm(t *testing.T) {
 	p := &pub{}

@@ -13,7 +13,10 @@ import (
 
 type pub struct{ got []events.Result }
 
-func (p *pub) PublishResult(_ context.Context, r events.Result) error { p.got = append(p.got, r); return nil }
+func (p *pub) PublishResult(_ context.Context, r events.Result) error {
+	p.got = append(p.got, r)
+	return nil
+}
 
 func newAdapter(t *testing.T) (*Adapter, *pub) {
 	p := &pub{}

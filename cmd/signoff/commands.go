@@ -28,12 +28,27 @@ func logoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	subject := fs.String("subject", "", "subject (user) to sign out of every session")
 	reason := fs.String("reason", "", "reason recorded with the logout")
 	timeout := fs.Duration("timeout", 90*time.Second, "how long to wait for the outcome")
+	remote := fs.String("url", "", "public URL of a remote signoff: use its admin API (token from $SIGNOFF_ADMIN_TOKEN or --token)")
+	token := fs.String("token", "", "admin bearer token for --url (prefer $SIGNOFF_ADMIN_TOKEN: flags are visible to other users)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if (*session == "") == (*subject == "") {
 		fmt.Fprintln(stderr, "signoff logout: give exactly one of --session or --subject")
 		return 2
+	}
+	if *remote != "" {
+		tok := *token
+		if tok == "" {
+			tok = os.Getenv("SIGNOFF_ADMIN_TOKEN")
+		}
+		if tok == "" {
+			fmt.Fprintln(stderr, "signoff logout: --url needs the admin token in $SIGNOFF_ADMIN_TOKEN or --token")
+			return 2
+		}
+		ctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		return adminLogout(ctx, *remote, tok, *session, *subject, *reason, stdout, stderr)
 	}
 	url := *natsURL
 	if url == "" && *path != "" {

@@ -37,9 +37,15 @@ CREATE TABLE IF NOT EXISTS sessions (
 	joined_at    INTEGER NOT NULL,
 	expires_at   INTEGER,
 	last_active  INTEGER NOT NULL,
+	expiry_at    INTEGER,
+	expiry_logout_id TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (session_id, rp_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_subject ON sessions(subject);
+CREATE TABLE IF NOT EXISTS settings (
+	key   TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sagas (
 	logout_id        TEXT PRIMARY KEY,
 	status           TEXT NOT NULL,
@@ -121,6 +127,10 @@ func Open(path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("store: create schema in %s: %w", path, err)
 	}
+	if err := migrate(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
+	}
 	q.Add("_pragma", "query_only(1)")
 	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
@@ -141,6 +151,72 @@ func Open(path string) (*Store, error) {
 	s.wg.Add(1)
 	go s.writer()
 	return s, nil
+}
+
+// sessionColumns are the columns added to the sessions table after its first
+// release, with their definitions for ALTER TABLE ... ADD COLUMN.
+var sessionColumns = []struct{ name, def string }{
+	// expiry_at is when the IdP session ends on its own (session.joined
+	// expires_at, session.expiration, session.inactivity), in Unix
+	// nanoseconds; NULL when nothing applies or once the sweeper has queued
+	// its logout. Every row of a session holds the same value.
+	{"expiry_at", "INTEGER"},
+	// expiry_logout_id is the logout the expiry sweeper queued for the
+	// row; non-empty rows are never swept again.
+	{"expiry_logout_id", "TEXT NOT NULL DEFAULT ''"},
+}
+
+// migrate brings a database created by an earlier version up to the
+// current schema: it adds the missing columns of sessions (PRAGMA
+// table_info tells which) and the index of the expiry sweeper. It is
+// idempotent and runs in one transaction.
+func migrate(w *sql.DB) error {
+	tx, err := w.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.Query(`PRAGMA table_info(sessions)`)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var (
+			cid, notNull, pk int
+			name, typ        string
+			dflt             sql.NullString
+		)
+		if err := rows.Scan(&cid, &name, &typ, &notNull, &dflt, &pk); err != nil {
+			rows.Close()
+			return err
+		}
+		have[name] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	added := false
+	for _, c := range sessionColumns {
+		if have[c.name] {
+			continue
+		}
+		if _, err := tx.Exec(`ALTER TABLE sessions ADD COLUMN ` + c.name + ` ` + c.def); err != nil {
+			return fmt.Errorf("add column sessions.%s: %w", c.name, err)
+		}
+		added = true
+	}
+	if added {
+		// Sessions registered before the sweeper existed get their expiry_at
+		// when the coordinator first applies its expiry policy.
+		if _, err := tx.Exec(`DELETE FROM settings WHERE key IN ('` + keyExpiration + `', '` + keyInactivity + `')`); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expiry_at) WHERE expiry_at IS NOT NULL`); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Close stops the writer after the updates already queued, and closes the

@@ -48,7 +48,9 @@ type Tx struct {
 func (t *Tx) stmt(name string) *sql.Stmt { return t.tx.StmtContext(t.ctx, t.s.stmts[name]) }
 
 // JoinSession records that a session is signed in to an RP (session.joined).
-// Joining again updates the RP's sid/NameID and expiry.
+// Joining again updates the RP's sid/NameID and expires_at. The join counts
+// as activity of the session, and expiry_at of all its rows is recomputed
+// with the policy of SetExpiryPolicy.
 func (t *Tx) JoinSession(ev events.SessionJoined) error {
 	sid := ""
 	if ev.OIDC != nil {
@@ -64,21 +66,22 @@ func (t *Tx) JoinSession(ev events.SessionJoined) error {
 	}
 	var exp sql.NullInt64
 	if ev.ExpiresAt != nil {
-		exp = nullNanos(*ev.ExpiresAt)
+		exp = expiresNanos(*ev.ExpiresAt)
 	}
 	at := ev.OccurredAt
 	if _, err := t.stmt("joinSession").Exec(ev.SessionID, ev.RPID, ev.Subject, sid, samlJSON, nanos(at), exp, nanos(at)); err != nil {
 		return fmt.Errorf("store: join session %s at %s: %w", ev.SessionID, ev.RPID, err)
 	}
-	return nil
+	return t.refreshExpiry(ev.SessionID)
 }
 
-// TouchSession records activity on every RP session of sessionID.
+// TouchSession records activity on every RP session of sessionID, which
+// pushes back its inactivity deadline (never its absolute ones).
 func (t *Tx) TouchSession(sessionID string, at time.Time) error {
 	if _, err := t.stmt("touchSession").Exec(nanos(at), sessionID); err != nil {
 		return fmt.Errorf("store: touch session %s: %w", sessionID, err)
 	}
-	return nil
+	return t.refreshExpiry(sessionID)
 }
 
 // Sessions returns the registered RP sessions of sessionID, or, when

@@ -67,10 +67,19 @@
     }
   }
 
+  // A page served before the coordinator took the logout lists nobody:
+  // reload it once the participants are known (rows, iframes, Continue).
+  var listed = document.querySelectorAll("ul.apps li").length > 0;
+
   if (main.getAttribute("data-status") === "running" && window.EventSource) {
     var es = new EventSource(base + "/logout/" + encodeURIComponent(id) + "/events");
     es.addEventListener("state", function (e) {
       var v = JSON.parse(e.data);
+      if (!listed && v.participants && v.participants.length > 0) {
+        es.close();
+        window.location.reload();
+        return;
+      }
       render(v);
       if (v.status !== "running") { es.close(); }
     });

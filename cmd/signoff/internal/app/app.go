@@ -126,6 +126,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	dir, bcRPs, fcRPs := directory(cfg)
 	a.coord = coordinator.New(coordinator.Config{
 		Store: a.store, Directory: dir, Deadline: cfg.Logout.Deadline.Std(), Now: o.Now,
+		SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
 		Logger: o.Logger.With("component", "coordinator"),
 	})
 

@@ -44,6 +44,18 @@ const (
 	DefaultLogLevel = "info"
 	// DefaultLogFormat is the default log format.
 	DefaultLogFormat = "text"
+	// DefaultSessionExpiration is the default absolute lifetime of an IdP
+	// session: none.
+	DefaultSessionExpiration = time.Duration(0)
+	// DefaultSessionInactivity is the default inactivity timeout of an IdP
+	// session: none.
+	DefaultSessionInactivity = time.Duration(0)
+	// MinSessionLifetime is the smallest session.expiration and
+	// session.inactivity other than 0.
+	MinSessionLifetime = time.Minute
+	// MaxSessionLifetime is the largest session.expiration and
+	// session.inactivity: 90 days.
+	MaxSessionLifetime = 90 * 24 * time.Hour
 	// DefaultDemoPublicURL is the public URL of Default(), matching DefaultListen.
 	DefaultDemoPublicURL = "http://127.0.0.1:8080"
 )
@@ -96,7 +108,8 @@ type Config struct {
 	NATS NATS `yaml:"nats"`
 	// Keys locates the signing keys.
 	Keys Keys `yaml:"keys"`
-	// Session describes the IdP session cookie.
+	// Session describes the IdP session cookie and how long IdP sessions
+	// live.
 	Session Session `yaml:"session"`
 	// Redirects limits where browsers may be sent after logout.
 	Redirects Redirects `yaml:"redirects"`
@@ -142,7 +155,9 @@ type Keys struct {
 	Dir string `yaml:"dir"`
 }
 
-// Session describes the IdP session cookie that /logout reads and clears.
+// Session describes the IdP session cookie that /logout reads and clears,
+// and when signoff ends IdP sessions on its own (logout.requested with
+// initiator expiry), besides the expires_at of session.joined.
 type Session struct {
 	// CookieName is the name of the cookie whose value is the session_id of
 	// session.joined (default signoff_session).
@@ -150,6 +165,15 @@ type Session struct {
 	// CookieDomain is the Domain attribute of that cookie; empty means a
 	// host-only cookie. It must cover the host of PublicURL.
 	CookieDomain string `yaml:"cookie_domain"`
+	// Expiration is the absolute lifetime of an IdP session, counted from
+	// its first session.joined; activity does not extend it. 0 (default)
+	// means none; otherwise between 1m and 2160h (90 days). Addition beyond
+	// the contract.
+	Expiration Duration `yaml:"expiration"`
+	// Inactivity ends an IdP session that saw no session.joined or
+	// session.activity for this long. 0 (default) means none; otherwise
+	// between 1m and 2160h (90 days). Addition beyond the contract.
+	Inactivity Duration `yaml:"inactivity"`
 }
 
 // Redirects limits the rd / targetURL redirects after logout.

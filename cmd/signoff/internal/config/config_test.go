@@ -357,6 +357,8 @@ relying_parties:
 		{"relying_parties[0].oidc.logout_token_alg", c.RelyingParties[0].OIDC.LogoutTokenAlg, "RS256"},
 		{"relying_parties[0].oidc.logout_token_typ", c.RelyingParties[0].OIDC.LogoutTokenTyp, "logout+jwt"},
 		{"admin.token", c.Admin.Token, ""},
+		{"session.expiration", c.Session.Expiration.Std(), DefaultSessionExpiration},
+		{"session.inactivity", c.Session.Inactivity.Std(), DefaultSessionInactivity},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -608,5 +610,35 @@ func TestReservedIDAndDefaultURL(t *testing.T) {
 	c, err := Parse([]byte("public_url: https://auth.example.com\nredirects:\n  default_url: https://example.com/home\n"), "t.yaml", nil)
 	if err != nil || c.Redirects.DefaultURL != "https://example.com/home" || c.NATS.Replicas != 1 {
 		t.Errorf("valid default_url: %+v, %v", c, err)
+	}
+}
+
+func TestSessionLifetimes(t *testing.T) {
+	y := "public_url: https://auth.example.com\nsession:\n  expiration: 12h\n  inactivity: 1h30m\n"
+	c, err := Parse([]byte(y), "signoff.yaml", nil)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if c.Session.Expiration.Std() != 12*time.Hour || c.Session.Inactivity.Std() != 90*time.Minute {
+		t.Errorf("session = %+v, want expiration 12h, inactivity 1h30m", c.Session)
+	}
+	if c.Session.CookieName != DefaultCookieName {
+		t.Errorf("cookie_name = %q, want the default beside the lifetimes", c.Session.CookieName)
+	}
+
+	// Both wrong: both reported, each at its line.
+	y = "public_url: https://auth.example.com\nsession:\n  expiration: 10s\n  inactivity: 2400h\n"
+	_, err = Parse([]byte(y), "signoff.yaml", nil)
+	errs := errorList(err)
+	if len(errs) != 2 || !strings.HasPrefix(errs[0].Error(), "signoff.yaml:3: session.expiration: must be 0 (none) or between 1m and 2160h") ||
+		!strings.HasPrefix(errs[1].Error(), "signoff.yaml:4: session.inactivity: must be 0 (none) or between 1m and 2160h") {
+		t.Errorf("errors = %v", err)
+	}
+
+	// Set in code: validated without file positions.
+	c = Default()
+	c.Session.Inactivity = Duration(30 * time.Second)
+	if err := c.Validate(); err == nil || err.Error() != "session.inactivity: must be 0 (none) or between 1m and 2160h (90 days), got 30s" {
+		t.Errorf("Validate() = %v", err)
 	}
 }

@@ -60,6 +60,8 @@ func (c *Config) Validate() error {
 		v.check(fmt.Sprintf("redirects.allowed_domains[%d]", i), checkDomain(d))
 	}
 
+	v.checkOptionalRange("session.expiration", c.Session.Expiration, MinSessionLifetime, MaxSessionLifetime)
+	v.checkOptionalRange("session.inactivity", c.Session.Inactivity, MinSessionLifetime, MaxSessionLifetime)
 	v.checkRange("logout.deadline", c.Logout.Deadline, time.Second, 10*time.Minute)
 	v.checkRange("backchannel.attempt_timeout", c.Backchannel.AttemptTimeout, 100*time.Millisecond, time.Minute)
 	if n := c.NATS.Replicas; n < 1 || n > 5 {
@@ -108,12 +110,21 @@ func (v *validator) checkRange(path string, d Duration, lo, hi time.Duration) {
 	}
 }
 
-// fmtDuration writes 10m rather than 10m0s.
+// checkOptionalRange is checkRange for a duration where 0 means "none".
+func (v *validator) checkOptionalRange(path string, d Duration, lo, hi time.Duration) {
+	if d != 0 && (d.Std() < lo || d.Std() > hi) {
+		v.add(path, "must be 0 (none) or between %s and %s (%d days), got %s", fmtDuration(lo), fmtDuration(hi), hi/(24*time.Hour), d)
+	}
+}
+
+// fmtDuration writes 10m rather than 10m0s and 2160h rather than 2160h0m0s.
 func fmtDuration(d time.Duration) string {
 	s := d.String()
-	s = strings.TrimSuffix(s, "m0s")
-	if s != d.String() {
-		return s + "m"
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
 }

@@ -59,6 +59,13 @@ func TestValidationRules(t *testing.T) {
 		{"allowed domain not a string", "public_url: https://auth.example.com\nredirects:\n  allowed_domains:\n    - example.com\n    - {a: b} #<\n", "redirects.allowed_domains", "must be a list of strings"},
 
 		// durations, numbers, log
+		{"expiration too short", "public_url: https://auth.example.com\nsession:\n  expiration: 30s #<\n", "session.expiration", "must be 0 (none) or between 1m and 2160h (90 days), got 30s"},
+		{"expiration too long", "public_url: https://auth.example.com\nsession:\n  expiration: 2161h #<\n", "session.expiration", "must be 0 (none) or between 1m and 2160h (90 days), got 2161h0m0s"},
+		{"expiration negative", "public_url: https://auth.example.com\nsession: {expiration: -12h} #<\n", "session.expiration", "must be 0 (none) or between 1m and 2160h"},
+		{"inactivity too short", "public_url: https://auth.example.com\nsession:\n  cookie_name: sid\n  inactivity: 59s #<\n", "session.inactivity", "must be 0 (none) or between 1m and 2160h (90 days), got 59s"},
+		{"inactivity in days", "public_url: https://auth.example.com\nsession:\n  inactivity: 91d #<\n", "session.inactivity", `invalid duration "91d"`},
+		{"inactivity too long", "public_url: https://auth.example.com\nsession:\n  inactivity: 2184h #<\n", "session.inactivity", "must be 0 (none) or between 1m and 2160h (90 days), got 2184h0m0s"},
+		{"inactivity negative", "public_url: https://auth.example.com\nsession:\n  inactivity: -30m #<\n", "session.inactivity", "must be 0 (none) or between 1m and 2160h (90 days), got -30m0s"},
 		{"deadline too short", "public_url: https://auth.example.com\nlogout:\n  deadline: 500ms #<\n", "logout.deadline", "must be between 1s and 10m, got 500ms"},
 		{"deadline too long", "public_url: https://auth.example.com\nlogout:\n  deadline: 11m #<\n", "logout.deadline", "must be between 1s and 10m, got 11m0s"},
 		{"deadline negative", "public_url: https://auth.example.com\nlogout: {deadline: -5s} #<\n", "logout.deadline", "must be between 1s and 10m"},
@@ -131,6 +138,9 @@ func TestValidAccepted(t *testing.T) {
 		{"frontchannel only, native redirect, EdDSA/JWT", "public_url: https://auth.example.com\nrelying_parties:\n  - id: app.v2_x-1\n    oidc:\n      client_id: 'app'\n      frontchannel_logout_uri: https://app.example.com/fc?x=1\n      post_logout_redirect_uris: ['com.example.app:/logged-out', 'http://127.0.0.1:5000/bye']\n      logout_token_alg: EdDSA\n      logout_token_typ: JWT\n"},
 		{"null sections", "public_url: https://auth.example.com\nnats:\nkeys: ~\nrelying_parties:\n"},
 		{"admin token", "public_url: https://auth.example.com\nadmin:\n  token: s3cret\n"},
+		{"session lifetimes", "public_url: https://auth.example.com\nsession: {expiration: 12h, inactivity: 30m}\n"},
+		{"session lifetime bounds", "public_url: https://auth.example.com\nsession: {expiration: 1m, inactivity: 2160h}\n"},
+		{"session lifetimes explicitly none", "public_url: https://auth.example.com\nsession: {expiration: 0s, inactivity: 0s}\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

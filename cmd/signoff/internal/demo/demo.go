@@ -55,6 +55,9 @@ type URLs struct {
 
 // Run runs the demo until ctx ends (or after one round with Once).
 func Run(ctx context.Context, out io.Writer, o Options) error {
+	// The NATS subscription, the RPs' handlers and the scripted round all
+	// print.
+	out = &syncWriter{w: out}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -168,6 +171,18 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return nil
 	}
 	return scripted(ctx, out, a, idp, []*rp{rps[0], rps[2]})
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // scripted signs a user in to the back-channel RPs and out again, without
