@@ -219,6 +219,8 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		Frames: frames{a.fc}, Redirects: redirect.Policy{AllowedDomains: cfg.Redirects.AllowedDomains},
 		DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
 		Logger: o.Logger.With("component", "web"), Now: o.Now,
+		Issuer: cfg.Issuer, Sessions: sessionDirectory{a.store, dir}, Hints: newHintVerifier(ctx, cfg, a.keys),
+		Clients: clientsOf(cfg), ChooseScope: cfg.Logout.ChooseScope, AdminToken: cfg.Admin.Token,
 	}})
 	if err != nil {
 		return nil, err
@@ -450,4 +452,45 @@ func loadSecret(path string) ([]byte, error) {
 		return nil, fmt.Errorf("secret: %w", err)
 	}
 	return b, nil
+}
+
+// sessionDirectory lists a session's applications for the chooser.
+type sessionDirectory struct {
+	st  *store.Store
+	dir dirMap
+}
+
+func (s sessionDirectory) Apps(ctx context.Context, sessionID string) ([]web.App, error) {
+	ids, err := s.st.SessionRPs(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	var out []web.App
+	for _, id := range ids {
+		name := id
+		if rp, ok := s.dir.RP(id); ok {
+			name = rp.Name
+		}
+		out = append(out, web.App{RPID: id, Name: name})
+	}
+	return out, nil
+}
+
+func (s sessionDirectory) SessionBySID(ctx context.Context, rpID, sid string) (string, bool, error) {
+	return s.st.SessionBySID(ctx, rpID, sid)
+}
+
+// clients maps client_id → OIDC relying party.
+type clients map[string]web.Client
+
+func (c clients) Client(id string) (web.Client, bool) { cl, ok := c[id]; return cl, ok }
+
+func clientsOf(cfg *config.Config) clients {
+	out := clients{}
+	for _, rp := range cfg.RelyingParties {
+		if rp.OIDC != nil {
+			out[rp.OIDC.ClientID] = web.Client{RPID: rp.ID, Name: rp.Name, ClientID: rp.OIDC.ClientID, PostLogoutRedirectURIs: rp.OIDC.PostLogoutRedirectURIs}
+		}
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/signoff/signoff/adapters/keys"
+	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/web"
 )
 
@@ -24,6 +25,15 @@ type hintVerifier struct {
 }
 
 var hintAlgs = []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512, oidc.PS256, oidc.EdDSA}
+
+// newHintVerifier verifies hints of the configured OP, or of signoff
+// itself when oidc_provider is empty.
+func newHintVerifier(ctx context.Context, cfg *config.Config, own *keys.Set) hintVerifier {
+	if p := cfg.OIDCProvider; p.Issuer != "" {
+		return hintVerifier{issuer: p.Issuer, remote: oidc.NewRemoteKeySet(context.WithoutCancel(ctx), p.JWKSURI)}
+	}
+	return hintVerifier{issuer: cfg.Issuer, own: own}
+}
 
 func (h hintVerifier) VerifyHint(ctx context.Context, raw string) (web.Hint, error) {
 	var ks oidc.KeySet

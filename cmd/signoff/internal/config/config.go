@@ -123,6 +123,8 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Admin configures the admin API. Addition beyond the contract.
 	Admin Admin `yaml:"admin"`
+	// OIDCProvider verifies id_token_hint at /oidc/end_session.
+	OIDCProvider OIDCProvider `yaml:"oidc_provider"`
 
 	src *source // where values came from; nil for Default()
 }
@@ -192,6 +194,21 @@ type Logout struct {
 	// Deadline is how long a saga waits for participants before it completes
 	// as partial (default 30s, between 1s and 10m).
 	Deadline Duration `yaml:"deadline"`
+	// ChooseScope says when the user first sees "sign out of this app
+	// only, or everywhere": rp_initiated (default: RP-initiated logout
+	// with a valid id_token_hint), always (also /logout) or never.
+	// Addition beyond the contract.
+	ChooseScope string `yaml:"choose_scope"`
+}
+
+// OIDCProvider is the OpenID Provider whose ID Tokens RPs send as
+// id_token_hint to /oidc/end_session, when it is not signoff itself.
+// Addition beyond the contract (issue "Session lifecycle").
+type OIDCProvider struct {
+	// Issuer is the OP's issuer; empty means signoff's own issuer and keys.
+	Issuer string `yaml:"issuer"`
+	// JWKSURI is the OP's jwks_uri; required with Issuer.
+	JWKSURI string `yaml:"jwks_uri"`
 }
 
 // RelyingParty is one application signed out by signoff, over exactly one of
@@ -417,6 +434,9 @@ func (c *Config) applyDefaults() {
 	}
 	if !set("backchannel.concurrency") && c.Backchannel.Concurrency == 0 {
 		c.Backchannel.Concurrency = DefaultConcurrency
+	}
+	if c.Logout.ChooseScope == "" {
+		c.Logout.ChooseScope = "rp_initiated"
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = DefaultLogLevel

@@ -51,7 +51,7 @@ func TestLoadExample(t *testing.T) {
 		Keys:      Keys{Dir: ""},
 		Session:   Session{CookieName: "signoff_session", CookieDomain: "example.com"},
 		Redirects: Redirects{AllowedDomains: []string{"example.com"}},
-		Logout:    Logout{Deadline: Duration(30 * time.Second)},
+		Logout:    Logout{Deadline: Duration(30 * time.Second), ChooseScope: "rp_initiated"},
 		RelyingParties: []RelyingParty{
 			{
 				ID:   "wiki",

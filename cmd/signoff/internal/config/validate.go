@@ -63,6 +63,21 @@ func (c *Config) Validate() error {
 	v.checkOptionalRange("session.expiration", c.Session.Expiration, MinSessionLifetime, MaxSessionLifetime)
 	v.checkOptionalRange("session.inactivity", c.Session.Inactivity, MinSessionLifetime, MaxSessionLifetime)
 	v.checkRange("logout.deadline", c.Logout.Deadline, time.Second, 10*time.Minute)
+	if !slices.Contains([]string{"rp_initiated", "always", "never"}, c.Logout.ChooseScope) {
+		v.add("logout.choose_scope", "must be rp_initiated, always or never, got %q", c.Logout.ChooseScope)
+	}
+	if p := c.OIDCProvider; p.Issuer != "" || p.JWKSURI != "" {
+		if p.Issuer == "" {
+			v.add("oidc_provider.issuer", "required with oidc_provider.jwks_uri")
+		} else {
+			v.check("oidc_provider.issuer", checkWebURL(p.Issuer))
+		}
+		if p.JWKSURI == "" {
+			v.add("oidc_provider.jwks_uri", "required with oidc_provider.issuer")
+		} else {
+			v.check("oidc_provider.jwks_uri", checkWebURL(p.JWKSURI))
+		}
+	}
 	v.checkRange("backchannel.attempt_timeout", c.Backchannel.AttemptTimeout, 100*time.Millisecond, time.Minute)
 	if n := c.NATS.Replicas; n < 1 || n > 5 {
 		v.add("nats.replicas", "must be between 1 and 5, got %d", n)
