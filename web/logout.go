@@ -59,8 +59,13 @@ type LocalSession interface {
 	Confirm(ctx context.Context, logoutID string, r *http.Request) error
 }
 
-// Frame is one front-channel iframe of the logout page.
-type Frame struct{ RPID, Name, URL, Origin, Token string }
+// Frame is one front-channel step of the logout page: an iframe, or, when
+// TopLevel, a top-level navigation of the whole page (a SAML redirect
+// chain: the SP sends the browser back to signoff when it is done).
+type Frame struct {
+	RPID, Name, URL, Origin, Token string
+	TopLevel                       bool
+}
 
 // Frames gives the front-channel iframes and takes their acknowledgements
 // (adapters/frontchannel).
@@ -140,6 +145,7 @@ type browser struct {
 	secure    bool
 	frameSrc  string
 	confirmed sync.Map // logout id → struct{}: local cookie confirmation sent
+	hops      sync.Map // logout id + rp id → time.Time: redirect-chain hop issued
 }
 
 func newBrowser(b Browser) (*browser, error) {
@@ -375,11 +381,30 @@ func (b *browser) page(w http.ResponseWriter, r *http.Request) {
 		if p.Outcome != "pending" || b.Frames == nil {
 			continue
 		}
-		if f, ok := b.Frames.Frame(v.ID, p.RPID, p.SID); ok {
+		f, ok := b.Frames.Frame(v.ID, p.RPID, p.SID)
+		switch {
+		case !ok:
+		case !f.TopLevel:
 			d.Frames = append(d.Frames, f)
+		case d.Hop == nil && b.hopDue(v.ID, p.RPID):
+			d.Hop = &f
 		}
 	}
 	b.render(w, r, d)
+}
+
+// hopDue reports whether the page should send the browser to a participant
+// of a redirect chain: once per participant, again only after a while (the
+// user came back without finishing there), so that a result that is still
+// on its way when the SP sends the browser back causes no loop.
+func (b *browser) hopDue(logoutID, rpID string) bool {
+	now := b.Now()
+	key := logoutID + "\x00" + rpID
+	if last, ok := b.hops.Load(key); ok && now.Sub(last.(time.Time)) < 20*time.Second {
+		return false
+	}
+	b.hops.Store(key, now)
+	return true
 }
 
 // awaitSaga waits a moment for the coordinator to take a logout published
@@ -409,6 +434,7 @@ type pageData struct {
 	Running, Complete, Refresh                                  bool
 	Participants                                                []participantRow
 	Frames                                                      []Frame
+	Hop                                                         *Frame
 	FrameTimeoutMS                                              int64
 	Nonce                                                       string
 	CSS                                                         template.CSS

@@ -89,6 +89,9 @@ type fakeFrames struct {
 }
 
 func (f *fakeFrames) Frame(logoutID, rpID, sid string) (Frame, bool) {
+	if rpID == "payroll" {
+		return Frame{RPID: rpID, Name: "Payroll", URL: "https://payroll.example.com/slo?SAMLRequest=x", TopLevel: true}, true
+	}
 	if rpID != "wiki" {
 		return Frame{}, false
 	}
@@ -424,5 +427,30 @@ func TestFrontchannelAck(t *testing.T) {
 	}
 	if len(e.frames.acks) != 1 || e.frames.acks[0] != "wiki:ok" {
 		t.Errorf("acks %v", e.frames.acks)
+	}
+}
+
+func TestRedirectChainHopIssuedOnce(t *testing.T) {
+	e := newEnv(t)
+	c := e.browser(t, "s")
+	get(t, c, e.srv.URL+"/logout")
+	id := e.logouts.reqs[0].LogoutID
+	e.status.set(id, LogoutView{ID: id, Status: "running", Participants: []ParticipantView{
+		{RPID: "wiki", Name: "Wiki", Outcome: "pending", SID: "w"},
+		{RPID: "payroll", Name: "Payroll", Outcome: "pending"},
+	}})
+	_, body := get(t, c, e.srv.URL+"/logout/"+id)
+	if !strings.Contains(body, `id="hop"`) || !strings.Contains(body, `data-href="https://payroll.example.com/slo?SAMLRequest=x"`) {
+		t.Fatalf("no redirect-chain hop:\n%s", body)
+	}
+	if strings.Contains(body, `data-rp="payroll" data-token`) {
+		t.Error("a top-level hop is rendered as an iframe")
+	}
+	if !strings.Contains(body, `data-rp="wiki" data-token`) {
+		t.Error("the iframe participant is missing beside the hop")
+	}
+	// Back from the SP before its result is recorded: no second hop (no loop).
+	if _, body := get(t, c, e.srv.URL+"/logout/"+id); strings.Contains(body, `id="hop"`) {
+		t.Error("the hop was issued twice in a row")
 	}
 }

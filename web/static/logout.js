@@ -21,6 +21,8 @@
   // Front-channel iframes: a participant counts only on an acknowledgement
   // posted by the RP's page from the RP's own origin and its own frame.
   var frames = Array.prototype.slice.call(document.querySelectorAll("iframe[data-rp]"));
+  var unsettled = frames.length;
+  var onAllSettled = null;
   frames.forEach(function (f) {
     var settled = false, loaded = false;
     f.addEventListener("load", function () { loaded = true; });
@@ -28,6 +30,8 @@
       if (settled) { return; }
       settled = true;
       ack(f.getAttribute("data-rp"), f.getAttribute("data-token"), status, detail);
+      unsettled--;
+      if (unsettled === 0 && onAllSettled) { setTimeout(onAllSettled, 300); }
     };
     setTimeout(function () { f.signoffSettle(loaded ? "timeout" : "not_loaded"); }, timeout);
   });
@@ -44,6 +48,20 @@
   });
   // Start loading the frames only now that the listener is in place.
   frames.forEach(function (f) { f.src = f.getAttribute("data-src"); });
+
+  // A redirect-chain hop (SAML over the browser) takes the whole page to
+  // the app, which sends it back here: go once the iframes have settled,
+  // since leaving the page ends them.
+  var hop = document.getElementById("hop");
+  if (hop) {
+    var went = false;
+    var go = function () {
+      if (went) { return; }
+      went = true;
+      window.location.assign(hop.getAttribute("data-href"));
+    };
+    if (unsettled === 0) { go(); } else { onAllSettled = go; setTimeout(go, timeout + 1000); }
+  }
 
   function render(v) {
     (v.participants || []).forEach(function (p) {
