@@ -739,3 +739,147 @@ func TestOtherBrowserGets404(t *testing.T) {
 		t.Errorf("browser A's page has %d rows, want 4", n)
 	}
 }
+
+// rowStates reads the logout page's rows: rp_id → the state it shows.
+func rowStates(t *testing.T, ctx context.Context) map[string]string {
+	t.Helper()
+	return run(t, ctx, 5*time.Second, "reading the rows", chromedp.Evaluate[map[string]string](
+		`Object.fromEntries(Array.from(document.querySelectorAll("ul.apps li"), li => [li.id.replace(/^p-/, ""), li.querySelector(".state").textContent.trim()]))`))
+}
+
+// rpSignOut opens an RP's home page, checks its "Sign out" link (signoff's
+// end_session with the RP's ID Token, its /bye and a state), follows it to
+// signoff's chooser and returns the state.
+func rpSignOut(t *testing.T, ctx context.Context, u URLs, rpURL string) string {
+	t.Helper()
+	do(t, ctx, 15*time.Second, "visiting "+rpURL, chromedp.Navigate(rpURL))
+	link, err := url.Parse(href(t, ctx, "#rp-signout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := link.Query()
+	if got := link.Scheme + "://" + link.Host + link.Path; got != u.Signoff+"/oidc/end_session" {
+		t.Fatalf("%s's Sign out goes to %q, want signoff's end_session", rpURL, got)
+	}
+	if got := q.Get("post_logout_redirect_uri"); got != rpURL+"bye" {
+		t.Errorf("post_logout_redirect_uri %q, want %q", got, rpURL+"bye")
+	}
+	if strings.Count(q.Get("id_token_hint"), ".") != 2 {
+		t.Errorf("id_token_hint %q is not a JWS", q.Get("id_token_hint"))
+	}
+	state := q.Get("state")
+	if state == "" {
+		t.Fatal("the Sign out link has no state")
+	}
+	do(t, ctx, 15*time.Second, "following Sign out",
+		chromedp.Click(chromedp.CSS("#rp-signout")),
+		chromedp.WaitVisible(chromedp.CSS("#everywhere")),
+	)
+	if loc := run(t, ctx, 5*time.Second, "reading the location", chromedp.Location()); !strings.HasPrefix(loc, u.Signoff+"/oidc/end_session?") {
+		t.Fatalf("Sign out led to %q, want signoff's chooser", loc)
+	}
+	return state
+}
+
+// followContinue checks that Continue leads exactly to the RP's /bye with
+// state, follows it and checks what the RP says.
+func followContinue(t *testing.T, ctx context.Context, rpURL, name, state string) {
+	t.Helper()
+	want := rpURL + "bye?state=" + url.QueryEscape(state)
+	if got := href(t, ctx, "#done a.button"); got != want {
+		t.Fatalf("Continue goes to %q, want exactly %q", got, want)
+	}
+	do(t, ctx, 15*time.Second, "following Continue",
+		chromedp.Click(chromedp.CSS("#done a.button")),
+		chromedp.WaitVisible(chromedp.CSS("#bye")),
+	)
+	if loc := run(t, ctx, 5*time.Second, "reading the location", chromedp.Location()); loc != want {
+		t.Errorf("Continue led to %q, want %q", loc, want)
+	}
+	if got := text(t, ctx, "#bye"); got != "You left "+name+"." {
+		t.Errorf("%s's /bye says %q", name, got)
+	}
+}
+
+// TestThisAppOnlyOrEverywhere: RP-initiated logout from an app's own
+// "Sign out" (id_token_hint, post_logout_redirect_uri, state). "This app
+// only" ends that app's session and leaves the other apps and the IdP
+// session signed in; "everywhere" signs out of all of them. Each time
+// Continue returns to the app's /bye with its state.
+func TestThisAppOnlyOrEverywhere(t *testing.T) {
+	t.Parallel()
+	ctx := newTab(t, sharedBrowser(t))
+	u := startDemo(t, Options{})
+
+	signIn(t, ctx, u)
+	for _, r := range []struct{ name, url string }{{"Notes", u.Notes}, {"Wiki", u.Wiki}, {"Chat", u.Chat}} {
+		if got, want := rpStatus(t, ctx, r.url), "You are signed in to "+r.name+" as alice."; got != want {
+			t.Fatalf("%s says %q after sign-in, want %q", r.name, got, want)
+		}
+	}
+
+	// Notes: "Sign out of Notes only".
+	state := rpSignOut(t, ctx, u, u.Notes)
+	if got := text(t, ctx, "#apps"); !strings.Contains(got, "You are signed in to Notes, Wiki and Chat.") {
+		t.Errorf("the chooser says %q, want it to list Notes, Wiki and Chat", got)
+	}
+	if got := text(t, ctx, "#only"); got != "Sign out of Notes only" {
+		t.Errorf("the 'this app only' button says %q", got)
+	}
+	if got := text(t, ctx, "#everywhere"); got != "Sign out everywhere" {
+		t.Errorf("the 'everywhere' button says %q", got)
+	}
+	do(t, ctx, 20*time.Second, "choosing Notes only",
+		chromedp.Click(chromedp.CSS("#only")),
+		chromedp.WaitReady(chromedp.CSS("main[data-logout]")),
+	)
+	checkLogoutURL(t, u, run(t, ctx, 5*time.Second, "reading the location", chromedp.Location()))
+	waitDone(t, ctx)
+	if got := rowStates(t, ctx); len(got) != 1 || got["notes"] != "Signed out" {
+		t.Errorf("after 'Notes only' the page shows %v, want only Notes \"Signed out\"", got)
+	}
+	if got := text(t, ctx, "#done .summary"); got != "You were signed out of Notes." {
+		t.Errorf("summary %q", got)
+	}
+	followContinue(t, ctx, u.Notes, "Notes", state)
+	for _, r := range []struct{ name, url, want string }{
+		{"Notes", u.Notes, "You are not signed in to Notes."},
+		{"Wiki", u.Wiki, "You are signed in to Wiki as alice."},
+		{"Chat", u.Chat, "You are signed in to Chat as alice."},
+		{"the IdP", u.IdP, "You are signed in as alice."}, // the IdP session was kept
+	} {
+		if got := rpStatus(t, ctx, r.url); got != r.want {
+			t.Errorf("after 'Notes only' %s says %q, want %q", r.name, got, r.want)
+		}
+	}
+
+	// Wiki: "Sign out everywhere".
+	state = rpSignOut(t, ctx, u, u.Wiki)
+	if got := text(t, ctx, "#apps"); !strings.Contains(got, "You are signed in to Wiki and Chat.") {
+		t.Errorf("the chooser says %q, want it to list Wiki and Chat", got)
+	}
+	if got := text(t, ctx, "#only"); got != "Sign out of Wiki only" {
+		t.Errorf("the 'this app only' button says %q", got)
+	}
+	do(t, ctx, 20*time.Second, "choosing everywhere",
+		chromedp.Click(chromedp.CSS("#everywhere")),
+		chromedp.WaitReady(chromedp.CSS("main[data-logout]")),
+	)
+	checkLogoutURL(t, u, run(t, ctx, 5*time.Second, "reading the location", chromedp.Location()))
+	waitDone(t, ctx)
+	want := map[string]string{"signoff": "Signed out", "wiki": "Signed out", "chat": "Not confirmed"}
+	if got := rowStates(t, ctx); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("after 'everywhere' the page shows %v, want %v", got, want)
+	}
+	followContinue(t, ctx, u.Wiki, "Wiki", state)
+	for _, r := range []struct{ name, url, want string }{
+		{"Wiki", u.Wiki, "You are not signed in to Wiki."},
+		{"Notes", u.Notes, "You are not signed in to Notes."},
+		{"Chat", u.Chat, "You are signed in to Chat as alice."}, // its logout endpoint is down: the truth
+		{"the IdP", u.IdP, "You are not signed in."},
+	} {
+		if got := rpStatus(t, ctx, r.url); got != r.want {
+			t.Errorf("after 'everywhere' %s says %q, want %q", r.name, got, r.want)
+		}
+	}
+}

@@ -107,7 +107,8 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	cfg.Redirects.DefaultURL = idp.url + "/"
 	cfg.Redirects.AllowedDomains = o.AllowedDomains
 	for _, r := range rps {
-		oc := &config.OIDC{ClientID: r.id, LogoutTokenAlg: config.AlgES256, LogoutTokenTyp: config.TypLogoutJWT}
+		oc := &config.OIDC{ClientID: r.id, LogoutTokenAlg: config.AlgES256, LogoutTokenTyp: config.TypLogoutJWT,
+			PostLogoutRedirectURIs: []string{r.byeURI()}}
 		if r.kind == kindFrontchannel || r.kind == kindSilent {
 			oc.FrontchannelLogoutURI, oc.FrontchannelLogoutSessionRequired = r.logoutURI(), true
 		} else {
@@ -141,6 +142,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return err
 	}
 	idp.signoffURL, idp.cookie, idp.rps, idp.js = signoffURL, cfg.Session.CookieName, rps, js
+	idp.issuer, idp.keys = cfg.Issuer, a.Keys()
 	idp.registered = a.Store().SessionCount
 	idp.serve(idpListener)
 	defer idp.srv.Close()
@@ -156,7 +158,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	defer stopPrinting()
 
 	urls := URLs{IdP: idp.url + "/", Signoff: signoffURL, Notes: rps[0].url + "/", Wiki: rps[1].url + "/", Chat: rps[2].url + "/"}
-	fmt.Fprintf(out, "signoff demo is running\n\n  Open %s in your browser: sign in, visit the apps, then \"Sign out everywhere\".\n\n", urls.IdP)
+	fmt.Fprintf(out, "signoff demo is running\n\n  Open %s in your browser: sign in, visit the apps, then \"Sign out everywhere\"\n  (or \"Sign out\" in one app: signoff asks \"this app only or everywhere\").\n\n", urls.IdP)
 	fmt.Fprintf(out, "  signoff  %s  (/jwks.json, /healthz, /metrics)\n", signoffURL)
 	if u := a.Bus().ClientURL(); u != "" {
 		fmt.Fprintf(out, "  NATS     %s  (publish your own signoff.session.joined / signoff.logout.requested)\n", u)

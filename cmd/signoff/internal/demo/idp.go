@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net"
@@ -10,19 +11,29 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/events"
 )
 
 // idp is the demo's stand-in identity provider: a sign-in page that sets
 // the IdP session cookie signoff reads, publishes session.joined for every
-// demo RP and sends the browser through each RP's login, and a home page
-// with the "Sign out everywhere" button that posts to signoff's /logout.
+// demo RP and sends the browser through each RP's login with an ID Token
+// for that RP, and a home page with the "Sign out everywhere" button that
+// posts to signoff's /logout.
+//
+// It is the OP whose ID Tokens the RPs send back as id_token_hint to
+// signoff's /oidc/end_session: its issuer is signoff's, and it signs with
+// signoff's own keys, which signoff verifies hints with when no
+// oidc_provider is configured.
 type idp struct {
 	url        string
 	signoffURL string
+	issuer     string
+	keys       *keys.Set
 	cookie     string
 	rps        []*rp
 	js         jetstream.JetStream
@@ -99,14 +110,46 @@ func (p *idp) signin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "sign-in failed: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: p.cookie, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	// Through every RP's login (a stand-in for the code flow), then home.
 	next := p.url + "/"
 	for i := len(p.rps) - 1; i >= 0; i-- {
 		rp := p.rps[i]
-		next = rp.url + "/login?" + url.Values{"sid": {sidFor(rp, session)}, "sub": {subject}, "next": {next}}.Encode()
+		sid := sidFor(rp, session)
+		tok, err := p.idToken(rp.id, subject, sid)
+		if err != nil {
+			http.Error(w, "sign-in failed: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		next = rp.url + "/login?" + url.Values{"sid": {sid}, "sub": {subject}, "id_token": {tok}, "next": {next}}.Encode()
 	}
+	http.SetCookie(w, &http.Cookie{Name: p.cookie, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// idToken is the ID Token the IdP issues to clientID for the session sid
+// of subject, signed with signoff's current ES256 key.
+func (p *idp) idToken(clientID, subject, sid string) (string, error) {
+	k, err := p.keys.Signing(keys.ES256)
+	if err != nil {
+		return "", err
+	}
+	signer, err := jose.NewSigner(k.SigningKey(), (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	payload, err := json.Marshal(map[string]any{
+		"iss": p.issuer, "sub": subject, "aud": clientID, "sid": sid,
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	})
+	if err != nil {
+		return "", err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
 }
 
 var idpPage = template.Must(template.New("idp").Parse(`<!doctype html>
