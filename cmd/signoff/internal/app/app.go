@@ -418,7 +418,7 @@ type frames struct{ fc *frontchannel.Adapter }
 
 func (f frames) Frame(logoutID, rpID, sid string) (web.Frame, bool) {
 	fr, ok := f.fc.Frame(logoutID, rpID, sid)
-	return web.Frame(fr), ok
+	return web.Frame{RPID: fr.RPID, Name: fr.Name, URL: fr.URL, Origin: fr.Origin, Token: fr.Token}, ok
 }
 func (f frames) Origins() []string      { return f.fc.Origins() }
 func (f frames) Timeout() time.Duration { return f.fc.Timeout() }
