@@ -25,6 +25,10 @@ type Config struct {
 	Metrics func(w io.Writer)
 	// Browser enables the browser sign-out pages; nil leaves them out.
 	Browser *Browser
+	// Extra are more handlers by http.ServeMux pattern (such as
+	// "GET /saml/metadata"), served behind the same security headers; a
+	// handler may override the default CSP.
+	Extra map[string]http.Handler
 }
 
 // New returns the HTTP handler of signoff.
@@ -36,6 +40,9 @@ func New(cfg Config) (http.Handler, error) {
 			return nil, err
 		}
 		b.routes(mux)
+	}
+	for pattern, h := range cfg.Extra {
+		mux.Handle(pattern, h)
 	}
 	mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/jwk-set+json")

@@ -116,7 +116,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func demoOptions(once bool, listen, natsListen, dataDir string) demo.Options {
-	return demo.Options{Once: once, Listen: listen, NATSListen: natsListen, DataDir: dataDir}
+	return demo.Options{Once: once, Listen: listen, NATSListen: natsListen, DataDir: dataDir, SAML: true}
 }
 
 var demoRun = demo.Run

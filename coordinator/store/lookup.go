@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/signoff/signoff/events"
 )
 
 // SessionApp is one RP a session is signed in to.
@@ -40,4 +43,41 @@ func (s *Store) SessionBySID(ctx context.Context, rpID, sid string) (string, boo
 		return "", false, fmt.Errorf("store: session by sid: %w", err)
 	}
 	return id, true, nil
+}
+
+// SAMLSession is one registered RP session with its SAML NameID.
+type SAMLSession struct {
+	SessionID, Subject string
+	SAML               events.SAMLSession
+}
+
+// sessionsByNameIDQuery matches the partial index sessions_saml_name_id.
+const sessionsByNameIDQuery = `SELECT session_id, subject, saml FROM sessions
+	WHERE rp_id = ? AND saml != '' AND json_extract(saml, '$.name_id') = ? ORDER BY joined_at DESC, session_id`
+
+// SessionsByNameID lists the sessions at rpID whose SAML NameID value is
+// nameID, most recently joined first (SP-initiated SAML logout finds the
+// IdP session by the NameID the SP received, saml-core 3.7.3.2). It uses
+// the index sessions_saml_name_id.
+func (s *Store) SessionsByNameID(ctx context.Context, rpID, nameID string) ([]SAMLSession, error) {
+	rows, err := s.r.QueryContext(ctx, sessionsByNameIDQuery, rpID, nameID)
+	if err != nil {
+		return nil, fmt.Errorf("store: sessions by NameID: %w", err)
+	}
+	defer rows.Close()
+	var out []SAMLSession
+	for rows.Next() {
+		var (
+			ss  SAMLSession
+			raw string
+		)
+		if err := rows.Scan(&ss.SessionID, &ss.Subject, &raw); err != nil {
+			return nil, fmt.Errorf("store: scan session: %w", err)
+		}
+		if err := json.Unmarshal([]byte(raw), &ss.SAML); err != nil {
+			return nil, fmt.Errorf("store: decode saml session: %w", err)
+		}
+		out = append(out, ss)
+	}
+	return out, rows.Err()
 }

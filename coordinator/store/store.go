@@ -168,7 +168,8 @@ var sessionColumns = []struct{ name, def string }{
 
 // migrate brings a database created by an earlier version up to the
 // current schema: it adds the missing columns of sessions (PRAGMA
-// table_info tells which) and the index of the expiry sweeper. It is
+// table_info tells which), the index of the expiry sweeper and the NameID
+// index of SP-initiated SAML logout. It is
 // idempotent and runs in one transaction.
 func migrate(w *sql.DB) error {
 	tx, err := w.Begin()
@@ -214,6 +215,10 @@ func migrate(w *sql.DB) error {
 		}
 	}
 	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expiry_at) WHERE expiry_at IS NOT NULL`); err != nil {
+		return err
+	}
+	// SP-initiated SAML logout looks sessions up by rp_id and NameID.
+	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_saml_name_id ON sessions(rp_id, json_extract(saml, '$.name_id')) WHERE saml != ''`); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ import (
 	"github.com/signoff/signoff/adapters/cookie"
 	"github.com/signoff/signoff/adapters/frontchannel"
 	"github.com/signoff/signoff/adapters/keys"
+	"github.com/signoff/signoff/adapters/saml"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator"
 	"github.com/signoff/signoff/coordinator/bus"
@@ -63,6 +65,7 @@ type App struct {
 	relay *outbox.Relay
 	bc    *backchannel.Adapter
 	fc    *frontchannel.Adapter
+	saml  *saml.Adapter
 	local *cookie.Adapter
 	js    jetstream.JetStream
 
@@ -103,6 +106,18 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	a.keys, err = keys.Open(cfg.KeyDir(), cfg.Keys.Dir == "", o.Now, o.Logger)
 	if err != nil {
 		return nil, err
+	}
+	// SAML service providers: their metadata is read now, so that a
+	// broken file stops start-up with its name and the problem.
+	sps, err := loadSPs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	signer := &samlSigner{ks: a.keys, entityID: cfg.Issuer, commonName: hostOf(cfg.Issuer)}
+	if len(sps) > 0 {
+		if _, err := signer.Signer(); err != nil {
+			return nil, fmt.Errorf("SAML service providers are configured but signoff cannot sign SAML messages: %w", err)
+		}
 	}
 	a.store, err = store.Open(filepath.Join(cfg.DataDir, "signoff.db"))
 	if err != nil {
@@ -154,6 +169,16 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	}
 	a.local = cookie.New(cookie.Config{Name: cfg.Session.CookieName, Domain: cfg.Session.CookieDomain,
 		Secure: strings.HasPrefix(cfg.PublicURL, "https://"), RPID: saga.LocalRPID, Publisher: resultPublisher{resultPub}, Now: o.Now})
+	samlBrowserBinder := &samlBrowser{local: a.local}
+	a.saml, err = saml.New(saml.Config{
+		EntityID: cfg.Issuer, PublicURL: cfg.PublicURL, Signer: signer.Signer, SPs: sps, Publisher: resultPublisher{resultPub},
+		Sagas: samlSagas{a.store}, Logouts: a, Sessions: samlSessions{a.store}, Browser: samlBrowserBinder, Secret: secret,
+		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
+		LogoutDeadline: cfg.Logout.Deadline.Std(), Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
 	webNC, err := a.bus.Connect("signoff-web")
 	if err != nil {
 		return nil, err
@@ -182,6 +207,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		{"coordinator-logout-requested", events.SubjectLogoutRequested, o.Concurrency, 0, a.coord.HandleLogoutRequested},
 		{"coordinator-logout-result", events.SubjectLogoutResult, o.Concurrency, 0, a.coord.HandleResult},
 		{"adapter-backchannel", events.DispatchSubject(events.AdapterBackchannel), o.Concurrency, deliveryWait, a.handleBackchannel},
+		{"adapter-saml", events.DispatchSubject(events.AdapterSAML), o.Concurrency, deliveryWait, a.handleSAML},
 	}
 	for _, h := range handlers {
 		sub, err := a.bus.Subscriber(bus.SubscriberConfig{Durable: h.durable, Concurrency: h.concurrency, AckWait: h.ackWait})
@@ -214,14 +240,17 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	handler, err := web.New(web.Config{Keys: a.keys, Ready: a.readyErr, Metrics: a.metrics, Browser: &web.Browser{
+	browserCfg := &web.Browser{
 		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{a.store}, Local: a.local,
-		Frames: frames{a.fc}, Redirects: redirect.Policy{AllowedDomains: cfg.Redirects.AllowedDomains},
+		Frames: frames{a.fc, a.saml}, Redirects: redirect.Policy{AllowedDomains: cfg.Redirects.AllowedDomains},
 		DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
 		Logger: o.Logger.With("component", "web"), Now: o.Now,
 		Issuer: cfg.Issuer, Sessions: sessionDirectory{a.store, dir}, Hints: newHintVerifier(ctx, cfg, a.keys),
 		Clients: clientsOf(cfg), ChooseScope: cfg.Logout.ChooseScope, AdminToken: cfg.Admin.Token,
-	}})
+	}
+	samlBrowserBinder.web = browserCfg
+	handler, err := web.New(web.Config{Keys: a.keys, Ready: a.readyErr, Metrics: a.metrics, Browser: browserCfg,
+		Extra: a.saml.Handlers()})
 	if err != nil {
 		return nil, err
 	}
@@ -283,14 +312,30 @@ func (a *App) handleBackchannel(msg *message.Message) error {
 	return a.bc.Handle(msg.Context(), d)
 }
 
+func (a *App) handleSAML(msg *message.Message) error {
+	d, err := events.Decode[events.Dispatch](msg.Payload)
+	if err != nil {
+		return err
+	}
+	middleware.SetCorrelationID(d.LogoutID, msg)
+	return a.saml.Handle(msg.Context(), d)
+}
+
 func (a *App) metrics(w io.Writer) {
 	st := a.bc.Stats()
+	ss := a.saml.Stats()
 	web.WriteCounters(w, []web.Counter{
 		{Name: "signoff_outbox_published_total", Help: "Events published by the outbox relay.", Value: a.published.Load},
 		{Name: "signoff_backchannel_attempts_total", Help: "Back-channel HTTP attempts.", Value: func() uint64 { return st.Attempts }},
 		{Name: "signoff_backchannel_succeeded_total", Help: "Back-channel participants signed out.", Value: func() uint64 { return st.Succeeded }},
 		{Name: "signoff_backchannel_failed_total", Help: "Back-channel participants failed.", Value: func() uint64 { return st.Failed }},
 		{Name: "signoff_backchannel_timed_out_total", Help: "Back-channel participants timed out.", Value: func() uint64 { return st.TimedOut }},
+		{Name: "signoff_saml_attempts_total", Help: "SAML SOAP LogoutRequests sent.", Value: func() uint64 { return ss.Attempts }},
+		{Name: "signoff_saml_succeeded_total", Help: "SAML participants signed out (signed Success).", Value: func() uint64 { return ss.Succeeded }},
+		{Name: "signoff_saml_failed_total", Help: "SAML participants failed.", Value: func() uint64 { return ss.Failed }},
+		{Name: "signoff_saml_timed_out_total", Help: "SAML participants timed out.", Value: func() uint64 { return ss.TimedOut }},
+		{Name: "signoff_saml_refused_total", Help: "Inbound SAML messages refused.", Value: func() uint64 { return ss.Refused }},
+		{Name: "signoff_saml_sp_initiated_total", Help: "SP-initiated SAML logouts started.", Value: func() uint64 { return ss.SPInitiated }},
 	})
 }
 
@@ -313,6 +358,11 @@ func (a *App) Close(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("back-channel deliveries: %w", err))
 			}
 		}
+		if a.saml != nil {
+			if err := a.saml.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("SAML deliveries: %w", err))
+			}
+		}
 		if a.cancel != nil {
 			a.cancel()
 		}
@@ -332,7 +382,7 @@ func (a *App) Close(ctx context.Context) error {
 // adapters' RP lists from the configuration.
 func directory(cfg *config.Config) (dirMap, []backchannel.RP, []frontchannel.RP) {
 	d := dirMap{rps: map[string]saga.RP{}, enabled: map[string]bool{
-		events.AdapterBackchannel: true, events.AdapterFrontchannel: true, events.AdapterCookie: true,
+		events.AdapterBackchannel: true, events.AdapterFrontchannel: true, events.AdapterCookie: true, events.AdapterSAML: true,
 	}}
 	d.rps[saga.LocalRPID] = saga.RP{ID: saga.LocalRPID, Name: "this sign-in service", Adapter: events.AdapterCookie}
 	var bc []backchannel.RP
@@ -413,16 +463,43 @@ func (s statusReader) Logout(ctx context.Context, id string) (web.LogoutView, bo
 	return v, true, nil
 }
 
-// frames adapts the front-channel adapter to the web pages.
-type frames struct{ fc *frontchannel.Adapter }
+// frames adapts the OIDC front-channel adapter and the SAML adapter's
+// browser SPs to the web pages: OIDC front-channel first, then SAML.
+type frames struct {
+	fc   *frontchannel.Adapter
+	saml *saml.Adapter
+}
 
 func (f frames) Frame(logoutID, rpID, sid string) (web.Frame, bool) {
-	fr, ok := f.fc.Frame(logoutID, rpID, sid)
-	return web.Frame{RPID: fr.RPID, Name: fr.Name, URL: fr.URL, Origin: fr.Origin, Token: fr.Token}, ok
+	if fr, ok := f.fc.Frame(logoutID, rpID, sid); ok {
+		return web.Frame{RPID: fr.RPID, Name: fr.Name, URL: fr.URL, Origin: fr.Origin, Token: fr.Token}, true
+	}
+	if f.saml != nil {
+		if fr, ok := f.saml.Frame(logoutID, rpID); ok {
+			return web.Frame{RPID: fr.RPID, Name: fr.Name, URL: fr.URL, Origin: fr.Origin, Token: fr.Token, TopLevel: fr.TopLevel}, true
+		}
+	}
+	return web.Frame{}, false
 }
-func (f frames) Origins() []string      { return f.fc.Origins() }
+
+func (f frames) Origins() []string {
+	out := f.fc.Origins()
+	if f.saml != nil {
+		for _, o := range f.saml.Origins() {
+			if !slices.Contains(out, o) {
+				out = append(out, o)
+			}
+		}
+	}
+	return out
+}
+
 func (f frames) Timeout() time.Duration { return f.fc.Timeout() }
+
 func (f frames) Ack(ctx context.Context, logoutID, rpID, token, status, detail string) error {
+	if f.saml != nil && f.saml.Handles(rpID) {
+		return f.saml.Ack(ctx, logoutID, rpID, token, status, detail)
+	}
 	return f.fc.Ack(ctx, logoutID, rpID, token, status, detail)
 }
 

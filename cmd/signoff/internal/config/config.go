@@ -247,7 +247,8 @@ type OIDC struct {
 	LogoutTokenTyp string `yaml:"logout_token_typ"`
 }
 
-// SAML configures a SAML service provider.
+// SAML configures a SAML service provider: either its metadata file, or
+// inline its entity_id, certificate_file and one or more slo_*_url.
 type SAML struct {
 	// MetadataFile is the SP metadata (SingleLogoutService endpoints and
 	// signing certificates) as written in the file; a relative path is
@@ -256,7 +257,39 @@ type SAML struct {
 	// MetadataPath is MetadataFile resolved against the config file's
 	// directory by Load and Parse; open this one.
 	MetadataPath string `yaml:"-"`
+	// FrontchannelMode is how a browser SP (no SOAP SingleLogoutService)
+	// is signed out from the logout page: redirect (default: a top-level
+	// redirect chain, which works when third-party cookies are blocked)
+	// or iframe (a hidden iframe). Addition beyond the contract.
+	FrontchannelMode string `yaml:"frontchannel_mode"`
+	// EntityID is the SP's entityID, instead of a metadata file. Addition
+	// beyond the contract.
+	EntityID string `yaml:"entity_id"`
+	// SLORedirectURL, SLOPOSTURL and SLOSOAPURL are the SP's
+	// SingleLogoutService locations for HTTP-Redirect, HTTP-POST and SOAP
+	// (inline; at least one). Additions beyond the contract.
+	SLORedirectURL string `yaml:"slo_redirect_url"`
+	SLOPOSTURL     string `yaml:"slo_post_url"`
+	SLOSOAPURL     string `yaml:"slo_soap_url"`
+	// CertificateFile is a PEM file of the SP's signing certificate(s)
+	// (inline), relative to the config file like MetadataFile. Addition
+	// beyond the contract.
+	CertificateFile string `yaml:"certificate_file"`
+	// CertificatePath is CertificateFile resolved like MetadataPath.
+	CertificatePath string `yaml:"-"`
 }
+
+// SAML front-channel modes.
+const (
+	// SAMLModeRedirect is the default saml.frontchannel_mode.
+	SAMLModeRedirect = "redirect"
+	// SAMLModeIframe signs a browser SP out in an iframe.
+	SAMLModeIframe = "iframe"
+)
+
+// Inline reports whether the SP is configured inline rather than by a
+// metadata file.
+func (s *SAML) Inline() bool { return s.MetadataFile == "" && s.EntityID != "" }
 
 // Backchannel tunes OIDC back-channel delivery. Addition beyond the contract.
 type Backchannel struct {
@@ -457,11 +490,24 @@ func (c *Config) applyDefaults() {
 				o.LogoutTokenTyp = TypLogoutJWT
 			}
 		}
-		if s := rp.SAML; s != nil && s.MetadataPath == "" && s.MetadataFile != "" {
-			s.MetadataPath = s.MetadataFile
-			if !filepath.IsAbs(s.MetadataFile) && c.src != nil && c.src.dir != "" {
-				s.MetadataPath = filepath.Join(c.src.dir, s.MetadataFile)
+		if s := rp.SAML; s != nil {
+			if s.MetadataPath == "" && s.MetadataFile != "" {
+				s.MetadataPath = c.relative(s.MetadataFile)
+			}
+			if s.CertificatePath == "" && s.CertificateFile != "" {
+				s.CertificatePath = c.relative(s.CertificateFile)
+			}
+			if s.FrontchannelMode == "" {
+				s.FrontchannelMode = SAMLModeRedirect
 			}
 		}
 	}
+}
+
+// relative resolves a path of the config file against its directory.
+func (c *Config) relative(path string) string {
+	if !filepath.IsAbs(path) && c.src != nil && c.src.dir != "" {
+		return filepath.Join(c.src.dir, path)
+	}
+	return path
 }

@@ -70,8 +70,9 @@ func TestLoadExample(t *testing.T) {
 				ID:   "payroll",
 				Name: "Payroll",
 				SAML: &SAML{
-					MetadataFile: "payroll-sp.xml",
-					MetadataPath: filepath.Join("testdata", "payroll-sp.xml"),
+					MetadataFile:     "payroll-sp.xml",
+					MetadataPath:     filepath.Join("testdata", "payroll-sp.xml"),
+					FrontchannelMode: "redirect",
 				},
 			},
 		},
@@ -640,5 +641,37 @@ func TestSessionLifetimes(t *testing.T) {
 	c.Session.Inactivity = Duration(30 * time.Second)
 	if err := c.Validate(); err == nil || err.Error() != "session.inactivity: must be 0 (none) or between 1m and 2160h (90 days), got 30s" {
 		t.Errorf("Validate() = %v", err)
+	}
+}
+
+// TestSAMLInline: the inline alternative to metadata_file resolves its
+// certificate_file like metadata_file, and frontchannel_mode defaults to
+// redirect.
+func TestSAMLInline(t *testing.T) {
+	y := `public_url: https://auth.example.com
+relying_parties:
+  - id: payroll
+    saml:
+      entity_id: https://payroll.example.com/sp
+      certificate_file: certs/payroll.pem
+      slo_redirect_url: https://payroll.example.com/saml/slo
+  - id: hr
+    saml:
+      metadata_file: hr.xml
+      frontchannel_mode: iframe
+`
+	c, err := Parse([]byte(y), filepath.Join("/etc", "signoff", "signoff.yaml"), nil)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	s := c.RelyingParties[0].SAML
+	if want := filepath.Join("/etc", "signoff", "certs", "payroll.pem"); s.CertificatePath != want {
+		t.Errorf("CertificatePath = %q, want %q", s.CertificatePath, want)
+	}
+	if !s.Inline() || s.FrontchannelMode != SAMLModeRedirect || s.SLORedirectURL != "https://payroll.example.com/saml/slo" {
+		t.Errorf("inline SP = %+v", s)
+	}
+	if h := c.RelyingParties[1].SAML; h.Inline() || h.FrontchannelMode != SAMLModeIframe {
+		t.Errorf("metadata SP = %+v", h)
 	}
 }

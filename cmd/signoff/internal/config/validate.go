@@ -181,8 +181,8 @@ func (v *validator) relyingParties(rps []RelyingParty) {
 		if rp.OIDC != nil {
 			v.oidc(p+".oidc", rp.OIDC, i, clientIDs)
 		}
-		if rp.SAML != nil && strings.TrimSpace(rp.SAML.MetadataFile) == "" {
-			v.add(p+".saml.metadata_file", "required: the SP metadata with its SingleLogoutService endpoints and signing certificates")
+		if rp.SAML != nil {
+			v.saml(p+".saml", rp.SAML)
 		}
 	}
 }
@@ -215,6 +215,37 @@ func (v *validator) oidc(p string, o *OIDC, i int, clientIDs map[string]int) {
 	}
 	if !slices.Contains([]string{TypLogoutJWT, TypJWT}, o.LogoutTokenTyp) {
 		v.add(p+".logout_token_typ", "must be logout+jwt or JWT; got %q", o.LogoutTokenTyp)
+	}
+}
+
+func (v *validator) saml(p string, s *SAML) {
+	inline := s.EntityID != "" || s.CertificateFile != "" || s.SLORedirectURL != "" || s.SLOPOSTURL != "" || s.SLOSOAPURL != ""
+	switch {
+	case strings.TrimSpace(s.MetadataFile) == "" && !inline:
+		v.add(p+".metadata_file", "required: the SP metadata with its SingleLogoutService endpoints and signing certificates (or inline: entity_id, certificate_file and slo_redirect_url, slo_post_url or slo_soap_url)")
+	case s.MetadataFile != "" && inline:
+		v.add(p, "has metadata_file and inline keys (entity_id, certificate_file, slo_*_url): use one or the other")
+	case inline:
+		if s.EntityID == "" {
+			v.add(p+".entity_id", "required with inline SAML configuration (certificate_file, slo_*_url)")
+		} else if hasSpaceOrControl(s.EntityID) || len(s.EntityID) > 1024 {
+			v.add(p+".entity_id", "must be a URI of at most 1024 characters without whitespace or control characters")
+		}
+		if strings.TrimSpace(s.CertificateFile) == "" {
+			v.add(p+".certificate_file", "required with entity_id: a PEM file of the SP's signing certificate")
+		}
+		if s.SLORedirectURL == "" && s.SLOPOSTURL == "" && s.SLOSOAPURL == "" {
+			v.add(p, "needs slo_redirect_url, slo_post_url or slo_soap_url with entity_id")
+		}
+		for _, u := range []struct{ key, val string }{{"slo_redirect_url", s.SLORedirectURL}, {"slo_post_url", s.SLOPOSTURL}, {"slo_soap_url", s.SLOSOAPURL}} {
+			if u.val != "" {
+				v.check(p+"."+u.key, checkWebURL(u.val))
+			}
+		}
+	}
+	// Empty is the default (redirect) in a Config built in code.
+	if !slices.Contains([]string{"", SAMLModeRedirect, SAMLModeIframe}, s.FrontchannelMode) {
+		v.add(p+".frontchannel_mode", "must be redirect or iframe; got %q", s.FrontchannelMode)
 	}
 }
 

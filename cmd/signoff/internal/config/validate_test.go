@@ -95,6 +95,13 @@ func TestValidationRules(t *testing.T) {
 		{"alg case", "public_url: https://auth.example.com\n" + rp + "      logout_token_alg: rs256 #<\n", "relying_parties[0].oidc.logout_token_alg", "must be one of RS256, ES256, EdDSA"},
 		{"typ", "public_url: https://auth.example.com\n" + rp + "      logout_token_typ: at+jwt #<\n", "relying_parties[0].oidc.logout_token_typ", `must be logout+jwt or JWT; got "at+jwt"`},
 		{"metadata_file required", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      metadata_file: '' #<\n", "relying_parties[0].saml.metadata_file", "required"},
+		{"frontchannel_mode", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      metadata_file: sp.xml\n      frontchannel_mode: popup #<\n", "relying_parties[0].saml.frontchannel_mode", `must be redirect or iframe; got "popup"`},
+		{"metadata and inline", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml: #<\n      metadata_file: sp.xml\n      entity_id: https://payroll.example.com/sp\n", "relying_parties[0].saml", "has metadata_file and inline keys"},
+		{"inline without entity_id", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml: #<\n      certificate_file: sp.pem\n      slo_redirect_url: https://payroll.example.com/slo\n", "relying_parties[0].saml.entity_id", "required with inline SAML configuration"},
+		{"inline without certificate", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml: #<\n      entity_id: https://payroll.example.com/sp\n      slo_soap_url: https://payroll.example.com/soap\n", "relying_parties[0].saml.certificate_file", "required with entity_id"},
+		{"inline without slo", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml: #<\n      entity_id: https://payroll.example.com/sp\n      certificate_file: sp.pem\n", "relying_parties[0].saml", "needs slo_redirect_url, slo_post_url or slo_soap_url"},
+		{"inline slo http", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      entity_id: https://payroll.example.com/sp\n      certificate_file: sp.pem\n      slo_redirect_url: http://payroll.example.com/slo #<\n", "relying_parties[0].saml.slo_redirect_url", "must use https"},
+		{"inline entity_id spaces", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      entity_id: 'https://payroll.example.com/ sp' #<\n      certificate_file: sp.pem\n      slo_post_url: https://payroll.example.com/slo\n", "relying_parties[0].saml.entity_id", "must be a URI of at most 1024 characters without whitespace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,8 +2,10 @@
 // provider and three demo relying parties on their own origins — Notes
 // (back-channel logout, verified with the receiver package), Wiki
 // (front-channel logout in an iframe) and Chat (whose logout endpoint is
-// down) — so that a person can sign in and sign out in a browser, and prints
-// every logout's participants and outcomes as they arrive.
+// down) — plus, with Options.SAML (as `signoff demo` runs it), Payroll, a
+// SAML service provider signed out over HTTP-Redirect — so that a person
+// can sign in and sign out in a browser, and prints every logout's
+// participants and outcomes as they arrive.
 package demo
 
 import (
@@ -42,6 +44,9 @@ type Options struct {
 	// SilentWiki makes Wiki's front-channel page load without ever
 	// acknowledging (tests: "not confirmed").
 	SilentWiki bool
+	// SAML adds Payroll, a SAML service provider signed out over
+	// HTTP-Redirect (a top-level redirect hop of the logout page).
+	SAML bool
 	// Ready, when set, receives the demo's URLs once everything runs.
 	Ready func(URLs)
 }
@@ -51,6 +56,8 @@ type URLs struct {
 	IdP, Signoff           string
 	Notes, Wiki, Chat      string
 	WikiFrontchannelOrigin string
+	// Payroll is the SAML SP (Options.SAML), else empty.
+	Payroll string
 }
 
 // Run runs the demo until ctx ends (or after one round with Once).
@@ -92,6 +99,14 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		defer r.srv.Close()
 		rps = append(rps, r)
 	}
+	var sp *samlSP
+	if o.SAML {
+		var err error
+		if sp, err = startSAMLSP("payroll", "Payroll", out); err != nil {
+			return err
+		}
+		defer sp.srv.Close()
+	}
 	idp, idpListener, err := startIdP()
 	if err != nil {
 		return err
@@ -115,6 +130,15 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 			oc.BackchannelLogoutURI, oc.BackchannelLogoutSessionRequired = r.logoutURI(), true
 		}
 		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: r.id, Name: r.name, OIDC: oc})
+	}
+	if sp != nil {
+		path, err := sp.writeMetadata(o.DataDir)
+		if err != nil {
+			return err
+		}
+		sp.signoff = signoffURL
+		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: sp.id, Name: sp.name,
+			SAML: &config.SAML{MetadataFile: path, MetadataPath: path, FrontchannelMode: config.SAMLModeRedirect}})
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
@@ -144,12 +168,16 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	idp.signoffURL, idp.cookie, idp.rps, idp.js = signoffURL, cfg.Session.CookieName, rps, js
 	idp.issuer, idp.keys = cfg.Issuer, a.Keys()
 	idp.registered = a.Store().SessionCount
+	idp.saml = sp
 	idp.serve(idpListener)
 	defer idp.srv.Close()
 
 	names := map[string]string{"signoff": "this sign-in service"}
 	for _, r := range rps {
 		names[r.id] = r.name
+	}
+	if sp != nil {
+		names[sp.id] = sp.name
 	}
 	stopPrinting, err := printLive(nc, out, names)
 	if err != nil {
@@ -163,8 +191,13 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if u := a.Bus().ClientURL(); u != "" {
 		fmt.Fprintf(out, "  NATS     %s  (publish your own signoff.session.joined / signoff.logout.requested)\n", u)
 	}
-	fmt.Fprintf(out, "  Notes    %s  back-channel logout\n  Wiki     %s  front-channel logout (iframe)\n  Chat     %s  its logout endpoint is down (503)\n\n",
+	fmt.Fprintf(out, "  Notes    %s  back-channel logout\n  Wiki     %s  front-channel logout (iframe)\n  Chat     %s  its logout endpoint is down (503)\n",
 		urls.Notes, urls.Wiki, urls.Chat)
+	if sp != nil {
+		urls.Payroll = sp.url + "/"
+		fmt.Fprintf(out, "  Payroll  %s  SAML SP: HTTP-Redirect Single Logout (a top-level hop), and its own Sign out\n", urls.Payroll)
+	}
+	fmt.Fprintln(out)
 	if o.Ready != nil {
 		o.Ready(urls)
 	}

@@ -39,6 +39,7 @@ type idp struct {
 	js         jetstream.JetStream
 	registered func(ctx context.Context, session string) (int, error)
 	srv        *http.Server
+	saml       *samlSP // the SAML SP, when the demo has one
 
 	mu       sync.Mutex
 	sessions map[string]string // session id → subject
@@ -112,6 +113,12 @@ func (p *idp) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	// Through every RP's login (a stand-in for the code flow), then home.
 	next := p.url + "/"
+	if p.saml != nil { // the SAML SP's login stands in for its assertion consumer
+		if next, err = p.joinSAML(ctx, p.saml, session, subject, next); err != nil {
+			http.Error(w, "sign-in failed: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
 	for i := len(p.rps) - 1; i >= 0; i-- {
 		rp := p.rps[i]
 		sid := sidFor(rp, session)
@@ -179,6 +186,9 @@ func (p *idp) home(w http.ResponseWriter, r *http.Request) {
 	var links []link
 	for _, rp := range p.rps {
 		links = append(links, link{rp.name, rp.url})
+	}
+	if p.saml != nil {
+		links = append(links, link{p.saml.name, p.saml.url})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	idpPage.Execute(w, map[string]any{"Subject": subject, "RPs": links, "Logout": p.signoffURL + "/logout"})

@@ -1,0 +1,354 @@
+package saml
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/signoff/signoff/adapters/saml/message"
+	"github.com/signoff/signoff/events"
+)
+
+// SOAPAction is the SOAPAction header of SAML SOAP requests
+// (saml-bindings 3.2.2.1).
+const SOAPAction = "http://www.oasis-open.org/committees/security"
+
+// maxDetail is the most bytes of an SP's text kept in a detail.
+const maxDetail = 200
+
+// maxDrain is the most bytes read from a response body so that its
+// connection can be reused.
+const maxDrain = 64 << 10
+
+type verdict int
+
+const (
+	accepted  verdict = iota // a verified LogoutResponse with top-level Success
+	final                    // fails for good
+	retryable                // network error, timeout, 408, 429, 5xx
+)
+
+type attemptResult struct {
+	verdict    verdict
+	detail     string
+	retryAfter time.Duration
+}
+
+type requestOutcome struct {
+	outcome  string
+	detail   string
+	attempts int
+	aborted  bool
+}
+
+// deliver sends the LogoutRequests of one dispatch over SOAP and returns
+// its result (outcome, detail, attempts). ok is false when the adapter
+// stopped before the outcome was known.
+func (a *Adapter) deliver(sp SP, d events.Dispatch) (res events.Result, ok bool) {
+	ep, _ := sp.endpoint(message.BindingSOAP)
+	ts, missing := targets(d.Sessions)
+	if len(ts) == 0 {
+		detail := "no SAML session (NameID) to sign out"
+		if missing > 0 {
+			detail = fmt.Sprintf("%d session(s) without a SAML NameID: the IdP's session.joined must carry saml.name_id", missing)
+		}
+		return events.Result{Outcome: events.OutcomeFailed, Detail: detail}, true
+	}
+	deadline := d.Deadline
+	if deadline.IsZero() {
+		deadline = a.now().Add(DefaultDeadline)
+	}
+	remaining := deadline.Sub(a.now())
+	if remaining <= 0 {
+		return events.Result{Outcome: events.OutcomeTimedOut, Detail: "deadline passed before the first attempt"}, true
+	}
+	ctx, cancel := context.WithTimeout(a.runCtx, remaining)
+	defer cancel()
+	var outs []requestOutcome
+	for _, t := range ts {
+		o := a.deliverRequest(ctx, sp, ep.Location, d.Initiator, t)
+		res.Attempts += o.attempts
+		if o.aborted {
+			return res, false
+		}
+		outs = append(outs, o)
+	}
+	res.Outcome, res.Detail = combine(outs, missing)
+	return res, true
+}
+
+// combine folds the outcomes of a participant's requests: succeeded only
+// when every one was confirmed; failed when one failed for good (or a
+// session had no NameID); timed_out otherwise.
+func combine(outs []requestOutcome, missing int) (outcome, detail string) {
+	n := len(outs)
+	label := func(i int, s string) string {
+		if n == 1 {
+			return s
+		}
+		return fmt.Sprintf("request %d of %d: %s", i+1, n, s)
+	}
+	for i, o := range outs {
+		if o.outcome == events.OutcomeFailed {
+			return events.OutcomeFailed, label(i, o.detail)
+		}
+	}
+	if missing > 0 {
+		return events.OutcomeFailed, fmt.Sprintf("%d session(s) without a SAML NameID could not be signed out", missing)
+	}
+	for i, o := range outs {
+		if o.outcome == events.OutcomeTimedOut {
+			return events.OutcomeTimedOut, label(i, o.detail)
+		}
+	}
+	if n == 1 {
+		return events.OutcomeSucceeded, outs[0].detail
+	}
+	return events.OutcomeSucceeded, fmt.Sprintf("%d LogoutRequests confirmed with Success", n)
+}
+
+// deliverRequest sends one LogoutRequest (a fresh ID and IssueInstant per
+// attempt) until it is confirmed, fails for good, or ctx's deadline comes.
+func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location, initiator string, t target) requestOutcome {
+	var (
+		out     requestOutcome
+		lastErr string
+		b       = BackoffInitial
+	)
+	timedOut := func() requestOutcome {
+		out.outcome = events.OutcomeTimedOut
+		out.detail = fmt.Sprintf("no confirmation before the deadline after %d attempt(s); last error: %s", out.attempts, lastErr)
+		return out
+	}
+	for {
+		r := a.attempt(ctx, sp, location, initiator, t)
+		out.attempts++
+		a.attempts.Add(1)
+		switch r.verdict {
+		case accepted:
+			out.outcome, out.detail = events.OutcomeSucceeded, r.detail
+			return out
+		case final:
+			out.outcome, out.detail = events.OutcomeFailed, r.detail
+			return out
+		}
+		if a.runCtx.Err() != nil {
+			out.aborted = true
+			return out
+		}
+		if ctx.Err() == nil || lastErr == "" {
+			lastErr = r.detail
+		}
+		wait := jitter(b)
+		b = min(b*BackoffFactor, BackoffMax)
+		dl, _ := ctx.Deadline()
+		left := time.Until(dl)
+		if r.retryAfter > wait && r.retryAfter < left {
+			wait = r.retryAfter
+		}
+		if ctx.Err() != nil || wait >= left {
+			return timedOut()
+		}
+		a.log.Debug("SOAP logout attempt failed; retrying", "rp_id", sp.ID, "attempt", out.attempts, "detail", r.detail, "wait", wait)
+		if !sleep(ctx, wait) {
+			if a.runCtx.Err() != nil {
+				out.aborted = true
+				return out
+			}
+			return timedOut()
+		}
+	}
+}
+
+// attempt POSTs one signed LogoutRequest in a SOAP 1.1 envelope
+// (saml-bindings 3.2.3) and checks the answer: a LogoutResponse signed by
+// the SP, Issuer = its entityID, InResponseTo = the request's ID, IssueInstant
+// within the skew, Destination absent or signoff's own; top-level Success
+// confirms (saml-core 3.7.2, 3.2.2.2).
+func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string, t target) attemptResult {
+	signer, err := a.cfg.Signer()
+	if err != nil {
+		return attemptResult{verdict: final, detail: "no signing key: " + sanitize(err.Error())}
+	}
+	req := a.newRequest(location, initiator, t)
+	signed, err := signer.SignRequest(req)
+	if err != nil {
+		return attemptResult{verdict: final, detail: "signing the LogoutRequest: " + sanitize(err.Error())}
+	}
+	actx, cancel := context.WithTimeout(ctx, a.cfg.AttemptTimeout)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(actx, http.MethodPost, location, bytes.NewReader(message.SOAPEnvelope(signed)))
+	if err != nil {
+		return attemptResult{verdict: final, detail: "building request: " + sanitize(err.Error())}
+	}
+	hr.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	hr.Header.Set("SOAPAction", `"`+SOAPAction+`"`)
+	hr.Header.Set("User-Agent", "signoff-saml/1")
+	resp, err := a.client.Do(hr)
+	if err != nil {
+		return attemptResult{verdict: retryable, detail: a.networkDetail(ctx, actx, err)}
+	}
+	defer func() {
+		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+		_ = resp.Body.Close()
+	}()
+	code := resp.StatusCode
+	status := "HTTP " + strconv.Itoa(code)
+	if code >= 300 && code < 400 {
+		return attemptResult{verdict: final, detail: status + ": redirect not followed"}
+	}
+	if code != http.StatusOK {
+		head, _ := io.ReadAll(io.LimitReader(resp.Body, maxDetail))
+		detail := status
+		if s := sanitize(string(head)); s != "" {
+			detail += ": " + s
+		}
+		switch {
+		case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+			return attemptResult{verdict: retryable, detail: detail, retryAfter: retryAfter(resp)}
+		case code == http.StatusRequestTimeout || code >= 500:
+			return attemptResult{verdict: retryable, detail: detail}
+		default:
+			return attemptResult{verdict: final, detail: detail}
+		}
+	}
+	limit := int64(a.cfg.Limits.MaxMessage)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return attemptResult{verdict: retryable, detail: a.networkDetail(ctx, actx, err)}
+	}
+	if int64(len(body)) > limit {
+		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: the SOAP answer is larger than %d bytes", limit)}
+	}
+	certs := func(issuer string) ([]*x509.Certificate, bool) {
+		if issuer != sp.EntityID {
+			return nil, false
+		}
+		return sp.Certs, true
+	}
+	in, err := message.ParseSOAP(body, a.expect("", certs))
+	if err != nil {
+		return attemptResult{verdict: final, detail: "HTTP 200: LogoutResponse refused: " + sanitize(err.Error())}
+	}
+	lr := in.Response
+	switch {
+	case lr == nil:
+		return attemptResult{verdict: final, detail: "HTTP 200: the SOAP answer is not a LogoutResponse"}
+	case in.Issuer != sp.EntityID || lr.Issuer != sp.EntityID:
+		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: LogoutResponse from %q, not from the service provider %q", sanitize(in.Issuer), sp.EntityID)}
+	case lr.InResponseTo != req.ID:
+		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: LogoutResponse InResponseTo %q does not match the request %s", sanitize(lr.InResponseTo), req.ID)}
+	case lr.Destination != "" && lr.Destination != a.soapURL && lr.Destination != a.sloURL:
+		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: LogoutResponse Destination %q is not signoff's", sanitize(lr.Destination))}
+	case lr.StatusCode != message.StatusSuccess:
+		return attemptResult{verdict: final, detail: "LogoutResponse status " + statusDetail(lr)}
+	}
+	detail := "signed LogoutResponse: Success"
+	if lr.SubStatusCode == message.StatusPartialLogout {
+		detail += " (PartialLogout)"
+	}
+	return attemptResult{verdict: accepted, detail: detail}
+}
+
+// statusDetail is "code[ / subcode][: message]" of a LogoutResponse.
+func statusDetail(lr *message.LogoutResponse) string {
+	s := lr.StatusCode
+	if s == "" {
+		s = "(none)"
+	}
+	if lr.SubStatusCode != "" {
+		s += " / " + lr.SubStatusCode
+	}
+	if m := sanitize(lr.StatusMessage); m != "" {
+		s += ": " + m
+	}
+	return sanitize(s)
+}
+
+// networkDetail describes a failed round trip without the URL.
+func (a *Adapter) networkDetail(ctx, actx context.Context, err error) string {
+	switch {
+	case ctx.Err() != nil:
+		return "no response before the logout deadline"
+	case actx.Err() != nil:
+		return "no response within " + a.cfg.AttemptTimeout.String()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return sanitize(err.Error())
+}
+
+// retryAfter parses a Retry-After header (RFC 9110 10.2.3); 0 when absent
+// or invalid.
+func retryAfter(resp *http.Response) time.Duration {
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, 86400)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
+
+// sanitize makes outside text safe for a detail: valid UTF-8, no control
+// characters, runs of white space collapsed, at most maxDetail bytes.
+func sanitize(s string) string {
+	if len(s) > maxDetail {
+		s = s[:maxDetail]
+	}
+	s = strings.ToValidUTF8(s, "")
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError || !unicode.IsPrint(r) {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// jitter returns a random duration in [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}
+
+// sleep waits d or until ctx ends; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
