@@ -319,6 +319,15 @@ func (l *lockedBuffer) String() string {
 // URLs. Its output is logged when the test fails.
 func startDemo(t *testing.T, o Options) URLs {
 	t.Helper()
+	u, _ := startDemoOutput(t, o)
+	return u
+}
+
+// startDemoOutput is startDemo that also returns the demo's output (what
+// signoff logs at Warn and above, the live outcomes, and what the demo
+// apps print of the requests they verified).
+func startDemoOutput(t *testing.T, o Options) (URLs, *lockedBuffer) {
+	t.Helper()
 	out := &lockedBuffer{}
 	o.DataDir = t.TempDir()
 	o.Logger = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -343,13 +352,13 @@ func startDemo(t *testing.T, o Options) URLs {
 	})
 	select {
 	case u := <-ready:
-		return u
+		return u, out
 	case err := <-errc:
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the demo was not ready within 30s\n%s", out.String())
 	}
-	return URLs{}
+	return URLs{}, nil
 }
 
 // do runs steps within d.

@@ -50,9 +50,37 @@ type samlSP struct {
 
 	mu       sync.Mutex
 	idpCerts []*x509.Certificate
-	sessions map[string]samlSession // session index → session
-	pending  map[string]time.Time   // IDs of our LogoutRequests → expiry
+	sessions map[string]samlSession   // session index → session
+	pending  map[string]pendingLogout // IDs of our LogoutRequests → what we sent
 }
+
+// pendingLogout is what the SP remembers of its own LogoutRequest: when it
+// expires and the RelayState it sent, which signoff must echo unchanged.
+type pendingLogout struct {
+	expires    time.Time
+	relayState string
+}
+
+// samlAnswer is what the SP shows of signoff's LogoutResponse to its own
+// LogoutRequest: the status and sub-status received, and whether the
+// RelayState came back as sent.
+type samlAnswer struct {
+	Status, SubStatus string // full URNs, as received
+	RelayState        string // as received
+	RelayStateIntact  bool
+}
+
+// Summary is the status in short, e.g. "Success (PartialLogout)".
+func (a samlAnswer) Summary() string {
+	s := shortStatus(a.Status)
+	if a.SubStatus != "" {
+		s += " (" + shortStatus(a.SubStatus) + ")"
+	}
+	return s
+}
+
+// shortStatus is the last part of a SAML status URN ("Success").
+func shortStatus(urn string) string { return urn[strings.LastIndex(urn, ":")+1:] }
 
 // samlSession is what the SP keeps of a SAML sign-in.
 type samlSession struct{ subject, nameID, index string }
@@ -72,7 +100,7 @@ func startSAMLSP(id, name string, out io.Writer) (*samlSP, error) {
 		return nil, err
 	}
 	s := &samlSP{id: id, name: name, url: "http://" + l.Addr().String(), out: out,
-		replay: message.NewReplayCache(10000, time.Hour, time.Now), sessions: map[string]samlSession{}, pending: map[string]time.Time{}}
+		replay: message.NewReplayCache(10000, time.Hour, time.Now), sessions: map[string]samlSession{}, pending: map[string]pendingLogout{}}
 	s.entityID = s.url + "/saml/metadata"
 	cert, err := message.SelfSignedCertificate(key, name, time.Now().Add(-time.Hour))
 	if err == nil {
@@ -192,20 +220,21 @@ var samlPage = template.Must(template.New("saml").Parse(`<!doctype html>
 <body style="font: 16px/1.5 system-ui, sans-serif; max-width: 32rem; margin: 2rem auto; padding: 0 1rem">
 <h1>{{.Name}}</h1>
 {{if .Message}}<p id="bye" role="status">{{.Message}}</p>{{end}}
+{{with .Answer}}<p id="saml-answer"><small>signoff's LogoutResponse: <span id="saml-status" data-status="{{.Status}}" data-substatus="{{.SubStatus}}">{{.Summary}}</span>; RelayState <span id="saml-relaystate" data-relaystate="{{.RelayState}}">{{if .RelayStateIntact}}came back intact{{else}}did not come back as sent{{end}}</span>.</small></p>{{end}}
 <p id="status" role="status">{{if .SignedIn}}You are signed in to {{.Name}} as <strong>{{.Subject}}</strong>.{{else}}You are not signed in to {{.Name}}.{{end}}</p>
 {{if .SignedIn}}<p><a id="rp-signout" href="/logout">Sign out</a></p>{{end}}
 <p><small>A SAML service provider: signed out by SAML Single Logout over HTTP-Redirect (signoff's logout page takes the browser here and back).</small></p>
 </body></html>`))
 
-func (s *samlSP) render(w http.ResponseWriter, r *http.Request, status int, message string) {
+func (s *samlSP) render(w http.ResponseWriter, r *http.Request, status int, message string, answer *samlAnswer) {
 	ss, ok := s.session(r)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	samlPage.Execute(w, map[string]any{"Name": s.name, "SignedIn": ok, "Subject": ss.subject, "Message": message})
+	samlPage.Execute(w, map[string]any{"Name": s.name, "SignedIn": ok, "Subject": ss.subject, "Message": message, "Answer": answer})
 }
 
-func (s *samlSP) home(w http.ResponseWriter, r *http.Request) { s.render(w, r, http.StatusOK, "") }
+func (s *samlSP) home(w http.ResponseWriter, r *http.Request) { s.render(w, r, http.StatusOK, "", nil) }
 
 var x509CertificateName = xml.Name{Space: "http://www.w3.org/2000/09/xmldsig#", Local: "X509Certificate"}
 
@@ -271,7 +300,8 @@ func fetchIdPCerts(metadataURL string) ([]*x509.Certificate, error) {
 // slo is the SP's HTTP-Redirect SingleLogoutService (saml-profiles
 // 4.4.4): a LogoutRequest from signoff ends the sessions it names and is
 // answered with a signed LogoutResponse by Redirect to signoff, RelayState
-// echoed; a LogoutResponse answers the SP's own "Sign out".
+// echoed; a LogoutResponse answers the SP's own "Sign out", and the page
+// shows its status and whether its RelayState came back as sent.
 func (s *samlSP) slo(w http.ResponseWriter, r *http.Request) {
 	exp := message.Expect{Destination: s.sloURL(), Certs: s.certs, Replay: s.replay}
 	in, err := message.ParseRedirect(r.URL.RawQuery, exp)
@@ -288,18 +318,20 @@ func (s *samlSP) slo(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.Response != nil {
 		s.mu.Lock()
-		_, ours := s.pending[in.Response.InResponseTo]
+		p, ours := s.pending[in.Response.InResponseTo]
 		delete(s.pending, in.Response.InResponseTo)
 		s.mu.Unlock()
+		answer := &samlAnswer{Status: in.Response.StatusCode, SubStatus: in.Response.SubStatusCode,
+			RelayState: in.RelayState, RelayStateIntact: in.RelayState == p.relayState}
 		switch {
 		case !ours:
-			s.render(w, r, http.StatusBadRequest, "This LogoutResponse answers no sign-out of "+s.name+"; it is ignored.")
+			s.render(w, r, http.StatusBadRequest, "This LogoutResponse answers no sign-out of "+s.name+"; it is ignored.", nil)
 		case in.Response.StatusCode != message.StatusSuccess:
-			s.render(w, r, http.StatusOK, "You left "+s.name+", but the sign-in service reports: "+in.Response.StatusCode)
+			s.render(w, r, http.StatusOK, "You left "+s.name+", but the sign-in service reports: "+in.Response.StatusCode, answer)
 		case in.Response.SubStatusCode == message.StatusPartialLogout:
-			s.render(w, r, http.StatusOK, "You left "+s.name+". Some applications did not confirm the sign-out: close your browser to be sure.")
+			s.render(w, r, http.StatusOK, "You left "+s.name+". Some applications did not confirm the sign-out: close your browser to be sure.", answer)
 		default:
-			s.render(w, r, http.StatusOK, "You left "+s.name+" and were signed out everywhere.")
+			s.render(w, r, http.StatusOK, "You left "+s.name+" and were signed out everywhere.", answer)
 		}
 		return
 	}
@@ -364,10 +396,12 @@ func (s *samlSP) logout(w http.ResponseWriter, r *http.Request) {
 	req := message.LogoutRequest{ID: message.NewID(), Destination: s.signoff + "/saml/slo", Issuer: s.entityID,
 		IssueInstant: now, NotOnOrAfter: now.Add(5 * time.Minute), Reason: message.ReasonUser,
 		NameID: message.NameID{Value: ss.nameID, Format: nameIDPersistent}, SessionIndexes: []string{ss.index}}
+	// A fresh RelayState per request, which the answer must bring back.
+	relayState := "payroll-" + rand.Text()
 	x, err := message.MarshalRequest(req)
 	var u string
 	if err == nil {
-		u, err = s.signer.RedirectURL(s.signoff+"/saml/slo", "SAMLRequest", x, "demo")
+		u, err = s.signer.RedirectURL(s.signoff+"/saml/slo", "SAMLRequest", x, relayState)
 	}
 	if err != nil {
 		http.Error(w, "could not sign out: "+err.Error(), http.StatusInternalServerError)
@@ -375,12 +409,12 @@ func (s *samlSP) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	delete(s.sessions, ss.index)
-	for id, exp := range s.pending {
-		if now.After(exp) {
+	for id, p := range s.pending {
+		if now.After(p.expires) {
 			delete(s.pending, id)
 		}
 	}
-	s.pending[req.ID] = now.Add(time.Hour)
+	s.pending[req.ID] = pendingLogout{expires: now.Add(time.Hour), relayState: relayState}
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: s.cookie(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, u, http.StatusSeeOther)
