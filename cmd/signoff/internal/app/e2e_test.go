@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator/saga"
 	"github.com/signoff/signoff/events"
 )
@@ -102,7 +103,10 @@ func TestRetryFailureAndTimeout(t *testing.T) {
 	flaky := newTestRP(t, "flaky", "ES256", 503, 503, 200)
 	bad := newTestRP(t, "bad", "ES256", 400)
 	hang := newTestRP(t, "hang", "ES256", 0)
-	cfg := testConfig(t, 3*time.Second, flaky, bad, hang)
+	// Generous per-attempt timeout: on a loaded machine a 200 must not be
+	// mistaken for a hang (an extra attempt would break the exact count).
+	cfg := testConfig(t, 5*time.Second, flaky, bad, hang)
+	cfg.Backchannel.AttemptTimeout = config.Duration(1500 * time.Millisecond)
 	a := startApp(t, cfg, flaky, bad, hang)
 	c := appClient(t, a)
 	for _, rp := range []*testRP{flaky, bad, hang} {
