@@ -52,6 +52,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Concurrency of each coordinator consumer (default 32).
 	Concurrency int
+	// Listener, when set, serves HTTP instead of a new listener on
+	// Config.Listen (the demo opens it first to know its address).
+	Listener net.Listener
 }
 
 // App is a running signoff.
@@ -236,8 +239,9 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, ctx.Err()
 	}
 
-	a.listener, err = net.Listen("tcp", cfg.Listen)
-	if err != nil {
+	if o.Listener != nil {
+		a.listener = o.Listener
+	} else if a.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	browserCfg := &web.Browser{

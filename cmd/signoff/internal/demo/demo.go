@@ -68,14 +68,17 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	// signoff's listener is opened here and handed over, so that its
+	// address (the issuer) is known before start-up and no other process
+	// can take the port in between.
 	if o.Listen == "" {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		o.Listen = l.Addr().String()
-		l.Close()
+		o.Listen = "127.0.0.1:0"
 	}
+	listener, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("demo: listen %s: %w", o.Listen, err)
+	}
+	o.Listen = listener.Addr().String()
 	if o.DataDir == "" {
 		dir, err := os.MkdirTemp("", "signoff-demo-")
 		if err != nil {
@@ -143,8 +146,9 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
-	a, err := app.Start(ctx, app.Options{Config: cfg, Logger: o.Logger})
+	a, err := app.Start(ctx, app.Options{Config: cfg, Logger: o.Logger, Listener: listener})
 	if err != nil {
+		listener.Close()
 		return err
 	}
 	defer func() {
