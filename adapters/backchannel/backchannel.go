@@ -23,12 +23,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/signoff/signoff/adapters/internal/delivery"
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/events"
 )
@@ -56,7 +56,7 @@ const (
 )
 
 // ErrClosed is returned by Handle after Close.
-var ErrClosed = errors.New("backchannel: adapter closed")
+var ErrClosed = delivery.ErrClosed
 
 // RP is one relying party that receives back-channel logout tokens
 // (client metadata of
@@ -182,18 +182,11 @@ type Adapter struct {
 	now            func() time.Time
 	log            *slog.Logger
 
-	sem    chan struct{}
+	pool   *delivery.Pool // keyed by dispatch event_id
 	runCtx context.Context
 	stop   context.CancelFunc
 
-	mu       sync.Mutex
-	closed   bool
-	closing  chan struct{}       // closed by Close
-	inflight map[string]struct{} // dispatch event_ids in progress
-	wg       sync.WaitGroup
-
 	accepted, attempts, succeeded, failed, timedOut, publishErrors atomic.Uint64
-	running                                                        atomic.Int64
 }
 
 // New validates cfg and returns an Adapter. Every RP must be valid and have
@@ -248,11 +241,9 @@ func New(cfg Config) (*Adapter, error) {
 		attemptTimeout: cfg.AttemptTimeout,
 		now:            cfg.Now,
 		log:            cfg.Logger.With("component", "backchannel"),
-		sem:            make(chan struct{}, cfg.Concurrency),
+		pool:           delivery.NewPool(cfg.Concurrency),
 		runCtx:         ctx,
 		stop:           stop,
-		inflight:       map[string]struct{}{},
-		closing:        make(chan struct{}),
 	}, nil
 }
 
@@ -291,45 +282,15 @@ func (a *Adapter) Minter() *Minter { return a.minter }
 // parallel, as section 2.3 of
 // https://openid.net/specs/openid-connect-backchannel-1_0.html encourages.
 func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
-	select {
-	case a.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-a.closing:
-		return ErrClosed
+	started, err := a.pool.Go(ctx, d.EventID, func() { a.run(d) })
+	if started {
+		a.accepted.Add(1)
 	}
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		<-a.sem
-		return ErrClosed
+	if err == nil && !started {
+		a.log.Info("dispatch already in progress; not delivering twice",
+			"event_id", d.EventID, "logout_id", d.LogoutID, "rp_id", d.RPID)
 	}
-	if d.EventID != "" {
-		if _, dup := a.inflight[d.EventID]; dup {
-			a.mu.Unlock()
-			<-a.sem
-			a.log.Info("dispatch already in progress; not delivering twice",
-				"event_id", d.EventID, "logout_id", d.LogoutID, "rp_id", d.RPID)
-			return nil
-		}
-		a.inflight[d.EventID] = struct{}{}
-	}
-	a.wg.Add(1)
-	a.mu.Unlock()
-	a.accepted.Add(1)
-	a.running.Add(1)
-	go func() {
-		defer func() {
-			a.mu.Lock()
-			delete(a.inflight, d.EventID)
-			a.mu.Unlock()
-			a.running.Add(-1)
-			<-a.sem
-			a.wg.Done()
-		}()
-		a.run(d)
-	}()
-	return nil
+	return err
 }
 
 // Close stops accepting dispatches and waits until the deliveries in
@@ -337,29 +298,16 @@ func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
 // the remaining deliveries are aborted without a result (the coordinator
 // resumes them after a restart) and Close returns ctx.Err().
 func (a *Adapter) Close(ctx context.Context) error {
-	a.mu.Lock()
-	if !a.closed {
-		a.closed = true
-		close(a.closing)
-	}
-	a.mu.Unlock()
-	done := make(chan struct{})
-	go func() { a.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		a.stop()
-		return nil
-	case <-ctx.Done():
-		a.stop()
-		return ctx.Err()
-	}
+	err := a.pool.Close(ctx)
+	a.stop()
+	return err
 }
 
 // Stats returns the adapter's counters.
 func (a *Adapter) Stats() Stats {
 	return Stats{
 		Accepted:      a.accepted.Load(),
-		InFlight:      a.running.Load(),
+		InFlight:      a.pool.InFlight(),
 		Attempts:      a.attempts.Load(),
 		Succeeded:     a.succeeded.Load(),
 		Failed:        a.failed.Load(),
@@ -417,7 +365,7 @@ func (a *Adapter) publish(r events.Result) {
 		}
 		a.log.Warn("publishing result failed; retrying",
 			"logout_id", r.LogoutID, "rp_id", r.RPID, "attempt", attempt, "err", err)
-		if !sleep(a.runCtx, jitter(b)) {
+		if !delivery.Sleep(a.runCtx, delivery.Jitter(b)) {
 			a.log.Error("result not published: adapter stopped",
 				"logout_id", r.LogoutID, "rp_id", r.RPID, "outcome", r.Outcome)
 			return

@@ -594,21 +594,3 @@ func TestMintRules(t *testing.T) {
 		t.Errorf("minted with alg none")
 	}
 }
-
-func TestSanitize(t *testing.T) {
-	cases := map[string]string{
-		"plain":                   "plain",
-		"  a\r\n\tb  ":            "a b",
-		"x\x00y\x1b[0m":           "x y [0m",
-		"bad\xffutf8":             "badutf8",
-		"é ok":                    "é ok",
-		strings.Repeat("a", 300):  strings.Repeat("a", 200),
-		strings.Repeat("é", 150):  strings.Repeat("é", 100),
-		"\u202eevil\u200b hidden": "evil hidden",
-	}
-	for in, want := range cases {
-		if got := sanitize(in); got != want {
-			t.Errorf("sanitize(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -2,23 +2,19 @@ package backchannel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/signoff/signoff/adapters/internal/delivery"
 	"github.com/signoff/signoff/events"
 )
 
-// maxDetail is the most bytes of an RP's response body kept in a detail.
-const maxDetail = 200
+// delivery.MaxDetail is the most bytes of an RP's response body kept in a detail.
 
 // maxDrain is the most bytes read from a response body so that its
 // connection can be reused.
@@ -184,7 +180,7 @@ func (a *Adapter) deliverToken(ctx context.Context, rp RP, subject, sid string) 
 			// the one before it.
 			lastErr = r.detail
 		}
-		wait := jitter(b)
+		wait := delivery.Jitter(b)
 		b = min(b*BackoffFactor, BackoffMax)
 		dl, _ := ctx.Deadline()
 		left := time.Until(dl)
@@ -198,7 +194,7 @@ func (a *Adapter) deliverToken(ctx context.Context, rp RP, subject, sid string) 
 		}
 		a.log.Debug("back-channel logout attempt failed; retrying",
 			"rp_id", rp.ID, "attempt", out.attempts, "detail", r.detail, "wait", wait)
-		if !sleep(ctx, wait) {
+		if !delivery.Sleep(ctx, wait) {
 			if a.runCtx.Err() != nil {
 				out.aborted = true
 				return out
@@ -220,13 +216,13 @@ func (a *Adapter) attempt(ctx context.Context, rp RP, tok Token) attemptResult {
 	body := "logout_token=" + url.QueryEscape(tok.Raw)
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, rp.LogoutURI, strings.NewReader(body))
 	if err != nil {
-		return attemptResult{verdict: final, detail: "building request: " + sanitize(err.Error())}
+		return attemptResult{verdict: final, detail: "building request: " + delivery.Sanitize(err.Error())}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "signoff-backchannel/1")
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return attemptResult{verdict: retryable, detail: a.networkDetail(ctx, actx, err)}
+		return attemptResult{verdict: retryable, detail: delivery.NetworkDetail(ctx, actx, err, a.attemptTimeout)}
 	}
 	defer func() {
 		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
@@ -241,97 +237,19 @@ func (a *Adapter) attempt(ctx context.Context, rp RP, tok Token) attemptResult {
 	case code >= 300 && code < 400:
 		return attemptResult{verdict: final, detail: status + ": redirect not followed"}
 	}
-	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxDetail))
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, delivery.MaxDetail))
 	detail := status
-	if s := sanitize(string(head)); s != "" {
+	if s := delivery.Sanitize(string(head)); s != "" {
 		detail += ": " + s
 	}
 	switch {
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		return attemptResult{verdict: retryable, detail: detail, retryAfter: retryAfter(resp)}
+		return attemptResult{verdict: retryable, detail: detail, retryAfter: delivery.RetryAfter(resp)}
 	case code == http.StatusRequestTimeout || code >= 500:
 		return attemptResult{verdict: retryable, detail: detail}
 	case code >= 200 && code < 300:
 		return attemptResult{verdict: final, detail: detail + " (only 200 and 204 confirm a logout)"}
 	default:
 		return attemptResult{verdict: final, detail: detail}
-	}
-}
-
-// networkDetail describes a failed round trip without the URL, which may
-// carry credentials in its query.
-func (a *Adapter) networkDetail(ctx, actx context.Context, err error) string {
-	switch {
-	case ctx.Err() != nil:
-		return "no response before the logout deadline"
-	case actx.Err() != nil:
-		return "no response within " + a.attemptTimeout.String()
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return sanitize(err.Error())
-}
-
-// retryAfter parses a Retry-After header (delay-seconds or HTTP-date,
-// RFC 9110 section 10.2.3); 0 when absent or invalid.
-func retryAfter(resp *http.Response) time.Duration {
-	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, 86400)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
-}
-
-// sanitize makes text from an RP safe for a detail: valid UTF-8, no control
-// characters, runs of white space collapsed, at most maxDetail bytes.
-func sanitize(s string) string {
-	if len(s) > maxDetail {
-		s = s[:maxDetail]
-	}
-	s = strings.ToValidUTF8(s, "")
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError || !unicode.IsPrint(r) {
-			space = true
-			continue
-		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		space = false
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// jitter returns a random duration in [d/2, d).
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2)
-}
-
-// sleep waits d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

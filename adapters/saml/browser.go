@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/signoff/signoff/adapters/internal/delivery"
 	"github.com/signoff/signoff/adapters/saml/message"
 	"github.com/signoff/signoff/events"
 )
@@ -186,7 +187,7 @@ func (a *Adapter) Ack(ctx context.Context, logoutID, rpID, token, status, detail
 		return nil
 	case AckError:
 		res.Outcome, res.Detail = events.OutcomeFailed, "the logout in the browser reported an error"
-		if d := sanitize(detail); d != "" {
+		if d := delivery.Sanitize(detail); d != "" {
 			res.Detail += ": " + d
 		}
 	case AckNoLoad:
@@ -303,7 +304,7 @@ type ackMessage struct {
 // posts the acknowledgement to the logout page, framed only by signoff.
 func (a *Adapter) ackPage(w http.ResponseWriter, status int, ok bool, errText string) {
 	nonce := newNonce()
-	m, _ := json.Marshal(ackMessage{Type: "signoff:frontchannel-logout", OK: ok, Error: sanitize(errText)})
+	m, _ := json.Marshal(ackMessage{Type: "signoff:frontchannel-logout", OK: ok, Error: delivery.Sanitize(errText)})
 	origin, _ := json.Marshal(a.origin)
 	text := "Signed out."
 	if !ok {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/signoff/signoff/adapters/internal/delivery"
 	"github.com/signoff/signoff/adapters/saml/message"
 	"github.com/signoff/signoff/events"
 )
@@ -199,7 +200,7 @@ func (a *Adapter) awaitSettled(ctx context.Context, logoutID, rpID string, max t
 				return
 			}
 		}
-		if !sleep(ctx, 25*time.Millisecond) {
+		if !delivery.Sleep(ctx, 25*time.Millisecond) {
 			return
 		}
 	}
@@ -282,7 +283,7 @@ func (a *Adapter) spInitiated(w http.ResponseWriter, r *http.Request, sp SP, in 
 		Reason: "SAML LogoutRequest from " + sp.Name,
 	}
 	if req.Reason != "" {
-		lr.Reason += " (" + sanitize(req.Reason) + ")"
+		lr.Reason += " (" + delivery.Sanitize(req.Reason) + ")"
 	}
 	lr.SessionID, lr.Subject = sessionOrSubject(sessions)
 	if !soap {
@@ -345,7 +346,7 @@ func (a *Adapter) awaitEnd(ctx context.Context, id, rpID string) (partial bool) 
 				limit = l.Deadline.Add(10 * time.Second)
 			}
 		}
-		if a.now().After(limit) || !sleep(ctx, 50*time.Millisecond) {
+		if a.now().After(limit) || !delivery.Sleep(ctx, 50*time.Millisecond) {
 			return true
 		}
 	}

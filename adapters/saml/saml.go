@@ -44,6 +44,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/signoff/signoff/adapters/internal/delivery"
 	"github.com/signoff/signoff/adapters/saml/message"
 	"github.com/signoff/signoff/events"
 )
@@ -85,7 +86,7 @@ const (
 var DefaultLimits = message.Limits{MaxMessage: 256 << 10, MaxInflateRatio: 100}
 
 // ErrClosed is returned by Handle after Close.
-var ErrClosed = errors.New("saml: adapter closed")
+var ErrClosed = delivery.ErrClosed
 
 // ResultPublisher publishes the result of a participant on
 // signoff.logout.result.
@@ -240,14 +241,9 @@ type Adapter struct {
 	soapURL    string
 	postURL    string
 	returnURL  string
-	sem        chan struct{}
+	pool       *delivery.Pool // keyed by dispatch event_id
 	runCtx     context.Context
 	stop       context.CancelFunc
-	mu         sync.Mutex
-	closed     bool
-	closing    chan struct{}
-	inflight   map[string]struct{}
-	wg         sync.WaitGroup
 	settled    sync.Map // logoutID+"\x00"+rpID → time: settled by /saml/slo (no second hop)
 	accepted   atomic.Uint64
 	attempts   atomic.Uint64
@@ -257,7 +253,6 @@ type Adapter struct {
 	publishErr atomic.Uint64
 	refused    atomic.Uint64
 	spInit     atomic.Uint64
-	running    atomic.Int64
 }
 
 // New validates cfg and returns an Adapter.
@@ -301,8 +296,7 @@ func New(cfg Config) (*Adapter, error) {
 		cfg.Logger = slog.Default()
 	}
 	a := &Adapter{cfg: cfg, sps: map[string]SP{}, byEntity: map[string]SP{}, now: cfg.Now,
-		log: cfg.Logger.With("component", "saml"), inflight: map[string]struct{}{}, closing: make(chan struct{}),
-		sem: make(chan struct{}, cfg.Concurrency)}
+		log: cfg.Logger.With("component", "saml"), pool: delivery.NewPool(cfg.Concurrency)}
 	for _, sp := range cfg.SPs {
 		if err := sp.Validate(); err != nil {
 			return nil, fmt.Errorf("saml: relying party %q: %w", sp.ID, err)
@@ -384,45 +378,15 @@ func (a *Adapter) SOAPURL() string { return a.soapURL }
 //
 // A dispatch whose event_id is already in progress is not run twice.
 func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
-	select {
-	case a.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-a.closing:
-		return ErrClosed
+	started, err := a.pool.Go(ctx, d.EventID, func() { a.run(d) })
+	if started {
+		a.accepted.Add(1)
 	}
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		<-a.sem
-		return ErrClosed
+	if err == nil && !started {
+		a.log.Info("dispatch already in progress; not delivering twice",
+			"event_id", d.EventID, "logout_id", d.LogoutID, "rp_id", d.RPID)
 	}
-	if d.EventID != "" {
-		if _, dup := a.inflight[d.EventID]; dup {
-			a.mu.Unlock()
-			<-a.sem
-			a.log.Info("dispatch already in progress; not delivering twice",
-				"event_id", d.EventID, "logout_id", d.LogoutID, "rp_id", d.RPID)
-			return nil
-		}
-		a.inflight[d.EventID] = struct{}{}
-	}
-	a.wg.Add(1)
-	a.mu.Unlock()
-	a.accepted.Add(1)
-	a.running.Add(1)
-	go func() {
-		defer func() {
-			a.mu.Lock()
-			delete(a.inflight, d.EventID)
-			a.mu.Unlock()
-			a.running.Add(-1)
-			<-a.sem
-			a.wg.Done()
-		}()
-		a.run(d)
-	}()
-	return nil
+	return err
 }
 
 // Close stops accepting dispatches and waits until the deliveries in
@@ -430,28 +394,15 @@ func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
 // the remaining deliveries are aborted without a result (the coordinator
 // resumes them after a restart) and Close returns ctx.Err().
 func (a *Adapter) Close(ctx context.Context) error {
-	a.mu.Lock()
-	if !a.closed {
-		a.closed = true
-		close(a.closing)
-	}
-	a.mu.Unlock()
-	done := make(chan struct{})
-	go func() { a.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		a.stop()
-		return nil
-	case <-ctx.Done():
-		a.stop()
-		return ctx.Err()
-	}
+	err := a.pool.Close(ctx)
+	a.stop()
+	return err
 }
 
 // Stats returns the adapter's counters.
 func (a *Adapter) Stats() Stats {
 	return Stats{
-		Accepted: a.accepted.Load(), InFlight: a.running.Load(), Attempts: a.attempts.Load(),
+		Accepted: a.accepted.Load(), InFlight: a.pool.InFlight(), Attempts: a.attempts.Load(),
 		Succeeded: a.succeeded.Load(), Failed: a.failed.Load(), TimedOut: a.timedOut.Load(),
 		PublishErrors: a.publishErr.Load(), Refused: a.refused.Load(), SPInitiated: a.spInit.Load(),
 	}
@@ -508,7 +459,7 @@ func (a *Adapter) initiatedBy(logoutID, rpID string) bool {
 			return found && l.Initiator == events.InitiatorRP && l.InitiatingRPID == rpID
 		}
 		a.log.Warn("reading the logout", "logout_id", logoutID, "err", err)
-		if !sleep(a.runCtx, time.Duration(i+1)*100*time.Millisecond) {
+		if !delivery.Sleep(a.runCtx, time.Duration(i+1)*100*time.Millisecond) {
 			break
 		}
 	}
@@ -546,7 +497,7 @@ func (a *Adapter) publish(r events.Result) {
 			return
 		}
 		a.log.Warn("publishing result failed; retrying", "logout_id", r.LogoutID, "rp_id", r.RPID, "attempt", attempt, "err", err)
-		if !sleep(a.runCtx, jitter(b)) {
+		if !delivery.Sleep(a.runCtx, delivery.Jitter(b)) {
 			return
 		}
 		b = min(b*2, 5*time.Second)

@@ -4,18 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/signoff/signoff/adapters/internal/delivery"
 	"github.com/signoff/signoff/adapters/saml/message"
 	"github.com/signoff/signoff/events"
 )
@@ -24,8 +19,7 @@ import (
 // (saml-bindings 3.2.2.1).
 const SOAPAction = "http://www.oasis-open.org/committees/security"
 
-// maxDetail is the most bytes of an SP's text kept in a detail.
-const maxDetail = 200
+// delivery.MaxDetail is the most bytes of an SP's text kept in a detail.
 
 // maxDrain is the most bytes read from a response body so that its
 // connection can be reused.
@@ -150,7 +144,7 @@ func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location, initiator
 		if ctx.Err() == nil || lastErr == "" {
 			lastErr = r.detail
 		}
-		wait := jitter(b)
+		wait := delivery.Jitter(b)
 		b = min(b*BackoffFactor, BackoffMax)
 		dl, _ := ctx.Deadline()
 		left := time.Until(dl)
@@ -161,7 +155,7 @@ func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location, initiator
 			return timedOut()
 		}
 		a.log.Debug("SOAP logout attempt failed; retrying", "rp_id", sp.ID, "attempt", out.attempts, "detail", r.detail, "wait", wait)
-		if !sleep(ctx, wait) {
+		if !delivery.Sleep(ctx, wait) {
 			if a.runCtx.Err() != nil {
 				out.aborted = true
 				return out
@@ -179,25 +173,25 @@ func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location, initiator
 func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string, t target) attemptResult {
 	signer, err := a.cfg.Signer()
 	if err != nil {
-		return attemptResult{verdict: final, detail: "no signing key: " + sanitize(err.Error())}
+		return attemptResult{verdict: final, detail: "no signing key: " + delivery.Sanitize(err.Error())}
 	}
 	req := a.newRequest(location, initiator, t)
 	signed, err := signer.SignRequest(req)
 	if err != nil {
-		return attemptResult{verdict: final, detail: "signing the LogoutRequest: " + sanitize(err.Error())}
+		return attemptResult{verdict: final, detail: "signing the LogoutRequest: " + delivery.Sanitize(err.Error())}
 	}
 	actx, cancel := context.WithTimeout(ctx, a.cfg.AttemptTimeout)
 	defer cancel()
 	hr, err := http.NewRequestWithContext(actx, http.MethodPost, location, bytes.NewReader(message.SOAPEnvelope(signed)))
 	if err != nil {
-		return attemptResult{verdict: final, detail: "building request: " + sanitize(err.Error())}
+		return attemptResult{verdict: final, detail: "building request: " + delivery.Sanitize(err.Error())}
 	}
 	hr.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	hr.Header.Set("SOAPAction", `"`+SOAPAction+`"`)
 	hr.Header.Set("User-Agent", "signoff-saml/1")
 	resp, err := a.client.Do(hr)
 	if err != nil {
-		return attemptResult{verdict: retryable, detail: a.networkDetail(ctx, actx, err)}
+		return attemptResult{verdict: retryable, detail: delivery.NetworkDetail(ctx, actx, err, a.cfg.AttemptTimeout)}
 	}
 	defer func() {
 		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
@@ -209,14 +203,14 @@ func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string
 		return attemptResult{verdict: final, detail: status + ": redirect not followed"}
 	}
 	if code != http.StatusOK {
-		head, _ := io.ReadAll(io.LimitReader(resp.Body, maxDetail))
+		head, _ := io.ReadAll(io.LimitReader(resp.Body, delivery.MaxDetail))
 		detail := status
-		if s := sanitize(string(head)); s != "" {
+		if s := delivery.Sanitize(string(head)); s != "" {
 			detail += ": " + s
 		}
 		switch {
 		case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-			return attemptResult{verdict: retryable, detail: detail, retryAfter: retryAfter(resp)}
+			return attemptResult{verdict: retryable, detail: detail, retryAfter: delivery.RetryAfter(resp)}
 		case code == http.StatusRequestTimeout || code >= 500:
 			return attemptResult{verdict: retryable, detail: detail}
 		default:
@@ -226,7 +220,7 @@ func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string
 	limit := int64(a.cfg.Limits.MaxMessage)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return attemptResult{verdict: retryable, detail: a.networkDetail(ctx, actx, err)}
+		return attemptResult{verdict: retryable, detail: delivery.NetworkDetail(ctx, actx, err, a.cfg.AttemptTimeout)}
 	}
 	if int64(len(body)) > limit {
 		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: the SOAP answer is larger than %d bytes", limit)}
@@ -239,18 +233,18 @@ func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string
 	}
 	in, err := message.ParseSOAP(body, a.expect("", certs))
 	if err != nil {
-		return attemptResult{verdict: final, detail: "HTTP 200: LogoutResponse refused: " + sanitize(err.Error())}
+		return attemptResult{verdict: final, detail: "HTTP 200: LogoutResponse refused: " + delivery.Sanitize(err.Error())}
 	}
 	lr := in.Response
 	switch {
 	case lr == nil:
 		return attemptResult{verdict: final, detail: "HTTP 200: the SOAP answer is not a LogoutResponse"}
 	case in.Issuer != sp.EntityID || lr.Issuer != sp.EntityID:
-		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: LogoutResponse from %q, not from the service provider %q", sanitize(in.Issuer), sp.EntityID)}
+		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: LogoutResponse from %q, not from the service provider %q", delivery.Sanitize(in.Issuer), sp.EntityID)}
 	case lr.InResponseTo != req.ID:
-		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: LogoutResponse InResponseTo %q does not match the request %s", sanitize(lr.InResponseTo), req.ID)}
+		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: LogoutResponse InResponseTo %q does not match the request %s", delivery.Sanitize(lr.InResponseTo), req.ID)}
 	case lr.Destination != "" && lr.Destination != a.soapURL && lr.Destination != a.sloURL:
-		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: LogoutResponse Destination %q is not signoff's", sanitize(lr.Destination))}
+		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: LogoutResponse Destination %q is not signoff's", delivery.Sanitize(lr.Destination))}
 	case lr.StatusCode != message.StatusSuccess:
 		return attemptResult{verdict: final, detail: "LogoutResponse status " + statusDetail(lr)}
 	}
@@ -270,85 +264,8 @@ func statusDetail(lr *message.LogoutResponse) string {
 	if lr.SubStatusCode != "" {
 		s += " / " + lr.SubStatusCode
 	}
-	if m := sanitize(lr.StatusMessage); m != "" {
+	if m := delivery.Sanitize(lr.StatusMessage); m != "" {
 		s += ": " + m
 	}
-	return sanitize(s)
-}
-
-// networkDetail describes a failed round trip without the URL.
-func (a *Adapter) networkDetail(ctx, actx context.Context, err error) string {
-	switch {
-	case ctx.Err() != nil:
-		return "no response before the logout deadline"
-	case actx.Err() != nil:
-		return "no response within " + a.cfg.AttemptTimeout.String()
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return sanitize(err.Error())
-}
-
-// retryAfter parses a Retry-After header (RFC 9110 10.2.3); 0 when absent
-// or invalid.
-func retryAfter(resp *http.Response) time.Duration {
-	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, 86400)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
-}
-
-// sanitize makes outside text safe for a detail: valid UTF-8, no control
-// characters, runs of white space collapsed, at most maxDetail bytes.
-func sanitize(s string) string {
-	if len(s) > maxDetail {
-		s = s[:maxDetail]
-	}
-	s = strings.ToValidUTF8(s, "")
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError || !unicode.IsPrint(r) {
-			space = true
-			continue
-		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		space = false
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// jitter returns a random duration in [d/2, d).
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2)
-}
-
-// sleep waits d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return delivery.Sanitize(s)
 }

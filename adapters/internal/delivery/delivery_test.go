@@ -1,0 +1,77 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestSanitize(t *testing.T) {
+	cases := map[string]string{
+		"plain":                   "plain",
+		"  a\r\n\tb  ":            "a b",
+		"x\x00y\x1b[0m":           "x y [0m",
+		"bad\xffutf8":             "badutf8",
+		"é ok":                    "é ok",
+		strings.Repeat("a", 300):  strings.Repeat("a", 200),
+		strings.Repeat("é", 150):  strings.Repeat("é", 100),
+		"\u202eevil\u200b hidden": "evil hidden",
+	}
+	for in, want := range cases {
+		if got := Sanitize(in); got != want {
+			t.Errorf("sanitize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	tests := map[string]time.Duration{"": 0, "3": 3 * time.Second, "-1": 0, "soon": 0, "999999": 86400 * time.Second}
+	for v, want := range tests {
+		resp := &http.Response{Header: http.Header{}}
+		resp.Header.Set("Retry-After", v)
+		if got := RetryAfter(resp); got != want {
+			t.Errorf("RetryAfter(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestPoolBoundDuplicatesAndClose(t *testing.T) {
+	p := NewPool(2)
+	release := make(chan struct{})
+	var ran atomic.Int32
+	for _, key := range []string{"a", "b"} {
+		if ok, err := p.Go(context.Background(), key, func() { ran.Add(1); <-release }); !ok || err != nil {
+			t.Fatalf("Go(%s) = %v, %v", key, ok, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.Go(ctx, "c", func() {}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Go on a full pool: %v, want the context's error (backpressure)", err)
+	}
+	if p.InFlight() != 2 {
+		t.Errorf("InFlight = %d", p.InFlight())
+	}
+	close(release)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ran.Load() != 2 || p.InFlight() != 0 {
+		t.Errorf("ran %d, in flight %d after Close", ran.Load(), p.InFlight())
+	}
+	if _, err := p.Go(context.Background(), "d", func() {}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Go after Close: %v", err)
+	}
+	q := NewPool(2)
+	block := make(chan struct{})
+	q.Go(context.Background(), "same", func() { <-block })
+	if ok, err := q.Go(context.Background(), "same", func() { t.Error("duplicate ran") }); ok || err != nil {
+		t.Errorf("duplicate key: %v, %v", ok, err)
+	}
+	close(block)
+	q.Close(context.Background())
+}
