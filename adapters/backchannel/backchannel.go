@@ -47,12 +47,12 @@ const (
 // [b/2, b) with b = min(BackoffInitial * BackoffFactor^(n-1), BackoffMax).
 const (
 	// BackoffInitial is the backoff before the first retry.
-	BackoffInitial = 100 * time.Millisecond
+	BackoffInitial = delivery.BackoffInitial
 	// BackoffFactor multiplies the backoff after every retry.
-	BackoffFactor = 2
+	BackoffFactor = delivery.BackoffFactor
 	// BackoffMax caps the backoff. A Retry-After on 429 or 503 that is
 	// longer than the backoff but ends before the deadline is waited instead.
-	BackoffMax = 2 * time.Second
+	BackoffMax = delivery.BackoffMax
 )
 
 // ErrClosed is returned by Handle after Close.
@@ -349,27 +349,15 @@ func (a *Adapter) run(d events.Dispatch) {
 
 // publish retries until the result is published or the adapter stops.
 func (a *Adapter) publish(r events.Result) {
-	b := BackoffInitial
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(a.runCtx, 10*time.Second)
-		err := a.pub.PublishResult(ctx, r)
-		cancel()
-		if err == nil {
-			return
-		}
-		a.publishErrors.Add(1)
-		if a.runCtx.Err() != nil {
-			a.log.Error("result not published: adapter stopped",
-				"logout_id", r.LogoutID, "rp_id", r.RPID, "outcome", r.Outcome, "err", err)
-			return
-		}
-		a.log.Warn("publishing result failed; retrying",
-			"logout_id", r.LogoutID, "rp_id", r.RPID, "attempt", attempt, "err", err)
-		if !delivery.Sleep(a.runCtx, delivery.Jitter(b)) {
-			a.log.Error("result not published: adapter stopped",
-				"logout_id", r.LogoutID, "rp_id", r.RPID, "outcome", r.Outcome)
-			return
-		}
-		b = min(b*2, 5*time.Second)
-	}
+	delivery.Publish(a.runCtx, func(ctx context.Context) error { return a.pub.PublishResult(ctx, r) },
+		func(attempt int, err error, retrying bool) {
+			a.publishErrors.Add(1)
+			if !retrying {
+				a.log.Error("result not published: adapter stopped",
+					"logout_id", r.LogoutID, "rp_id", r.RPID, "outcome", r.Outcome, "err", err)
+				return
+			}
+			a.log.Warn("publishing result failed; retrying",
+				"logout_id", r.LogoutID, "rp_id", r.RPID, "attempt", attempt, "err", err)
+		})
 }

@@ -14,28 +14,6 @@ import (
 	"github.com/signoff/signoff/events"
 )
 
-// delivery.MaxDetail is the most bytes of an RP's response body kept in a detail.
-
-// maxDrain is the most bytes read from a response body so that its
-// connection can be reused.
-const maxDrain = 64 << 10
-
-// verdict classifies one HTTP attempt.
-type verdict int
-
-const (
-	accepted  verdict = iota // 200 or 204
-	final                    // fails for good, not retried
-	retryable                // network error, timeout, 408, 429, 5xx
-)
-
-// attemptResult is the outcome of one HTTP attempt.
-type attemptResult struct {
-	verdict    verdict
-	detail     string
-	retryAfter time.Duration // from Retry-After on 429/503, 0 when absent
-}
-
 // tokenOutcome is the outcome of delivering one session's tokens.
 type tokenOutcome struct {
 	outcome  string
@@ -149,83 +127,39 @@ func combine(outs []tokenOutcome, unreachable int) (outcome, detail string) {
 // deliverToken delivers one token (a fresh one per attempt) until it is
 // accepted, fails for good, or ctx's deadline comes.
 func (a *Adapter) deliverToken(ctx context.Context, rp RP, subject, sid string) tokenOutcome {
-	var (
-		out     tokenOutcome
-		lastErr string
-		b       = BackoffInitial
-	)
-	for {
+	o := delivery.Retry(ctx, a.runCtx, func() delivery.Attempt {
 		tok, err := a.minter.Mint(rp, subject, sid)
 		if err != nil {
-			out.outcome, out.detail = events.OutcomeFailed, err.Error()
-			return out
+			return delivery.Attempt{Verdict: delivery.Final, Detail: err.Error(), NotSent: true}
 		}
-		r := a.attempt(ctx, rp, tok)
-		out.attempts++
 		a.attempts.Add(1)
-		switch r.verdict {
-		case accepted:
-			out.outcome, out.detail = events.OutcomeSucceeded, r.detail
-			return out
-		case final:
-			out.outcome, out.detail = events.OutcomeFailed, r.detail
-			return out
-		}
-		if a.runCtx.Err() != nil {
-			out.aborted = true
-			return out
-		}
-		if ctx.Err() == nil || lastErr == "" {
-			// An attempt cut short by the logout deadline says less than
-			// the one before it.
-			lastErr = r.detail
-		}
-		wait := delivery.Jitter(b)
-		b = min(b*BackoffFactor, BackoffMax)
-		dl, _ := ctx.Deadline()
-		left := time.Until(dl)
-		if r.retryAfter > wait && r.retryAfter < left {
-			wait = r.retryAfter
-		}
-		if ctx.Err() != nil || wait >= left {
-			out.outcome = events.OutcomeTimedOut
-			out.detail = fmt.Sprintf("no confirmation before the deadline after %d attempt(s); last error: %s", out.attempts, lastErr)
-			return out
-		}
-		a.log.Debug("back-channel logout attempt failed; retrying",
-			"rp_id", rp.ID, "attempt", out.attempts, "detail", r.detail, "wait", wait)
-		if !delivery.Sleep(ctx, wait) {
-			if a.runCtx.Err() != nil {
-				out.aborted = true
-				return out
-			}
-			out.outcome = events.OutcomeTimedOut
-			out.detail = fmt.Sprintf("no confirmation before the deadline after %d attempt(s); last error: %s", out.attempts, lastErr)
-			return out
-		}
-	}
+		return a.attempt(ctx, rp, tok)
+	}, func(n int, detail string, wait time.Duration) {
+		a.log.Debug("back-channel logout attempt failed; retrying", "rp_id", rp.ID, "attempt", n, "detail", detail, "wait", wait)
+	})
+	return tokenOutcome{outcome: o.Outcome, detail: o.Detail, attempts: o.Attempts, aborted: o.Aborted}
 }
 
 // attempt POSTs one token (section 2.5,
 // https://openid.net/specs/openid-connect-backchannel-1_0.html#BCRequest)
 // and classifies the response (section 2.8,
 // https://openid.net/specs/openid-connect-backchannel-1_0.html#BCResponse).
-func (a *Adapter) attempt(ctx context.Context, rp RP, tok Token) attemptResult {
+func (a *Adapter) attempt(ctx context.Context, rp RP, tok Token) delivery.Attempt {
 	actx, cancel := context.WithTimeout(ctx, a.attemptTimeout)
 	defer cancel()
 	body := "logout_token=" + url.QueryEscape(tok.Raw)
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, rp.LogoutURI, strings.NewReader(body))
 	if err != nil {
-		return attemptResult{verdict: final, detail: "building request: " + delivery.Sanitize(err.Error())}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: "building request: " + delivery.Sanitize(err.Error())}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "signoff-backchannel/1")
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return attemptResult{verdict: retryable, detail: delivery.NetworkDetail(ctx, actx, err, a.attemptTimeout)}
+		return delivery.Attempt{Verdict: delivery.Retryable, Detail: delivery.NetworkDetail(ctx, actx, err, a.attemptTimeout)}
 	}
 	defer func() {
-		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+		_, _ = io.CopyN(io.Discard, resp.Body, delivery.MaxDrain)
 		_ = resp.Body.Close()
 	}()
 
@@ -233,9 +167,9 @@ func (a *Adapter) attempt(ctx context.Context, rp RP, tok Token) attemptResult {
 	status := "HTTP " + strconv.Itoa(code)
 	switch {
 	case code == http.StatusOK || code == http.StatusNoContent:
-		return attemptResult{verdict: accepted, detail: status}
+		return delivery.Attempt{Verdict: delivery.Accepted, Detail: status}
 	case code >= 300 && code < 400:
-		return attemptResult{verdict: final, detail: status + ": redirect not followed"}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: status + ": redirect not followed"}
 	}
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, delivery.MaxDetail))
 	detail := status
@@ -244,12 +178,12 @@ func (a *Adapter) attempt(ctx context.Context, rp RP, tok Token) attemptResult {
 	}
 	switch {
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		return attemptResult{verdict: retryable, detail: detail, retryAfter: delivery.RetryAfter(resp)}
+		return delivery.Attempt{Verdict: delivery.Retryable, Detail: detail, RetryAfter: delivery.RetryAfter(resp)}
 	case code == http.StatusRequestTimeout || code >= 500:
-		return attemptResult{verdict: retryable, detail: detail}
+		return delivery.Attempt{Verdict: delivery.Retryable, Detail: detail}
 	case code >= 200 && code < 300:
-		return attemptResult{verdict: final, detail: detail + " (only 200 and 204 confirm a logout)"}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: detail + " (only 200 and 204 confirm a logout)"}
 	default:
-		return attemptResult{verdict: final, detail: detail}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: detail}
 	}
 }

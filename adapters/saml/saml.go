@@ -72,12 +72,12 @@ const (
 // b = min(BackoffInitial * BackoffFactor^(n-1), BackoffMax).
 const (
 	// BackoffInitial is the backoff before the first retry.
-	BackoffInitial = 100 * time.Millisecond
+	BackoffInitial = delivery.BackoffInitial
 	// BackoffFactor multiplies the backoff after every retry.
-	BackoffFactor = 2
+	BackoffFactor = delivery.BackoffFactor
 	// BackoffMax caps the backoff; a longer Retry-After that ends before
 	// the deadline is waited instead.
-	BackoffMax = 2 * time.Second
+	BackoffMax = delivery.BackoffMax
 )
 
 // DefaultLimits bound inbound messages: 256 KiB on the wire and after
@@ -483,25 +483,15 @@ func (a *Adapter) publish(r events.Result) {
 	default:
 		a.failed.Add(1)
 	}
-	b := BackoffInitial
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(a.runCtx, 10*time.Second)
-		err := a.cfg.Publisher.PublishResult(ctx, r)
-		cancel()
-		if err == nil {
-			return
-		}
-		a.publishErr.Add(1)
-		if a.runCtx.Err() != nil {
-			a.log.Error("result not published: adapter stopped", "logout_id", r.LogoutID, "rp_id", r.RPID, "outcome", r.Outcome, "err", err)
-			return
-		}
-		a.log.Warn("publishing result failed; retrying", "logout_id", r.LogoutID, "rp_id", r.RPID, "attempt", attempt, "err", err)
-		if !delivery.Sleep(a.runCtx, delivery.Jitter(b)) {
-			return
-		}
-		b = min(b*2, 5*time.Second)
-	}
+	delivery.Publish(a.runCtx, func(ctx context.Context) error { return a.cfg.Publisher.PublishResult(ctx, r) },
+		func(attempt int, err error, retrying bool) {
+			a.publishErr.Add(1)
+			if !retrying {
+				a.log.Error("result not published: adapter stopped", "logout_id", r.LogoutID, "rp_id", r.RPID, "outcome", r.Outcome, "err", err)
+				return
+			}
+			a.log.Warn("publishing result failed; retrying", "logout_id", r.LogoutID, "rp_id", r.RPID, "attempt", attempt, "err", err)
+		})
 }
 
 // certsOf is the Expect.Certs of messages from any configured SP.

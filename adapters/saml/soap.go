@@ -19,26 +19,6 @@ import (
 // (saml-bindings 3.2.2.1).
 const SOAPAction = "http://www.oasis-open.org/committees/security"
 
-// delivery.MaxDetail is the most bytes of an SP's text kept in a detail.
-
-// maxDrain is the most bytes read from a response body so that its
-// connection can be reused.
-const maxDrain = 64 << 10
-
-type verdict int
-
-const (
-	accepted  verdict = iota // a verified LogoutResponse with top-level Success
-	final                    // fails for good
-	retryable                // network error, timeout, 408, 429, 5xx
-)
-
-type attemptResult struct {
-	verdict    verdict
-	detail     string
-	retryAfter time.Duration
-}
-
 type requestOutcome struct {
 	outcome  string
 	detail   string
@@ -115,54 +95,13 @@ func combine(outs []requestOutcome, missing int) (outcome, detail string) {
 // deliverRequest sends one LogoutRequest (a fresh ID and IssueInstant per
 // attempt) until it is confirmed, fails for good, or ctx's deadline comes.
 func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location, initiator string, t target) requestOutcome {
-	var (
-		out     requestOutcome
-		lastErr string
-		b       = BackoffInitial
-	)
-	timedOut := func() requestOutcome {
-		out.outcome = events.OutcomeTimedOut
-		out.detail = fmt.Sprintf("no confirmation before the deadline after %d attempt(s); last error: %s", out.attempts, lastErr)
-		return out
-	}
-	for {
-		r := a.attempt(ctx, sp, location, initiator, t)
-		out.attempts++
+	o := delivery.Retry(ctx, a.runCtx, func() delivery.Attempt {
 		a.attempts.Add(1)
-		switch r.verdict {
-		case accepted:
-			out.outcome, out.detail = events.OutcomeSucceeded, r.detail
-			return out
-		case final:
-			out.outcome, out.detail = events.OutcomeFailed, r.detail
-			return out
-		}
-		if a.runCtx.Err() != nil {
-			out.aborted = true
-			return out
-		}
-		if ctx.Err() == nil || lastErr == "" {
-			lastErr = r.detail
-		}
-		wait := delivery.Jitter(b)
-		b = min(b*BackoffFactor, BackoffMax)
-		dl, _ := ctx.Deadline()
-		left := time.Until(dl)
-		if r.retryAfter > wait && r.retryAfter < left {
-			wait = r.retryAfter
-		}
-		if ctx.Err() != nil || wait >= left {
-			return timedOut()
-		}
-		a.log.Debug("SOAP logout attempt failed; retrying", "rp_id", sp.ID, "attempt", out.attempts, "detail", r.detail, "wait", wait)
-		if !delivery.Sleep(ctx, wait) {
-			if a.runCtx.Err() != nil {
-				out.aborted = true
-				return out
-			}
-			return timedOut()
-		}
-	}
+		return a.attempt(ctx, sp, location, initiator, t)
+	}, func(n int, detail string, wait time.Duration) {
+		a.log.Debug("SOAP logout attempt failed; retrying", "rp_id", sp.ID, "attempt", n, "detail", detail, "wait", wait)
+	})
+	return requestOutcome{outcome: o.Outcome, detail: o.Detail, attempts: o.Attempts, aborted: o.Aborted}
 }
 
 // attempt POSTs one signed LogoutRequest in a SOAP 1.1 envelope
@@ -170,37 +109,37 @@ func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location, initiator
 // the SP, Issuer = its entityID, InResponseTo = the request's ID, IssueInstant
 // within the skew, Destination absent or signoff's own; top-level Success
 // confirms (saml-core 3.7.2, 3.2.2.2).
-func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string, t target) attemptResult {
+func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string, t target) delivery.Attempt {
 	signer, err := a.cfg.Signer()
 	if err != nil {
-		return attemptResult{verdict: final, detail: "no signing key: " + delivery.Sanitize(err.Error())}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: "no signing key: " + delivery.Sanitize(err.Error())}
 	}
 	req := a.newRequest(location, initiator, t)
 	signed, err := signer.SignRequest(req)
 	if err != nil {
-		return attemptResult{verdict: final, detail: "signing the LogoutRequest: " + delivery.Sanitize(err.Error())}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: "signing the LogoutRequest: " + delivery.Sanitize(err.Error())}
 	}
 	actx, cancel := context.WithTimeout(ctx, a.cfg.AttemptTimeout)
 	defer cancel()
 	hr, err := http.NewRequestWithContext(actx, http.MethodPost, location, bytes.NewReader(message.SOAPEnvelope(signed)))
 	if err != nil {
-		return attemptResult{verdict: final, detail: "building request: " + delivery.Sanitize(err.Error())}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: "building request: " + delivery.Sanitize(err.Error())}
 	}
 	hr.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	hr.Header.Set("SOAPAction", `"`+SOAPAction+`"`)
 	hr.Header.Set("User-Agent", "signoff-saml/1")
 	resp, err := a.client.Do(hr)
 	if err != nil {
-		return attemptResult{verdict: retryable, detail: delivery.NetworkDetail(ctx, actx, err, a.cfg.AttemptTimeout)}
+		return delivery.Attempt{Verdict: delivery.Retryable, Detail: delivery.NetworkDetail(ctx, actx, err, a.cfg.AttemptTimeout)}
 	}
 	defer func() {
-		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+		_, _ = io.CopyN(io.Discard, resp.Body, delivery.MaxDrain)
 		_ = resp.Body.Close()
 	}()
 	code := resp.StatusCode
 	status := "HTTP " + strconv.Itoa(code)
 	if code >= 300 && code < 400 {
-		return attemptResult{verdict: final, detail: status + ": redirect not followed"}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: status + ": redirect not followed"}
 	}
 	if code != http.StatusOK {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, delivery.MaxDetail))
@@ -210,20 +149,20 @@ func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string
 		}
 		switch {
 		case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-			return attemptResult{verdict: retryable, detail: detail, retryAfter: delivery.RetryAfter(resp)}
+			return delivery.Attempt{Verdict: delivery.Retryable, Detail: detail, RetryAfter: delivery.RetryAfter(resp)}
 		case code == http.StatusRequestTimeout || code >= 500:
-			return attemptResult{verdict: retryable, detail: detail}
+			return delivery.Attempt{Verdict: delivery.Retryable, Detail: detail}
 		default:
-			return attemptResult{verdict: final, detail: detail}
+			return delivery.Attempt{Verdict: delivery.Final, Detail: detail}
 		}
 	}
 	limit := int64(a.cfg.Limits.MaxMessage)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return attemptResult{verdict: retryable, detail: delivery.NetworkDetail(ctx, actx, err, a.cfg.AttemptTimeout)}
+		return delivery.Attempt{Verdict: delivery.Retryable, Detail: delivery.NetworkDetail(ctx, actx, err, a.cfg.AttemptTimeout)}
 	}
 	if int64(len(body)) > limit {
-		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: the SOAP answer is larger than %d bytes", limit)}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: fmt.Sprintf("HTTP 200: the SOAP answer is larger than %d bytes", limit)}
 	}
 	certs := func(issuer string) ([]*x509.Certificate, bool) {
 		if issuer != sp.EntityID {
@@ -233,26 +172,26 @@ func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string
 	}
 	in, err := message.ParseSOAP(body, a.expect("", certs))
 	if err != nil {
-		return attemptResult{verdict: final, detail: "HTTP 200: LogoutResponse refused: " + delivery.Sanitize(err.Error())}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: "HTTP 200: LogoutResponse refused: " + delivery.Sanitize(err.Error())}
 	}
 	lr := in.Response
 	switch {
 	case lr == nil:
-		return attemptResult{verdict: final, detail: "HTTP 200: the SOAP answer is not a LogoutResponse"}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: "HTTP 200: the SOAP answer is not a LogoutResponse"}
 	case in.Issuer != sp.EntityID || lr.Issuer != sp.EntityID:
-		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: LogoutResponse from %q, not from the service provider %q", delivery.Sanitize(in.Issuer), sp.EntityID)}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: fmt.Sprintf("HTTP 200: LogoutResponse from %q, not from the service provider %q", delivery.Sanitize(in.Issuer), sp.EntityID)}
 	case lr.InResponseTo != req.ID:
-		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: LogoutResponse InResponseTo %q does not match the request %s", delivery.Sanitize(lr.InResponseTo), req.ID)}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: fmt.Sprintf("HTTP 200: LogoutResponse InResponseTo %q does not match the request %s", delivery.Sanitize(lr.InResponseTo), req.ID)}
 	case lr.Destination != "" && lr.Destination != a.soapURL && lr.Destination != a.sloURL:
-		return attemptResult{verdict: final, detail: fmt.Sprintf("HTTP 200: LogoutResponse Destination %q is not signoff's", delivery.Sanitize(lr.Destination))}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: fmt.Sprintf("HTTP 200: LogoutResponse Destination %q is not signoff's", delivery.Sanitize(lr.Destination))}
 	case lr.StatusCode != message.StatusSuccess:
-		return attemptResult{verdict: final, detail: "LogoutResponse status " + statusDetail(lr)}
+		return delivery.Attempt{Verdict: delivery.Final, Detail: "LogoutResponse status " + statusDetail(lr)}
 	}
 	detail := "signed LogoutResponse: Success"
 	if lr.SubStatusCode == message.StatusPartialLogout {
 		detail += " (PartialLogout)"
 	}
-	return attemptResult{verdict: accepted, detail: detail}
+	return delivery.Attempt{Verdict: delivery.Accepted, Detail: detail}
 }
 
 // statusDetail is "code[ / subcode][: message]" of a LogoutResponse.

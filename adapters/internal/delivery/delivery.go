@@ -8,6 +8,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -109,6 +110,10 @@ func (p *Pool) InFlight() int64 { return p.running.Load() }
 // result's detail.
 const MaxDetail = 200
 
+// MaxDrain is the most bytes read from a response body so that its
+// connection can be reused.
+const MaxDrain = 64 << 10
+
 // NetworkDetail describes a failed round trip without the URL, which may
 // carry credentials in its query: ctx is the delivery's (its deadline),
 // actx the attempt's.
@@ -185,5 +190,136 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// Backoff between attempts: a random wait in [b/2, b), with b starting at
+// BackoffInitial and multiplied by BackoffFactor after every retry up to
+// BackoffMax. A Retry-After that is longer and ends before the deadline is
+// honoured instead.
+const (
+	BackoffInitial = 100 * time.Millisecond
+	BackoffFactor  = 2
+	BackoffMax     = 2 * time.Second
+)
+
+// Verdict classifies one attempt.
+type Verdict int
+
+// Verdicts of an attempt.
+const (
+	Accepted  Verdict = iota // confirmed: the participant is signed out
+	Final                    // fails for good, not retried
+	Retryable                // network error, timeout, 408, 429, 5xx
+)
+
+// Attempt is the outcome of one attempt.
+type Attempt struct {
+	Verdict Verdict
+	Detail  string
+	// RetryAfter is the server's Retry-After, 0 when absent.
+	RetryAfter time.Duration
+	// NotSent marks a failure before anything was sent (it is not
+	// counted as an attempt).
+	NotSent bool
+}
+
+// Outcome is the end of a Retry loop.
+type Outcome struct {
+	// Outcome is events.OutcomeSucceeded, OutcomeFailed or OutcomeTimedOut.
+	Outcome  string
+	Detail   string
+	Attempts int
+	// Aborted is true when stop ended first: there is no outcome.
+	Aborted bool
+}
+
+// Outcomes of Retry (the values of events.Outcome*).
+const (
+	outcomeSucceeded = "succeeded"
+	outcomeFailed    = "failed"
+	outcomeTimedOut  = "timed_out"
+)
+
+// Retry calls attempt until it is accepted or fails for good, retrying the
+// retryable ones with backoff until ctx's deadline (then timed_out, with
+// the last error), or until stop ends (aborted: the adapter shuts down and
+// the coordinator resumes the participant later). retrying, when not nil,
+// hears of every retry.
+func Retry(ctx, stop context.Context, attempt func() Attempt, retrying func(n int, detail string, wait time.Duration)) Outcome {
+	var (
+		out     Outcome
+		lastErr string
+		b       = BackoffInitial
+	)
+	timedOut := func() Outcome {
+		out.Outcome = outcomeTimedOut
+		out.Detail = fmt.Sprintf("no confirmation before the deadline after %d attempt(s); last error: %s", out.Attempts, lastErr)
+		return out
+	}
+	for {
+		r := attempt()
+		if !r.NotSent {
+			out.Attempts++
+		}
+		switch r.Verdict {
+		case Accepted:
+			out.Outcome, out.Detail = outcomeSucceeded, r.Detail
+			return out
+		case Final:
+			out.Outcome, out.Detail = outcomeFailed, r.Detail
+			return out
+		}
+		if stop.Err() != nil {
+			out.Aborted = true
+			return out
+		}
+		if ctx.Err() == nil || lastErr == "" {
+			// An attempt cut short by the logout deadline says less than
+			// the one before it.
+			lastErr = r.Detail
+		}
+		wait := Jitter(b)
+		b = min(b*BackoffFactor, BackoffMax)
+		dl, _ := ctx.Deadline()
+		left := time.Until(dl)
+		if r.RetryAfter > wait && r.RetryAfter < left {
+			wait = r.RetryAfter
+		}
+		if ctx.Err() != nil || wait >= left {
+			return timedOut()
+		}
+		if retrying != nil {
+			retrying(out.Attempts, r.Detail, wait)
+		}
+		if !Sleep(ctx, wait) {
+			if stop.Err() != nil {
+				out.Aborted = true
+				return out
+			}
+			return timedOut()
+		}
+	}
+}
+
+// Publish calls publish (each call bounded by 10 s) until it succeeds or
+// stop ends, with backoff from BackoffInitial doubling up to 5 s; failed
+// hears of every failure and whether publishing will be tried again. It
+// reports whether publish succeeded.
+func Publish(stop context.Context, publish func(ctx context.Context) error, failed func(attempt int, err error, retrying bool)) bool {
+	b := BackoffInitial
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(stop, 10*time.Second)
+		err := publish(ctx)
+		cancel()
+		if err == nil {
+			return true
+		}
+		retrying := stop.Err() == nil
+		failed(attempt, err, retrying)
+		if !retrying || !Sleep(stop, Jitter(b)) {
+			return false
+		}
+		b = min(b*2, 5*time.Second)
 	}
 }

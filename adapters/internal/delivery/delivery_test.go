@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -74,4 +75,38 @@ func TestPoolBoundDuplicatesAndClose(t *testing.T) {
 	}
 	close(block)
 	q.Close(context.Background())
+}
+
+func TestRetry(t *testing.T) {
+	script := func(vs ...Verdict) func() Attempt {
+		i := 0
+		return func() Attempt {
+			v := vs[min(i, len(vs)-1)]
+			i++
+			return Attempt{Verdict: v, Detail: "try " + strconv.Itoa(i)}
+		}
+	}
+	deadline := func(d time.Duration) context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	bg := context.Background()
+	if o := Retry(deadline(10*time.Second), bg, script(Retryable, Retryable, Accepted), nil); o.Outcome != "succeeded" || o.Attempts != 3 {
+		t.Errorf("retry then accept: %+v", o)
+	}
+	if o := Retry(deadline(10*time.Second), bg, script(Final), nil); o.Outcome != "failed" || o.Attempts != 1 || o.Detail != "try 1" {
+		t.Errorf("final: %+v", o)
+	}
+	if o := Retry(deadline(300*time.Millisecond), bg, script(Retryable), nil); o.Outcome != "timed_out" || o.Attempts < 2 || !strings.Contains(o.Detail, "last error: try") {
+		t.Errorf("deadline: %+v", o)
+	}
+	if o := Retry(deadline(time.Second), bg, func() Attempt { return Attempt{Verdict: Final, NotSent: true} }, nil); o.Attempts != 0 {
+		t.Errorf("a failure before sending counted as an attempt: %+v", o)
+	}
+	stop, cancel := context.WithCancel(bg)
+	cancel()
+	if o := Retry(deadline(time.Second), stop, script(Retryable), nil); !o.Aborted {
+		t.Errorf("stopped: %+v", o)
+	}
 }
