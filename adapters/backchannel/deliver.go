@@ -14,14 +14,6 @@ import (
 	"github.com/signoff/signoff/events"
 )
 
-// tokenOutcome is the outcome of delivering one session's tokens.
-type tokenOutcome struct {
-	outcome  string
-	detail   string
-	attempts int
-	aborted  bool // the adapter stopped
-}
-
 // deliver sends the tokens of one dispatch and returns its result (without
 // event_id, ids and finished_at). ok is false when the adapter stopped
 // before the outcome was known.
@@ -50,16 +42,20 @@ func (a *Adapter) deliver(d events.Dispatch) (res events.Result, ok bool) {
 	ctx, cancel := context.WithTimeout(a.runCtx, remaining)
 	defer cancel()
 
-	outs := make([]tokenOutcome, 0, len(sids))
+	outs := make([]delivery.Outcome, 0, len(sids))
 	for _, sid := range sids {
 		o := a.deliverToken(ctx, rp, d.Subject, sid)
-		res.Attempts += o.attempts
-		if o.aborted {
+		res.Attempts += o.Attempts
+		if o.Aborted {
 			return res, false
 		}
 		outs = append(outs, o)
 	}
-	res.Outcome, res.Detail = combine(outs, unreachable)
+	unaddressable := ""
+	if unreachable > 0 {
+		unaddressable = fmt.Sprintf("%d session(s) without sid: %s", unreachable, ErrSessionRequired)
+	}
+	res.Outcome, res.Detail = delivery.Combine(outs, "token", unaddressable, fmt.Sprintf("%d logout tokens accepted", len(outs)))
 	return res, true
 }
 
@@ -94,39 +90,9 @@ func targets(rp RP, d events.Dispatch) (sids []string, unreachable int) {
 	return sids, unreachable
 }
 
-// combine folds the outcomes of a participant's tokens into one: succeeded
-// only when every token was accepted; failed when one failed for good (or a
-// session could not be addressed); timed_out otherwise.
-func combine(outs []tokenOutcome, unreachable int) (outcome, detail string) {
-	n := len(outs)
-	label := func(i int, s string) string {
-		if n == 1 {
-			return s
-		}
-		return fmt.Sprintf("token %d of %d: %s", i+1, n, s)
-	}
-	for i, o := range outs {
-		if o.outcome == events.OutcomeFailed {
-			return events.OutcomeFailed, label(i, o.detail)
-		}
-	}
-	if unreachable > 0 {
-		return events.OutcomeFailed, fmt.Sprintf("%d session(s) without sid: %s", unreachable, ErrSessionRequired)
-	}
-	for i, o := range outs {
-		if o.outcome == events.OutcomeTimedOut {
-			return events.OutcomeTimedOut, label(i, o.detail)
-		}
-	}
-	if n == 1 {
-		return events.OutcomeSucceeded, outs[0].detail
-	}
-	return events.OutcomeSucceeded, fmt.Sprintf("%d logout tokens accepted", n)
-}
-
 // deliverToken delivers one token (a fresh one per attempt) until it is
 // accepted, fails for good, or ctx's deadline comes.
-func (a *Adapter) deliverToken(ctx context.Context, rp RP, subject, sid string) tokenOutcome {
+func (a *Adapter) deliverToken(ctx context.Context, rp RP, subject, sid string) delivery.Outcome {
 	o := delivery.Retry(ctx, a.runCtx, func() delivery.Attempt {
 		tok, err := a.minter.Mint(rp, subject, sid)
 		if err != nil {
@@ -137,7 +103,7 @@ func (a *Adapter) deliverToken(ctx context.Context, rp RP, subject, sid string) 
 	}, func(n int, detail string, wait time.Duration) {
 		a.log.Debug("back-channel logout attempt failed; retrying", "rp_id", rp.ID, "attempt", n, "detail", detail, "wait", wait)
 	})
-	return tokenOutcome{outcome: o.Outcome, detail: o.Detail, attempts: o.Attempts, aborted: o.Aborted}
+	return o
 }
 
 // attempt POSTs one token (section 2.5,

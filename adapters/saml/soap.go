@@ -19,13 +19,6 @@ import (
 // (saml-bindings 3.2.2.1).
 const SOAPAction = "http://www.oasis-open.org/committees/security"
 
-type requestOutcome struct {
-	outcome  string
-	detail   string
-	attempts int
-	aborted  bool
-}
-
 // deliver sends the LogoutRequests of one dispatch over SOAP and returns
 // its result (outcome, detail, attempts). ok is false when the adapter
 // stopped before the outcome was known.
@@ -49,59 +42,33 @@ func (a *Adapter) deliver(sp SP, d events.Dispatch) (res events.Result, ok bool)
 	}
 	ctx, cancel := context.WithTimeout(a.runCtx, remaining)
 	defer cancel()
-	var outs []requestOutcome
+	var outs []delivery.Outcome
 	for _, t := range ts {
 		o := a.deliverRequest(ctx, sp, ep.Location, d.Initiator, t)
-		res.Attempts += o.attempts
-		if o.aborted {
+		res.Attempts += o.Attempts
+		if o.Aborted {
 			return res, false
 		}
 		outs = append(outs, o)
 	}
-	res.Outcome, res.Detail = combine(outs, missing)
-	return res, true
-}
-
-// combine folds the outcomes of a participant's requests: succeeded only
-// when every one was confirmed; failed when one failed for good (or a
-// session had no NameID); timed_out otherwise.
-func combine(outs []requestOutcome, missing int) (outcome, detail string) {
-	n := len(outs)
-	label := func(i int, s string) string {
-		if n == 1 {
-			return s
-		}
-		return fmt.Sprintf("request %d of %d: %s", i+1, n, s)
-	}
-	for i, o := range outs {
-		if o.outcome == events.OutcomeFailed {
-			return events.OutcomeFailed, label(i, o.detail)
-		}
-	}
+	unaddressable := ""
 	if missing > 0 {
-		return events.OutcomeFailed, fmt.Sprintf("%d session(s) without a SAML NameID could not be signed out", missing)
+		unaddressable = fmt.Sprintf("%d session(s) without a SAML NameID could not be signed out", missing)
 	}
-	for i, o := range outs {
-		if o.outcome == events.OutcomeTimedOut {
-			return events.OutcomeTimedOut, label(i, o.detail)
-		}
-	}
-	if n == 1 {
-		return events.OutcomeSucceeded, outs[0].detail
-	}
-	return events.OutcomeSucceeded, fmt.Sprintf("%d LogoutRequests confirmed with Success", n)
+	res.Outcome, res.Detail = delivery.Combine(outs, "request", unaddressable, fmt.Sprintf("%d LogoutRequests confirmed with Success", len(outs)))
+	return res, true
 }
 
 // deliverRequest sends one LogoutRequest (a fresh ID and IssueInstant per
 // attempt) until it is confirmed, fails for good, or ctx's deadline comes.
-func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location, initiator string, t target) requestOutcome {
+func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location, initiator string, t target) delivery.Outcome {
 	o := delivery.Retry(ctx, a.runCtx, func() delivery.Attempt {
 		a.attempts.Add(1)
 		return a.attempt(ctx, sp, location, initiator, t)
 	}, func(n int, detail string, wait time.Duration) {
 		a.log.Debug("SOAP logout attempt failed; retrying", "rp_id", sp.ID, "attempt", n, "detail", detail, "wait", wait)
 	})
-	return requestOutcome{outcome: o.Outcome, detail: o.Detail, attempts: o.Attempts, aborted: o.Aborted}
+	return o
 }
 
 // attempt POSTs one signed LogoutRequest in a SOAP 1.1 envelope

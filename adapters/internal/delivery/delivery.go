@@ -323,3 +323,36 @@ func Publish(stop context.Context, publish func(ctx context.Context) error, fail
 		b = min(b*2, 5*time.Second)
 	}
 }
+
+// Combine folds the outcomes of one participant's messages (one per
+// session) into its outcome: succeeded only when every one was confirmed;
+// failed when one failed for good, or when some session could not be
+// addressed at all (unaddressable is then its detail); timed_out
+// otherwise. noun names a message in details ("token 2 of 3: …"); allOK is
+// the detail when several were all confirmed.
+func Combine(outs []Outcome, noun, unaddressable, allOK string) (outcome, detail string) {
+	n := len(outs)
+	label := func(i int, s string) string {
+		if n == 1 {
+			return s
+		}
+		return fmt.Sprintf("%s %d of %d: %s", noun, i+1, n, s)
+	}
+	for i, o := range outs {
+		if o.Outcome == outcomeFailed {
+			return outcomeFailed, label(i, o.Detail)
+		}
+	}
+	if unaddressable != "" {
+		return outcomeFailed, unaddressable
+	}
+	for i, o := range outs {
+		if o.Outcome == outcomeTimedOut {
+			return outcomeTimedOut, label(i, o.Detail)
+		}
+	}
+	if n == 1 {
+		return outcomeSucceeded, outs[0].Detail
+	}
+	return outcomeSucceeded, allOK
+}
