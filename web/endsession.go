@@ -151,9 +151,7 @@ func (b *browser) endSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if browserSession == "" {
-		b.Local.Clear(w)
-		b.render(w, r, pageData{Title: "You are signed out", Status: "complete", Complete: true,
-			Summary: "You were already signed out.", Continue: b.DefaultRedirect})
+		b.alreadySignedOut(w, r, b.DefaultRedirect, "")
 		return
 	}
 	if trusted && b.ChooseScope == ChooseNever {
@@ -301,9 +299,7 @@ func (b *browser) choose(w http.ResponseWriter, r *http.Request) {
 func (b *browser) startChosen(w http.ResponseWriter, r *http.Request, c chosen) {
 	sid := b.Local.SessionID(r)
 	if sid == "" {
-		b.Local.Clear(w)
-		b.render(w, r, pageData{Title: "You are signed out", Status: "complete", Complete: true,
-			Summary: "You were already signed out.", Continue: firstNonEmpty(c.ReturnTo, b.DefaultRedirect)})
+		b.alreadySignedOut(w, r, firstNonEmpty(c.ReturnTo, b.DefaultRedirect), "")
 		return
 	}
 	id := uuid.NewString()

@@ -213,18 +213,26 @@ func (b *browser) owns(r *http.Request, id string) bool {
 }
 
 // bind binds the browser to the logout id with an HMAC cookie.
-//
-// The response must not carry the Clear-Site-Data: "cookies" that the local
-// session's Clear sends: Chromium applies it after the response's
-// Set-Cookie headers, so the binding cookie would be gone at once (the
-// logout page would answer 404), and it drops every cookie of the site —
-// every port of the host, every subdomain of the registrable domain —
-// including the RPs' own session cookies. The session cookie itself is
-// expired by Set-Cookie, and its participant confirms that it is gone.
 func (b *browser) bind(w http.ResponseWriter, id string) {
-	w.Header().Del("Clear-Site-Data")
 	http.SetCookie(w, &http.Cookie{Name: bindingCookie, Value: id + "." + b.mac(id), Path: b.base + "/",
 		HttpOnly: true, Secure: b.secure, SameSite: http.SameSiteLaxMode, MaxAge: 3600})
+}
+
+// clearSite asks the browser to drop every cookie of the site
+// (https://www.w3.org/TR/clear-site-data/). Only for responses that set no
+// cookie signoff needs: browsers apply it after the response's Set-Cookie
+// and to the whole site — every port of the host, every subdomain of the
+// registrable domain, the RPs' own cookies included — so on the response
+// that binds a logout it would drop the binding (the page would answer
+// 404) and end the RPs' sessions before their logout could run.
+func clearSite(w http.ResponseWriter) { w.Header().Set("Clear-Site-Data", `"cookies"`) }
+
+// alreadySignedOut answers a browser that has no IdP session.
+func (b *browser) alreadySignedOut(w http.ResponseWriter, r *http.Request, cont, refused string) {
+	clearSite(w)
+	b.Local.Clear(w)
+	b.render(w, r, pageData{Title: "You are signed out", Status: "complete", Complete: true,
+		Summary: "You were already signed out.", Continue: cont, RefusedRedirect: refused})
 }
 
 // target validates a requested redirect; "" and the reason when refused.
@@ -244,6 +252,7 @@ func (b *browser) target(raw string) (string, string) {
 func (b *browser) begin(w http.ResponseWriter, r *http.Request, returnTo string) (string, error) {
 	sid := b.Local.SessionID(r)
 	if sid == "" {
+		clearSite(w)
 		b.Local.Clear(w)
 		return "", nil
 	}
@@ -281,8 +290,7 @@ func (b *browser) startLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if id == "" {
-		b.render(w, r, pageData{Title: "You are signed out", Status: "complete", Complete: true,
-			Summary: "You were already signed out.", Continue: firstNonEmpty(rd, b.DefaultRedirect), RefusedRedirect: refusedWhy})
+		b.alreadySignedOut(w, r, firstNonEmpty(rd, b.DefaultRedirect), refusedWhy)
 		return
 	}
 	loc := b.base + "/logout/" + id

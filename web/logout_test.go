@@ -74,7 +74,6 @@ func (f *fakeLocal) SessionID(r *http.Request) string {
 }
 func (f *fakeLocal) Clear(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: "idp_session", Value: "", Path: "/", MaxAge: -1})
-	w.Header().Set("Clear-Site-Data", `"cookies"`)
 }
 func (f *fakeLocal) Confirm(_ context.Context, id string, _ *http.Request) error {
 	f.mu.Lock()

@@ -1,8 +1,6 @@
 // Package cookie ends the IdP session in the user's browser: it expires the
-// configured session cookie and can ask the browser to drop every cookie of
-// the site (Clear-Site-Data, https://www.w3.org/TR/clear-site-data/). The
-// web package removes that header from responses that also set cookies it
-// needs: browsers apply it site-wide and after the response's Set-Cookie.
+// configured session cookie (the web package adds Clear-Site-Data only
+// where no cookie it needs is set: browsers apply it site-wide).
 // Its participant, "this sign-in service", counts as signed out only on
 // proof: the browser's next request to signoff no longer carries the cookie.
 package cookie
@@ -62,8 +60,7 @@ func (a *Adapter) SessionID(r *http.Request) string {
 }
 
 // Clear expires the session cookie — with and without the configured
-// Domain, so a host-only copy goes too — and sends Clear-Site-Data for
-// cookies of signoff's own origin.
+// Domain, so a host-only copy goes too.
 func (a *Adapter) Clear(w http.ResponseWriter) {
 	domains := []string{""}
 	if a.cfg.Domain != "" {
@@ -75,7 +72,6 @@ func (a *Adapter) Clear(w http.ResponseWriter) {
 			HttpOnly: true, Secure: a.cfg.Secure, SameSite: http.SameSiteLaxMode,
 		})
 	}
-	w.Header().Set("Clear-Site-Data", `"cookies"`)
 }
 
 // Confirm reports the local participant's outcome for logoutID from a

@@ -30,8 +30,8 @@ func TestClearAndConfirm(t *testing.T) {
 			t.Errorf("cookie %+v does not expire the session", c)
 		}
 	}
-	if rec.Header().Get("Clear-Site-Data") != `"cookies"` {
-		t.Error("no Clear-Site-Data")
+	if rec.Header().Get("Clear-Site-Data") != "" {
+		t.Error("Clear sends Clear-Site-Data, which would also drop the cookies set beside it (the web decides where it goes)")
 	}
 	with := httptest.NewRequest("GET", "/logout/L1", nil)
 	with.AddCookie(&http.Cookie{Name: "idp", Value: "s1"})

@@ -128,8 +128,7 @@ func (s samlSessions) SessionsByNameID(ctx context.Context, rpID, nameID string)
 }
 
 // samlBrowser binds an SP-initiated logout to the browser, as /logout does:
-// the IdP session cookie is expired, then the logout bound (web.Browser.Bind
-// also drops the Clear-Site-Data that Clear sends).
+// the IdP session cookie is expired, then the logout bound.
 type samlBrowser struct {
 	local *cookie.Adapter
 	web   *web.Browser
