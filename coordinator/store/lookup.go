@@ -10,9 +10,6 @@ import (
 	"github.com/signoff/signoff/events"
 )
 
-// SessionApp is one RP a session is signed in to.
-type SessionApp struct{ RPID string }
-
 // SessionRPs lists the rp_ids the IdP session is signed in to, in the order
 // they were joined.
 func (s *Store) SessionRPs(ctx context.Context, sessionID string) ([]string, error) {

@@ -2,13 +2,14 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -296,23 +297,11 @@ func (c *client) waitCompleted(logoutID string, timeout time.Duration) events.Co
 	return ev
 }
 
-func splitJWT(raw string) []string {
-	var parts []string
-	start := 0
-	for i := 0; i < len(raw); i++ {
-		if raw[i] == '.' {
-			parts = append(parts, raw[start:i])
-			start = i + 1
-		}
-	}
-	return append(parts, raw[start:])
-}
+func splitJWT(raw string) []string { return strings.Split(raw, ".") }
 
 func decodeSegment(seg string, v any) {
-	b, err := base64URLDecode(seg)
+	b, err := base64.RawURLEncoding.DecodeString(seg)
 	if err == nil {
 		json.Unmarshal(b, v)
 	}
 }
-
-var _ = io.Discard
