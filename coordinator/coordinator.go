@@ -15,11 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/google/uuid"
 
 	"github.com/signoff/signoff/coordinator/bus"
@@ -34,6 +34,8 @@ type Store interface {
 	RunningSagas(ctx context.Context) ([]string, error)
 	ExpiredSagas(ctx context.Context, now time.Time, limit int) ([]string, error)
 	ExpiredSessions(ctx context.Context, now time.Time, limit int) ([]string, error)
+	Apply(ctx context.Context, partition int, seq uint64, fns []func(*store.Tx) error, failed func(*store.Tx, int, error) error) error
+	Applied(ctx context.Context, partition int) (uint64, error)
 }
 
 // Config are the coordinator's dependencies.
@@ -55,6 +57,13 @@ type Config struct {
 	// session.activity for this long (config session.inactivity); 0 means
 	// none.
 	SessionInactivity time.Duration
+	// Sealer authenticates dispatches (sealed here) and results (verified
+	// here); nil turns both off (unit tests).
+	Sealer *events.Sealer
+	// BusAdapters are the adapters that consume their dispatches from the
+	// bus; the others (front-channel, cookie) are driven by the browser
+	// page from the saga, and get no dispatch event. Nil: every adapter.
+	BusAdapters map[string]bool
 }
 
 // Coordinator handles the coordinator's subjects.
@@ -90,59 +99,102 @@ func New(cfg Config) *Coordinator {
 
 func (c *Coordinator) now() time.Time { return c.cfg.Now().UTC() }
 
-// HandleSessionJoined records a session.joined in the registry.
+// HandleSessionJoined records a session.joined in the registry (one event
+// in its own transaction; the ordered intake batches through Prepare).
 func (c *Coordinator) HandleSessionJoined(msg *message.Message) error {
-	ev, err := events.Decode[events.SessionJoined](msg.Payload)
-	if err != nil {
-		return err
-	}
-	if _, ok := c.cfg.Directory.RP(ev.RPID); !ok {
-		return bus.Permanent(fmt.Errorf("session.joined: unknown rp_id %q (not in relying_parties)", ev.RPID))
-	}
-	return c.withPolicy(msg.Context(), func(tx *store.Tx) error { return tx.JoinSession(ev) })
+	return c.handle(msg, events.SubjectSessionJoined)
 }
 
 // HandleSessionActivity records a session.activity.
 func (c *Coordinator) HandleSessionActivity(msg *message.Message) error {
-	ev, err := events.Decode[events.SessionActivity](msg.Payload)
-	if err != nil {
-		return err
-	}
-	return c.withPolicy(msg.Context(), func(tx *store.Tx) error { return tx.TouchSession(ev.SessionID, ev.OccurredAt) })
+	return c.handle(msg, events.SubjectSessionActivity)
 }
 
 // HandleLogoutRequested starts a saga, unless one with this logout_id exists.
 func (c *Coordinator) HandleLogoutRequested(msg *message.Message) error {
-	req, err := events.Decode[events.LogoutRequested](msg.Payload)
+	return c.handle(msg, events.SubjectLogoutRequested)
+}
+
+// HandleResult records an adapter's logout.result.
+func (c *Coordinator) HandleResult(msg *message.Message) error {
+	return c.handle(msg, events.SubjectLogoutResult)
+}
+
+func (c *Coordinator) handle(msg *message.Message, subject string) error {
+	fn, err := c.Prepare(subject, msg.Metadata.Get(events.HeaderSeal), msg.Payload)
 	if err != nil {
 		return err
 	}
-	middleware.SetCorrelationID(req.LogoutID, msg)
-	return c.Start(msg.Context(), req)
+	return c.withPolicy(msg.Context(), fn)
+}
+
+// Prepare decodes one event of the coordinator's subjects and returns the
+// change it makes, to run inside a store transaction. An error (always
+// permanent: the event is invalid, unsealed or names an unknown RP) means
+// the event is to be poisoned. seal is the event's HeaderSeal value, which
+// a logout.result must carry when the coordinator has a Sealer.
+func (c *Coordinator) Prepare(subject, seal string, payload []byte) (func(tx *store.Tx) error, error) {
+	switch subject {
+	case events.SubjectSessionJoined:
+		ev, err := events.Decode[events.SessionJoined](payload)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := c.cfg.Directory.RP(ev.RPID); !ok {
+			return nil, bus.Permanent(fmt.Errorf("session.joined: unknown rp_id %q (not in relying_parties)", ev.RPID))
+		}
+		return func(tx *store.Tx) error { return tx.JoinSession(ev) }, nil
+	case events.SubjectSessionActivity:
+		ev, err := events.Decode[events.SessionActivity](payload)
+		if err != nil {
+			return nil, err
+		}
+		return func(tx *store.Tx) error { return tx.TouchSession(ev.SessionID, ev.OccurredAt) }, nil
+	case events.SubjectLogoutRequested:
+		req, err := events.Decode[events.LogoutRequested](payload)
+		if err != nil {
+			return nil, err
+		}
+		return func(tx *store.Tx) error { return c.start(tx, req) }, nil
+	case events.SubjectLogoutResult:
+		if c.cfg.Sealer != nil {
+			if err := c.cfg.Sealer.Verify(subject, payload, seal); err != nil {
+				return nil, fmt.Errorf("logout.result not from a signoff adapter: %w", err)
+			}
+		}
+		r, err := events.Decode[events.Result](payload)
+		if err != nil {
+			return nil, err
+		}
+		return func(tx *store.Tx) error { return c.record(tx, r) }, nil
+	}
+	return nil, bus.Permanent(fmt.Errorf("coordinator: no handler for subject %q", subject))
 }
 
 // Start begins the saga of req (idempotent on req.LogoutID).
 func (c *Coordinator) Start(ctx context.Context, req events.LogoutRequested) error {
-	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error {
-		exists, err := tx.SagaExists(req.LogoutID)
-		if err != nil || exists {
-			return err
-		}
-		sessions, err := tx.Sessions(req.SessionID, req.Subject)
-		if err != nil {
-			return err
-		}
-		now := c.now()
-		s, cmds := saga.Start(req, sessions, c.cfg.Directory, c.cfg.Deadline, now)
-		if err := tx.EndSessions(taken(s)); err != nil {
-			return err
-		}
-		if err := tx.SaveSaga(s); err != nil {
-			return err
-		}
-		c.log.Info("logout started", "logout_id", s.LogoutID, "initiator", s.Initiator, "participants", len(s.Participants))
-		return c.apply(tx, s, cmds, now)
-	})
+	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error { return c.start(tx, req) })
+}
+
+func (c *Coordinator) start(tx *store.Tx, req events.LogoutRequested) error {
+	exists, err := tx.SagaExists(req.LogoutID)
+	if err != nil || exists {
+		return err
+	}
+	sessions, err := tx.Sessions(req.SessionID, req.Subject)
+	if err != nil {
+		return err
+	}
+	now := c.now()
+	s, cmds := saga.Start(req, sessions, c.cfg.Directory, c.cfg.Deadline, now)
+	if err := tx.EndSessions(taken(s)); err != nil {
+		return err
+	}
+	if err := tx.SaveSaga(s); err != nil {
+		return err
+	}
+	c.log.Info("logout started", "logout_id", s.LogoutID, "initiator", s.Initiator, "participants", len(s.Participants))
+	return c.apply(tx, s, cmds, now)
 }
 
 // taken lists the registry sessions a saga took over.
@@ -156,45 +208,37 @@ func taken(s saga.Saga) []saga.Session {
 	return out
 }
 
-// HandleResult records an adapter's logout.result.
-func (c *Coordinator) HandleResult(msg *message.Message) error {
-	r, err := events.Decode[events.Result](msg.Payload)
+// Record applies one result to its saga.
+func (c *Coordinator) Record(ctx context.Context, r events.Result) error {
+	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error { return c.record(tx, r) })
+}
+
+func (c *Coordinator) record(tx *store.Tx, r events.Result) error {
+	s, ok, err := tx.SagaWithoutSessions(r.LogoutID)
 	if err != nil {
 		return err
 	}
-	middleware.SetCorrelationID(r.LogoutID, msg)
-	return c.Record(msg.Context(), r)
-}
-
-// Record applies one result to its saga.
-func (c *Coordinator) Record(ctx context.Context, r events.Result) error {
-	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error {
-		s, ok, err := tx.SagaWithoutSessions(r.LogoutID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return bus.Permanent(fmt.Errorf("logout.result: unknown logout_id %q", r.LogoutID))
-		}
-		if !s.Running() {
-			return nil
-		}
-		now := c.now()
-		next, cmds, err := s.ApplyResult(r, now)
-		if errors.Is(err, saga.ErrUnknownParticipant) {
-			return bus.Permanent(err)
-		}
-		if err != nil {
-			return err
-		}
-		if samePending(s, next) {
-			return nil
-		}
-		if err := tx.SaveProgress(s, next); err != nil {
-			return err
-		}
-		return c.apply(tx, next, cmds, now)
-	})
+	if !ok {
+		return bus.Permanent(fmt.Errorf("logout.result: unknown logout_id %q", r.LogoutID))
+	}
+	if !s.Running() {
+		return nil
+	}
+	now := c.now()
+	next, cmds, err := s.ApplyResult(r, now)
+	if errors.Is(err, saga.ErrUnknownParticipant) {
+		return bus.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	if samePending(s, next) {
+		return nil
+	}
+	if err := tx.SaveProgress(s, next); err != nil {
+		return err
+	}
+	return c.apply(tx, next, cmds, now)
 }
 
 // samePending reports that ApplyResult changed nothing.
@@ -303,6 +347,9 @@ func (c *Coordinator) apply(tx *store.Tx, s saga.Saga, cmds []saga.Command, now 
 		switch cmd := cmd.(type) {
 		case saga.Dispatch:
 			p := cmd.Participant
+			if c.cfg.BusAdapters != nil && !c.cfg.BusAdapters[p.Adapter] {
+				continue
+			}
 			d := events.Dispatch{
 				EventID: uuid.NewString(), LogoutID: s.LogoutID, RPID: p.RPID, Adapter: p.Adapter,
 				Deadline: s.Deadline, OccurredAt: now, Initiator: s.Initiator, Reason: s.Reason,
@@ -321,7 +368,11 @@ func (c *Coordinator) apply(tx *store.Tx, s saga.Saga, cmds []saga.Command, now 
 		if err != nil {
 			return fmt.Errorf("coordinator: encode: %w", err)
 		}
-		if err := tx.AddOutbox(id, subject, payload, now); err != nil {
+		var headers map[string]string
+		if c.cfg.Sealer != nil && strings.HasPrefix(subject, events.SubjectDispatchPrefix) {
+			headers = map[string]string{events.HeaderSeal: c.cfg.Sealer.Seal(subject, payload)}
+		}
+		if err := tx.AddOutboxWithHeaders(id, subject, payload, headers, now); err != nil {
 			return err
 		}
 	}

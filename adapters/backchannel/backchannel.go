@@ -182,7 +182,7 @@ type Adapter struct {
 	now            func() time.Time
 	log            *slog.Logger
 
-	pool   *delivery.Pool // keyed by dispatch event_id
+	pool   *delivery.Pool // keyed by logout_id and rp_id
 	runCtx context.Context
 	stop   context.CancelFunc
 
@@ -277,12 +277,12 @@ func (a *Adapter) Minter() *Minter { return a.minter }
 // progress (backpressure) and returns ctx.Err() if ctx ends first, or
 // ErrClosed after Close. Once accepted, the delivery runs in its own
 // goroutine, independent of ctx, and publishes exactly one events.Result.
-// A dispatch whose event_id is already being delivered is accepted without
-// starting a second delivery. The deliveries of one logout thus run in
+// A dispatch of a participant (logout_id, rp_id) already being delivered
+// is accepted without starting a second delivery. The deliveries of one logout thus run in
 // parallel, as section 2.3 of
 // https://openid.net/specs/openid-connect-backchannel-1_0.html encourages.
 func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
-	started, err := a.pool.Go(ctx, d.EventID, func() { a.run(d) })
+	started, err := a.pool.Go(ctx, d.LogoutID+"\x00"+d.RPID, func() { a.run(d) })
 	if started {
 		a.accepted.Add(1)
 	}
@@ -292,6 +292,12 @@ func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
 	}
 	return err
 }
+
+// Free is how many dispatches Handle can accept now without waiting.
+func (a *Adapter) Free() int { return a.pool.Free() }
+
+// Freed is signalled when a delivery ends and room is free again.
+func (a *Adapter) Freed() <-chan struct{} { return a.pool.Freed() }
 
 // Close stops accepting dispatches and waits until the deliveries in
 // progress have published their results or ctx ends. When ctx ends first,

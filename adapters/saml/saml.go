@@ -241,7 +241,7 @@ type Adapter struct {
 	soapURL    string
 	postURL    string
 	returnURL  string
-	pool       *delivery.Pool // keyed by dispatch event_id
+	pool       *delivery.Pool // keyed by logout_id and rp_id
 	runCtx     context.Context
 	stop       context.CancelFunc
 	settled    sync.Map // logoutID+"\x00"+rpID → time: settled by /saml/slo (no second hop)
@@ -376,9 +376,9 @@ func (a *Adapter) SOAPURL() string { return a.soapURL }
 //   - a browser SP needs nothing from the server: the logout page signs
 //     it out (Frame) and /saml/slo settles it, or the saga deadline does.
 //
-// A dispatch whose event_id is already in progress is not run twice.
+// A dispatch of a participant already in progress is not run twice.
 func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
-	started, err := a.pool.Go(ctx, d.EventID, func() { a.run(d) })
+	started, err := a.pool.Go(ctx, d.LogoutID+"\x00"+d.RPID, func() { a.run(d) })
 	if started {
 		a.accepted.Add(1)
 	}
@@ -388,6 +388,12 @@ func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
 	}
 	return err
 }
+
+// Free is how many dispatches Handle can accept now without waiting.
+func (a *Adapter) Free() int { return a.pool.Free() }
+
+// Freed is signalled when a delivery ends and room is free again.
+func (a *Adapter) Freed() <-chan struct{} { return a.pool.Freed() }
 
 // Close stops accepting dispatches and waits until the deliveries in
 // progress have published their results or ctx ends. When ctx ends first,

@@ -15,10 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
-	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/google/uuid"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,6 +48,8 @@ type Bus struct {
 	server *server.Server
 	url    string
 	log    *slog.Logger
+
+	stream health
 
 	mu    sync.Mutex
 	conns []*nats.Conn
@@ -208,81 +206,6 @@ func (b *Bus) provision(ctx context.Context) error {
 	return fmt.Errorf("bus: provision stream %s: %w", events.StreamName, err)
 }
 
-// Publisher returns a watermill publisher on its own connection. With
-// dedup, the watermill message UUID is sent as Nats-Msg-Id: set it to the
-// event_id. The poison publisher must not dedup: a poisoned message keeps
-// the UUID of the original, which JetStream would drop as a duplicate.
-func (b *Bus) Publisher(name string, dedup bool) (message.Publisher, error) {
-	nc, err := b.Connect(name)
-	if err != nil {
-		return nil, err
-	}
-	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
-		Marshaler:         marshaler{},
-		SubjectCalculator: wmnats.DefaultSubjectCalculator,
-		JetStream:         wmnats.JetStreamConfig{TrackMsgId: dedup},
-	}, watermill.NewSlogLogger(b.log.With("component", name)))
-	if err != nil {
-		return nil, fmt.Errorf("bus: publisher %s: %w", name, err)
-	}
-	return pub, nil
-}
-
-// SubscriberConfig configures one durable consumer.
-type SubscriberConfig struct {
-	// Durable is the durable consumer name (and queue group): every
-	// instance of signoff with the same name shares the work.
-	Durable string
-	// Concurrency is the number of messages handled at once.
-	Concurrency int
-	// AckWait is how long a message may be in a handler before it is
-	// redelivered.
-	AckWait time.Duration
-	// MaxDeliver bounds redeliveries of a message whose handler keeps
-	// failing (it then stays in the stream for an operator).
-	MaxDeliver int
-}
-
-// Subscriber returns a watermill subscriber on its own connection.
-func (b *Bus) Subscriber(sc SubscriberConfig) (message.Subscriber, error) {
-	if sc.Concurrency <= 0 {
-		sc.Concurrency = 1
-	}
-	if sc.AckWait <= 0 {
-		sc.AckWait = 30 * time.Second
-	}
-	if sc.MaxDeliver <= 0 {
-		sc.MaxDeliver = 20
-	}
-	nc, err := b.Connect("signoff-" + sc.Durable)
-	if err != nil {
-		return nil, err
-	}
-	durable := sc.Durable
-	sub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
-		Unmarshaler:       marshaler{},
-		SubjectCalculator: wmnats.DefaultSubjectCalculator,
-		QueueGroupPrefix:  durable,
-		SubscribersCount:  sc.Concurrency,
-		AckWaitTimeout:    sc.AckWait,
-		CloseTimeout:      10 * time.Second,
-		NakDelay:          wmnats.NewStaticDelay(time.Second),
-		JetStream: wmnats.JetStreamConfig{
-			AckAsync:          false,
-			DurableCalculator: func(string, string) string { return durable },
-			SubscribeOptions: []nats.SubOpt{
-				nats.DeliverAll(), nats.AckExplicit(), nats.ManualAck(),
-				nats.AckWait(sc.AckWait + 5*time.Second), nats.MaxDeliver(sc.MaxDeliver),
-				nats.MaxAckPending(4 * sc.Concurrency),
-			},
-		},
-	}, watermill.NewSlogLogger(b.log.With("component", sc.Durable)))
-	if err != nil {
-		return nil, fmt.Errorf("bus: subscriber %s: %w", sc.Durable, err)
-	}
-	return sub, nil
-}
-
 // Close drains every connection of the bus and then shuts the embedded
 // server down.
 func (b *Bus) Close() {
@@ -309,49 +232,6 @@ func (b *Bus) Close() {
 		b.server.WaitForShutdown()
 	}
 }
-
-// NewEventMessage wraps an encoded event into a watermill message whose
-// UUID (and so Nats-Msg-Id) is the event_id.
-func NewEventMessage(eventID string, payload []byte) *message.Message {
-	if eventID == "" {
-		eventID = uuid.NewString()
-	}
-	return message.NewMessage(eventID, payload)
-}
-
-// marshaler is watermill-nats' header marshaler, made tolerant of messages
-// published by plain NATS clients (no watermill UUID, repeated headers):
-// such a message must reach the handler so that it can be validated and
-// poisoned with a reason instead of being redelivered forever.
-type marshaler struct{}
-
-func (marshaler) Marshal(topic string, msg *message.Message) (*nats.Msg, error) {
-	return (&wmnats.NATSMarshaler{}).Marshal(topic, msg)
-}
-
-func (marshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
-	id := m.Header.Get(wmnats.WatermillUUIDHdr)
-	if id == "" {
-		id = uuid.NewString()
-	}
-	msg := message.NewMessage(id, m.Data)
-	for k, v := range m.Header {
-		switch k {
-		case wmnats.WatermillUUIDHdr, nats.MsgIdHdr, nats.ExpectedLastMsgIdHdr, nats.ExpectedStreamHdr,
-			nats.ExpectedLastSubjSeqHdr, nats.ExpectedLastSeqHdr:
-			continue
-		}
-		if len(v) > 0 {
-			msg.Metadata.Set(k, v[len(v)-1])
-		}
-	}
-	msg.Metadata.Set(MetadataSubject, m.Subject)
-	return msg, nil
-}
-
-// MetadataSubject is the metadata key holding the NATS subject a message
-// arrived on (poisoned messages keep it).
-const MetadataSubject = "signoff_subject"
 
 type slogAdapter struct{ l *slog.Logger }
 

@@ -110,7 +110,11 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 	futures := make([]jetstream.PubAckFuture, 0, len(rows))
 	var pubErr error
 	for _, row := range rows {
-		f, err := r.js.PublishMsgAsync(&nats.Msg{Subject: row.Subject, Data: row.Payload, Header: nats.Header{}},
+		h := nats.Header{}
+		for k, v := range row.Headers {
+			h.Set(k, v)
+		}
+		f, err := r.js.PublishMsgAsync(&nats.Msg{Subject: row.Subject, Data: row.Payload, Header: h},
 			jetstream.WithMsgID(row.ID))
 		if err != nil {
 			pubErr = fmt.Errorf("outbox: publish %s: %w", row.Subject, err)

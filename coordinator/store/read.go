@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -71,11 +73,13 @@ type OutboxRow struct {
 	ID      string
 	Subject string
 	Payload []byte
+	// Headers are NATS headers to send with the event (nil: none).
+	Headers map[string]string
 }
 
 // PendingOutbox returns up to limit queued events, oldest first.
 func (s *Store) PendingOutbox(ctx context.Context, limit int) ([]OutboxRow, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, id, subject, payload FROM outbox ORDER BY seq LIMIT ?`, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, id, subject, payload, headers FROM outbox ORDER BY seq LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: read outbox: %w", err)
 	}
@@ -83,8 +87,14 @@ func (s *Store) PendingOutbox(ctx context.Context, limit int) ([]OutboxRow, erro
 	var out []OutboxRow
 	for rows.Next() {
 		var r OutboxRow
-		if err := rows.Scan(&r.Seq, &r.ID, &r.Subject, &r.Payload); err != nil {
+		var h string
+		if err := rows.Scan(&r.Seq, &r.ID, &r.Subject, &r.Payload, &h); err != nil {
 			return nil, fmt.Errorf("store: scan outbox: %w", err)
+		}
+		if h != "" {
+			if err := json.Unmarshal([]byte(h), &r.Headers); err != nil {
+				return nil, fmt.Errorf("store: outbox %s headers: %w", r.ID, err)
+			}
 		}
 		out = append(out, r)
 	}
@@ -102,6 +112,20 @@ func (s *Store) DeleteOutbox(ctx context.Context, seqs []int64) error {
 		}
 		return nil
 	})
+}
+
+// Applied is the stream sequence up to which every event of partition has
+// been applied (0: none yet).
+func (s *Store) Applied(ctx context.Context, partition int) (uint64, error) {
+	var seq int64
+	err := s.r.QueryRowContext(ctx, `SELECT applied_seq FROM progress WHERE partition = ?`, partition).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: applied sequence of partition %d: %w", partition, err)
+	}
+	return uint64(seq), nil
 }
 
 func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, error) {

@@ -81,6 +81,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 	payload    BLOB NOT NULL,
 	created_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS progress (
+	partition   INTEGER PRIMARY KEY,
+	applied_seq INTEGER NOT NULL
+);
 `
 
 // Store is the sqlite state of one coordinator partition.
@@ -213,6 +217,11 @@ func migrate(w *sql.DB) error {
 		if _, err := tx.Exec(`DELETE FROM settings WHERE key IN ('` + keyExpiration + `', '` + keyInactivity + `')`); err != nil {
 			return err
 		}
+	}
+	// Outbox rows carry NATS headers (the integrity tag of dispatches, the
+	// reason of poisoned messages) since Backbone v2.
+	if err := addColumn(tx, "outbox", "headers", "TEXT NOT NULL DEFAULT ''"); err != nil {
+		return err
 	}
 	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expiry_at) WHERE expiry_at IS NOT NULL`); err != nil {
 		return err
@@ -355,6 +364,21 @@ func (s *Store) commit(batch []*op) {
 	}
 }
 
+// addColumn adds column name to table unless it exists.
+func addColumn(tx *sql.Tx, table, name, def string) error {
+	var n int
+	if err := tx.QueryRow(`SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, table, name).Scan(&n); err != nil {
+		return fmt.Errorf("inspect %s: %w", table, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.Exec(`ALTER TABLE ` + table + ` ADD COLUMN ` + name + ` ` + def); err != nil {
+		return fmt.Errorf("add column %s.%s: %w", table, name, err)
+	}
+	return nil
+}
+
 func nanos(t time.Time) int64 { return t.UnixNano() }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
@@ -371,4 +395,41 @@ func fromNull(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return fromNanos(n.Int64)
+}
+
+// Apply runs fns in order inside one write transaction, each in its own
+// SAVEPOINT, and records seq as the applied stream sequence of partition in
+// the same transaction. When fn i fails, its changes are rolled back and
+// failed(tx, i, err) is called in the transaction: it may record the failure
+// (a poisoned event) and return nil to go on, or return an error to abort
+// the whole transaction, which Apply then returns with nothing applied.
+// This is the unit of the ordered intake: a batch of events and the
+// progress marker commit together, so a crash can neither lose an applied
+// event nor apply one twice.
+func (s *Store) Apply(ctx context.Context, partition int, seq uint64, fns []func(*Tx) error, failed func(t *Tx, i int, err error) error) error {
+	return s.Update(ctx, func(t *Tx) error {
+		for i, fn := range fns {
+			if fn == nil {
+				continue
+			}
+			if _, err := t.tx.Exec("SAVEPOINT ev"); err != nil {
+				return fmt.Errorf("store: savepoint: %w", err)
+			}
+			ferr := fn(t)
+			if ferr != nil {
+				if _, err := t.tx.Exec("ROLLBACK TO ev"); err != nil {
+					return fmt.Errorf("store: rollback to savepoint: %w", err)
+				}
+			}
+			if _, err := t.tx.Exec("RELEASE ev"); err != nil {
+				return fmt.Errorf("store: release savepoint: %w", err)
+			}
+			if ferr != nil {
+				if err := failed(t, i, ferr); err != nil {
+					return err
+				}
+			}
+		}
+		return t.SetApplied(partition, seq)
+	})
 }

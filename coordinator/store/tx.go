@@ -34,7 +34,8 @@ var statements = map[string]string{
 		VALUES(?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(logout_id, rp_id) DO UPDATE SET state=excluded.state, detail=excluded.detail, attempts=excluded.attempts, finished_at=excluded.finished_at`,
 	"deleteOutbox": `DELETE FROM outbox WHERE seq = ?`,
-	"addOutbox":    `INSERT INTO outbox(id, subject, payload, created_at) VALUES(?,?,?,?) ON CONFLICT(id) DO NOTHING`,
+	"addOutbox":    `INSERT INTO outbox(id, subject, payload, created_at, headers) VALUES(?,?,?,?,?) ON CONFLICT(id) DO NOTHING`,
+	"setApplied":   `INSERT INTO progress(partition, applied_seq) VALUES(?,?) ON CONFLICT(partition) DO UPDATE SET applied_seq = excluded.applied_seq `,
 }
 
 // Tx is the write API available inside Update.
@@ -177,10 +178,33 @@ func (t *Tx) SaveSaga(s saga.Saga) error {
 // AddOutbox queues an event for the relay; id becomes its Nats-Msg-Id. A
 // second row with the same id is ignored.
 func (t *Tx) AddOutbox(id, subject string, payload []byte, now time.Time) error {
-	if _, err := t.stmt("addOutbox").Exec(id, subject, payload, nanos(now)); err != nil {
+	return t.AddOutboxWithHeaders(id, subject, payload, nil, now)
+}
+
+// AddOutboxWithHeaders queues an event with NATS headers (one value per
+// name) for the relay.
+func (t *Tx) AddOutboxWithHeaders(id, subject string, payload []byte, headers map[string]string, now time.Time) error {
+	h := ""
+	if len(headers) > 0 {
+		b, err := json.Marshal(headers)
+		if err != nil {
+			return fmt.Errorf("store: outbox headers: %w", err)
+		}
+		h = string(b)
+	}
+	if _, err := t.stmt("addOutbox").Exec(id, subject, payload, nanos(now), h); err != nil {
 		return fmt.Errorf("store: add outbox %s: %w", subject, err)
 	}
 	t.outbox = true
+	return nil
+}
+
+// SetApplied records that every event of partition up to stream sequence
+// seq has been applied (it never moves back).
+func (t *Tx) SetApplied(partition int, seq uint64) error {
+	if _, err := t.stmt("setApplied").Exec(partition, int64(seq)); err != nil {
+		return fmt.Errorf("store: record applied sequence %d of partition %d: %w", seq, partition, err)
+	}
 	return nil
 }
 

@@ -34,11 +34,12 @@ type Pool struct {
 	keys    map[string]struct{} // keys in progress
 	wg      sync.WaitGroup
 	running atomic.Int64
+	freed   chan struct{}
 }
 
 // NewPool returns a pool of at most n concurrent deliveries.
 func NewPool(n int) *Pool {
-	return &Pool{sem: make(chan struct{}, n), closing: make(chan struct{}), keys: map[string]struct{}{}}
+	return &Pool{sem: make(chan struct{}, n), closing: make(chan struct{}), keys: map[string]struct{}{}, freed: make(chan struct{}, 1)}
 }
 
 // Go runs f in its own goroutine once a slot is free: it blocks while n
@@ -77,6 +78,10 @@ func (p *Pool) Go(ctx context.Context, key string, f func()) (bool, error) {
 			p.mu.Unlock()
 			p.running.Add(-1)
 			<-p.sem
+			select {
+			case p.freed <- struct{}{}:
+			default:
+			}
 			p.wg.Done()
 		}()
 		f()
@@ -102,6 +107,12 @@ func (p *Pool) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// Free is the number of deliveries Go can start now without waiting.
+func (p *Pool) Free() int { return cap(p.sem) - len(p.sem) }
+
+// Freed is signalled (at most one pending signal) when a delivery ends.
+func (p *Pool) Freed() <-chan struct{} { return p.freed }
 
 // InFlight is the number of deliveries in progress.
 func (p *Pool) InFlight() int64 { return p.running.Load() }

@@ -21,8 +21,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -72,7 +70,9 @@ type App struct {
 	local *cookie.Adapter
 	js    jetstream.JetStream
 
-	router   *message.Router
+	intake   *bus.Ordered
+	work     []*bus.Work
+	sealer   *events.Sealer
 	httpSrv  *http.Server
 	listener net.Listener
 
@@ -141,45 +141,11 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	a.relay.OnPublished(func(n int) { a.published.Add(uint64(n)) })
 	a.store.OnOutbox = a.relay.Wake
 
-	dir, bcRPs, fcRPs := directory(cfg)
-	a.coord = coordinator.New(coordinator.Config{
-		Store: a.store, Directory: dir, Deadline: cfg.Logout.Deadline.Std(), Now: o.Now,
-		SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
-		Logger: o.Logger.With("component", "coordinator"),
-	})
-
-	resultPub, err := a.bus.Publisher("signoff-results", true)
-	if err != nil {
-		return nil, err
-	}
-	a.bc, err = backchannel.New(backchannel.Config{
-		Issuer: cfg.Issuer, Keys: a.keys, RPs: bcRPs, Publisher: resultPublisher{resultPub},
-		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
-		Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-
 	secret, err := loadSecret(filepath.Join(cfg.DataDir, "secret.key"))
 	if err != nil {
 		return nil, err
 	}
-	a.fc, err = frontchannel.New(frontchannel.Config{Issuer: cfg.Issuer, RPs: fcRPs, Secret: secret,
-		Publisher: resultPublisher{resultPub}, Now: o.Now})
-	if err != nil {
-		return nil, err
-	}
-	a.local = cookie.New(cookie.Config{Name: cfg.Session.CookieName, Domain: cfg.Session.CookieDomain,
-		Secure: strings.HasPrefix(cfg.PublicURL, "https://"), RPID: saga.LocalRPID, Publisher: resultPublisher{resultPub}, Now: o.Now})
-	samlBrowserBinder := &samlBrowser{local: a.local}
-	a.saml, err = saml.New(saml.Config{
-		EntityID: cfg.Issuer, PublicURL: cfg.PublicURL, Signer: signer.Signer, SPs: sps, Publisher: resultPublisher{resultPub},
-		Sagas: samlSagas{a.store}, Logouts: a, Sessions: samlSessions{a.store}, Browser: samlBrowserBinder, Secret: secret,
-		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
-		LogoutDeadline: cfg.Logout.Deadline.Std(), Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
-	})
-	if err != nil {
+	if a.sealer, err = events.NewSealer(secret); err != nil {
 		return nil, err
 	}
 	webNC, err := a.bus.Connect("signoff-web")
@@ -190,54 +156,92 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 
-	poisonPub, err := a.bus.Publisher("signoff-poison", false)
+	dir, bcRPs, fcRPs := directory(cfg)
+	a.coord = coordinator.New(coordinator.Config{
+		Store: a.store, Directory: dir, Deadline: cfg.Logout.Deadline.Std(), Now: o.Now,
+		SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
+		Logger: o.Logger.With("component", "coordinator"), Sealer: a.sealer,
+		BusAdapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterSAML: true},
+	})
+
+	resultPub := resultPublisher{js: a.js, sealer: a.sealer}
+	a.bc, err = backchannel.New(backchannel.Config{
+		Issuer: cfg.Issuer, Keys: a.keys, RPs: bcRPs, Publisher: resultPub,
+		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
+		Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
+	})
 	if err != nil {
 		return nil, err
-	}
-	a.router, err = bus.NewRouter(poisonPub, bus.RouterConfig{Logger: o.Logger})
-	if err != nil {
-		return nil, err
-	}
-	deliveryWait := cfg.Logout.Deadline.Std() + 30*time.Second
-	handlers := []struct {
-		durable, subject string
-		concurrency      int
-		ackWait          time.Duration
-		h                message.NoPublishHandlerFunc
-	}{
-		{"coordinator-session-joined", events.SubjectSessionJoined, o.Concurrency, 0, a.coord.HandleSessionJoined},
-		{"coordinator-session-activity", events.SubjectSessionActivity, o.Concurrency, 0, a.coord.HandleSessionActivity},
-		{"coordinator-logout-requested", events.SubjectLogoutRequested, o.Concurrency, 0, a.coord.HandleLogoutRequested},
-		{"coordinator-logout-result", events.SubjectLogoutResult, o.Concurrency, 0, a.coord.HandleResult},
-		{"adapter-backchannel", events.DispatchSubject(events.AdapterBackchannel), o.Concurrency, deliveryWait, a.handleBackchannel},
-		{"adapter-saml", events.DispatchSubject(events.AdapterSAML), o.Concurrency, deliveryWait, a.handleSAML},
-	}
-	for _, h := range handlers {
-		sub, err := a.bus.Subscriber(bus.SubscriberConfig{Durable: h.durable, Concurrency: h.concurrency, AckWait: h.ackWait})
-		if err != nil {
-			return nil, err
-		}
-		a.router.AddConsumerHandler(h.durable, h.subject, sub, h.h)
 	}
 
+	a.fc, err = frontchannel.New(frontchannel.Config{Issuer: cfg.Issuer, RPs: fcRPs, Secret: secret,
+		Publisher: resultPub, Now: o.Now})
+	if err != nil {
+		return nil, err
+	}
+	a.local = cookie.New(cookie.Config{Name: cfg.Session.CookieName, Domain: cfg.Session.CookieDomain,
+		Secure: strings.HasPrefix(cfg.PublicURL, "https://"), RPID: saga.LocalRPID, Publisher: resultPub, Now: o.Now})
+	samlBrowserBinder := &samlBrowser{local: a.local}
+	a.saml, err = saml.New(saml.Config{
+		EntityID: cfg.Issuer, PublicURL: cfg.PublicURL, Signer: signer.Signer, SPs: sps, Publisher: resultPub,
+		Sagas: samlSagas{a.store}, Logouts: a, Sessions: samlSessions{a.store}, Browser: samlBrowserBinder, Secret: secret,
+		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
+		LogoutDeadline: cfg.Logout.Deadline.Std(), Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
 	// Resume before consuming: pending participants are dispatched again
 	// and passed deadlines enforced; the relay publishes what a crash left.
 	if _, err := a.coord.Resume(ctx); err != nil {
 		return nil, fmt.Errorf("resume unfinished logouts: %w", err)
 	}
+	// The durable consumers of the coordinator before Backbone v2: the
+	// intake replaces them (its position is kept in the store).
+	if gone, err := a.bus.RemoveConsumers(ctx, "coordinator-session-joined", "coordinator-session-activity",
+		"coordinator-logout-requested", "coordinator-logout-result"); err != nil {
+		return nil, err
+	} else if len(gone) > 0 {
+		a.log.Info("removed the consumers of an earlier version", "consumers", gone)
+	}
+	// The coordinator's ordered intake: every event about a user, in
+	// stream order, applied in batches from where the store left off.
+	applied, err := a.coord.Applied(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	if applied > 0 {
+		a.log.Info("intake resumes after the last applied event", "stream_sequence", applied)
+	}
+	a.intake, err = a.bus.Ordered(bus.OrderedConfig{
+		Name: "coordinator", Subjects: coordinator.IntakeSubjects, Start: applied + 1, Now: o.Now,
+		Apply:  func(ctx context.Context, batch []jetstream.Msg) error { return a.coord.ApplyBatch(ctx, 0, batch) },
+		Logger: o.Logger.With("component", "intake"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The adapters' work consumers: each pulls only as many dispatches as
+	// its delivery pool has room for.
+	for _, wc := range []struct {
+		adapter string
+		ad      dispatchAdapter
+	}{{events.AdapterBackchannel, a.bc}, {events.AdapterSAML, a.saml}} {
+		w, err := a.bus.Work(ctx, bus.WorkConfig{
+			Durable: "adapter-" + wc.adapter, Subject: events.DispatchSubject(wc.adapter),
+			Free: wc.ad.Free, Freed: wc.ad.Freed(), Take: a.taker(wc.ad), Now: o.Now,
+			Logger: o.Logger.With("component", "adapter-"+wc.adapter),
+		})
+		if err != nil {
+			return nil, err
+		}
+		a.work = append(a.work, w)
+	}
 	a.goBG(func() { a.relay.Run(runCtx) })
 	a.relay.Wake()
 	a.goBG(func() { a.coord.RunSweeper(runCtx) })
 	a.goBG(func() { a.keys.Watch(runCtx, 10*time.Second) })
-	routerErr := make(chan error, 1)
-	go func() { routerErr <- a.router.Run(runCtx) }()
-	select {
-	case <-a.router.Running():
-	case err := <-routerErr:
-		return nil, fmt.Errorf("router: %w", err)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	a.goBG(func() { a.bus.KeepStream(runCtx) })
 
 	if o.Listener != nil {
 		a.listener = o.Listener
@@ -301,28 +305,73 @@ func (a *App) readyErr() error {
 	if !a.ready.Load() {
 		return errors.New("starting or stopping")
 	}
-	if !a.router.IsRunning() {
-		return errors.New("event router is not running")
+	if err := a.bus.StreamReady(); err != nil {
+		return err
+	}
+	if err := a.intake.Ready(); err != nil {
+		return err
+	}
+	for _, w := range a.work {
+		if err := w.Ready(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func (a *App) handleBackchannel(msg *message.Message) error {
-	d, err := events.Decode[events.Dispatch](msg.Payload)
-	if err != nil {
-		return err
-	}
-	middleware.SetCorrelationID(d.LogoutID, msg)
-	return a.bc.Handle(msg.Context(), d)
+// dispatchAdapter is an adapter that takes dispatches from a work consumer.
+type dispatchAdapter interface {
+	Handle(ctx context.Context, d events.Dispatch) error
+	Free() int
+	Freed() <-chan struct{}
 }
 
-func (a *App) handleSAML(msg *message.Message) error {
-	d, err := events.Decode[events.Dispatch](msg.Payload)
-	if err != nil {
-		return err
+// taker hands dispatches to ad. A dispatch is delivered only when it is
+// sealed by a signoff coordinator (events.Sealer) and names a pending
+// participant of a running saga: a forged one is poisoned and mints no
+// token, and a replayed or stale one is dropped.
+func (a *App) taker(ad dispatchAdapter) func(ctx context.Context, m jetstream.Msg) error {
+	return func(ctx context.Context, m jetstream.Msg) error {
+		if err := a.sealer.Verify(m.Subject(), m.Data(), m.Headers().Get(events.HeaderSeal)); err != nil {
+			return a.poison(ctx, m, fmt.Errorf("dispatch not from a signoff coordinator: %w", err))
+		}
+		d, err := events.Decode[events.Dispatch](m.Data())
+		if err != nil {
+			return a.poison(ctx, m, err)
+		}
+		sg, ok, err := a.store.Saga(ctx, d.LogoutID)
+		if err != nil {
+			return err
+		}
+		if !ok || !sg.Running() || !pending(sg, d.RPID) {
+			a.log.Debug("dispatch for a participant no longer pending; not delivered", "logout_id", d.LogoutID, "rp_id", d.RPID)
+			return nil
+		}
+		return ad.Handle(ctx, d)
 	}
-	middleware.SetCorrelationID(d.LogoutID, msg)
-	return a.saml.Handle(msg.Context(), d)
+}
+
+func pending(s saga.Saga, rpID string) bool {
+	for _, p := range s.Participants {
+		if p.RPID == rpID {
+			return !p.Terminal()
+		}
+	}
+	return false
+}
+
+// poison publishes m on signoff.poison with the reason, and returns a
+// permanent error (the message is then terminated), or the publishing
+// error (the message is redelivered and poisoned later).
+func (a *App) poison(ctx context.Context, m jetstream.Msg, reason error) error {
+	a.log.Warn("event poisoned", "subject", m.Subject(), "reason", reason.Error())
+	h := nats.Header{}
+	h.Set(events.HeaderPoisonReason, reason.Error())
+	h.Set(events.HeaderPoisonSubject, m.Subject())
+	if _, err := a.js.PublishMsg(ctx, &nats.Msg{Subject: events.SubjectPoison, Data: m.Data(), Header: h}); err != nil {
+		return fmt.Errorf("publish poison: %w", err)
+	}
+	return bus.Permanent(reason)
 }
 
 func (a *App) metrics(w io.Writer) {
@@ -354,8 +403,11 @@ func (a *App) Close(ctx context.Context) error {
 		if a.httpSrv != nil {
 			errs = append(errs, a.httpSrv.Shutdown(ctx))
 		}
-		if a.router != nil {
-			errs = append(errs, a.router.Close())
+		for _, w := range a.work {
+			w.Stop()
+		}
+		if a.intake != nil {
+			a.intake.Stop()
 		}
 		if a.bc != nil {
 			if err := a.bc.Close(ctx); err != nil {
@@ -420,18 +472,22 @@ type dirMap struct {
 func (d dirMap) RP(id string) (saga.RP, bool)       { rp, ok := d.rps[id]; return rp, ok }
 func (d dirMap) AdapterEnabled(adapter string) bool { return d.enabled[adapter] }
 
-// resultPublisher publishes adapter results through a watermill publisher.
-type resultPublisher struct{ pub message.Publisher }
+// resultPublisher publishes adapter results, sealed, with Nats-Msg-Id =
+// event_id.
+type resultPublisher struct {
+	js     jetstream.JetStream
+	sealer *events.Sealer
+}
 
 func (p resultPublisher) PublishResult(ctx context.Context, r events.Result) error {
 	b, err := events.Encode(r)
 	if err != nil {
 		return err
 	}
-	msg := bus.NewEventMessage(r.EventID, b)
-	msg.SetContext(ctx)
-	middleware.SetCorrelationID(r.LogoutID, msg)
-	return p.pub.Publish(events.SubjectLogoutResult, msg)
+	h := nats.Header{}
+	h.Set(events.HeaderSeal, p.sealer.Seal(events.SubjectLogoutResult, b))
+	_, err = p.js.PublishMsg(ctx, &nats.Msg{Subject: events.SubjectLogoutResult, Data: b, Header: h}, jetstream.WithMsgID(r.EventID))
+	return err
 }
 
 // RequestLogout publishes a logout.requested for the web pages.
