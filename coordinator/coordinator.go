@@ -19,7 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 
 	"github.com/signoff/signoff/coordinator/bus"
@@ -99,33 +98,14 @@ func New(cfg Config) *Coordinator {
 
 func (c *Coordinator) now() time.Time { return c.cfg.Now().UTC() }
 
-// HandleSessionJoined records a session.joined in the registry (one event
-// in its own transaction; the ordered intake batches through Prepare).
-func (c *Coordinator) HandleSessionJoined(msg *message.Message) error {
-	return c.handle(msg, events.SubjectSessionJoined)
-}
-
-// HandleSessionActivity records a session.activity.
-func (c *Coordinator) HandleSessionActivity(msg *message.Message) error {
-	return c.handle(msg, events.SubjectSessionActivity)
-}
-
-// HandleLogoutRequested starts a saga, unless one with this logout_id exists.
-func (c *Coordinator) HandleLogoutRequested(msg *message.Message) error {
-	return c.handle(msg, events.SubjectLogoutRequested)
-}
-
-// HandleResult records an adapter's logout.result.
-func (c *Coordinator) HandleResult(msg *message.Message) error {
-	return c.handle(msg, events.SubjectLogoutResult)
-}
-
-func (c *Coordinator) handle(msg *message.Message, subject string) error {
-	fn, err := c.Prepare(subject, msg.Metadata.Get(events.HeaderSeal), msg.Payload)
+// Handle applies one event of the coordinator's subjects in a transaction
+// of its own (the ordered intake batches them with ApplyBatch instead).
+func (c *Coordinator) Handle(ctx context.Context, subject, seal string, payload []byte) error {
+	fn, err := c.Prepare(subject, seal, payload)
 	if err != nil {
 		return err
 	}
-	return c.withPolicy(msg.Context(), fn)
+	return c.withPolicy(ctx, fn)
 }
 
 // Prepare decodes one event of the coordinator's subjects and returns the

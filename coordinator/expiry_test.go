@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/signoff/signoff/coordinator/saga"
 	"github.com/signoff/signoff/coordinator/store"
@@ -36,13 +35,13 @@ func expirySetup(t *testing.T, expiration, inactivity time.Duration) (*Coordinat
 }
 
 // deliver hands msg to h as the router would.
-func deliver(t *testing.T, h func(*message.Message) error, ev events.Event) {
+func deliver(t *testing.T, c *Coordinator, subject string, ev events.Event) {
 	t.Helper()
 	b, err := events.Encode(ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h(message.NewMessage("m", b)); err != nil {
+	if err := c.Handle(context.Background(), subject, "", b); err != nil {
 		t.Fatalf("%s: %v", ev.SchemaName(), err)
 	}
 }
@@ -126,9 +125,9 @@ func TestSweepSessions(t *testing.T) {
 	} {
 		switch ev := ev.(type) {
 		case events.SessionJoined:
-			deliver(t, c.HandleSessionJoined, ev)
+			deliver(t, c, events.SubjectSessionJoined, ev)
 		case events.SessionActivity:
-			deliver(t, c.HandleSessionActivity, ev)
+			deliver(t, c, events.SubjectSessionActivity, ev)
 		}
 	}
 
@@ -177,8 +176,8 @@ func TestSweepSessions(t *testing.T) {
 
 	// The coordinator's own handler runs the sagas like any other logout.
 	for _, req := range reqs {
-		deliver(t, c.HandleLogoutRequested, req)
-		deliver(t, c.HandleLogoutRequested, req) // redelivered: starts nothing new
+		deliver(t, c, events.SubjectLogoutRequested, req)
+		deliver(t, c, events.SubjectLogoutRequested, req) // redelivered: starts nothing new
 	}
 	dispatched := map[string][]string{} // logout_id → sids
 	rows, _ := st.PendingOutbox(context.Background(), 1000)
@@ -225,9 +224,9 @@ func TestSweepSessions(t *testing.T) {
 func TestSweepSessionsIsBoundedPerPass(t *testing.T) {
 	c, st, clk := expirySetup(t, 0, time.Minute)
 	for i := range 5 {
-		deliver(t, c.HandleSessionJoined, joinedAt(fmt.Sprintf("s%d", i), "wiki", clk.Now().Add(time.Duration(i)*time.Second), nil))
+		deliver(t, c, events.SubjectSessionJoined, joinedAt(fmt.Sprintf("s%d", i), "wiki", clk.Now().Add(time.Duration(i)*time.Second), nil))
 	}
-	deliver(t, c.HandleSessionJoined, joinedAt("fresh", "wiki", clk.Now().Add(time.Hour), nil))
+	deliver(t, c, events.SubjectSessionJoined, joinedAt("fresh", "wiki", clk.Now().Add(time.Hour), nil))
 	clk.Advance(10 * time.Minute)
 	var passes []int
 	for range 5 {
@@ -254,12 +253,12 @@ func TestSweepSessionsIsBoundedPerPass(t *testing.T) {
 func TestExpiredSessionJoinedAgain(t *testing.T) {
 	c, st, clk := expirySetup(t, 0, 0)
 	exp := clk.Now().Add(-time.Minute)
-	deliver(t, c.HandleSessionJoined, joinedAt("s", "wiki", clk.Now().Add(-time.Hour), &exp))
+	deliver(t, c, events.SubjectSessionJoined, joinedAt("s", "wiki", clk.Now().Add(-time.Hour), &exp))
 	if n, _ := c.SweepSessions(context.Background(), 10); n != 1 {
 		t.Fatalf("swept %d", n)
 	}
 	first := requested(t, st)["s"]
-	deliver(t, c.HandleLogoutRequested, first)
+	deliver(t, c, events.SubjectLogoutRequested, first)
 	rows, _ := st.PendingOutbox(context.Background(), 100)
 	seqs := make([]int64, 0, len(rows))
 	for _, r := range rows {
@@ -267,7 +266,7 @@ func TestExpiredSessionJoinedAgain(t *testing.T) {
 	}
 	st.DeleteOutbox(context.Background(), seqs) // published
 
-	deliver(t, c.HandleSessionJoined, joinedAt("s", "chat", clk.Now(), &exp))
+	deliver(t, c, events.SubjectSessionJoined, joinedAt("s", "chat", clk.Now(), &exp))
 	if n, _ := c.SweepSessions(context.Background(), 10); n != 1 {
 		t.Fatalf("swept %d after the late join", n)
 	}
@@ -275,7 +274,7 @@ func TestExpiredSessionJoinedAgain(t *testing.T) {
 	if second.LogoutID != first.LogoutID+".2" || second.EventID == first.EventID {
 		t.Errorf("second logout %q (event %s), want %q.2 with a new event", second.LogoutID, second.EventID, first.LogoutID)
 	}
-	deliver(t, c.HandleLogoutRequested, second)
+	deliver(t, c, events.SubjectLogoutRequested, second)
 	s, ok, _ := st.Saga(context.Background(), second.LogoutID)
 	if !ok || len(s.Participants) != 1 || s.Participants[0].RPID != "chat" {
 		t.Errorf("second saga %+v, want chat alone", s)
@@ -286,8 +285,8 @@ func TestExpiredSessionJoinedAgain(t *testing.T) {
 // expiration was configured are ended once it is.
 func TestExpiryPolicyAppliesToRegisteredSessions(t *testing.T) {
 	c, st, clk := expirySetup(t, 0, 0)
-	deliver(t, c.HandleSessionJoined, joinedAt("old", "wiki", clk.Now().Add(-48*time.Hour), nil))
-	deliver(t, c.HandleSessionJoined, joinedAt("new", "wiki", clk.Now().Add(-time.Hour), nil))
+	deliver(t, c, events.SubjectSessionJoined, joinedAt("old", "wiki", clk.Now().Add(-48*time.Hour), nil))
+	deliver(t, c, events.SubjectSessionJoined, joinedAt("new", "wiki", clk.Now().Add(-time.Hour), nil))
 	if n, _ := c.SweepSessions(context.Background(), 10); n != 0 {
 		t.Fatalf("swept %d without any expiry", n)
 	}
@@ -445,7 +444,7 @@ func TestExpiry10000Sessions(t *testing.T) {
 		wg.Go(func() {
 			for req := range work {
 				b, _ := events.Encode(req)
-				if err := c.HandleLogoutRequested(message.NewMessage(req.EventID, b)); err != nil {
+				if err := c.Handle(context.Background(), events.SubjectLogoutRequested, "", b); err != nil {
 					errs <- err
 					return
 				}

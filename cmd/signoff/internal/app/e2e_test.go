@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
@@ -198,7 +197,7 @@ func TestMalformedEventsArePoisoned(t *testing.T) {
 	if len(poisoned) != len(bad)+1 {
 		t.Fatalf("%d poisoned messages, want %d", len(poisoned), len(bad)+1)
 	}
-	// Consumers run concurrently: match poisoned messages by their bytes.
+	// Match poisoned messages by their bytes.
 	byBody := map[string]jetstream.Msg{}
 	for _, m := range poisoned {
 		byBody[string(m.Data())] = m
@@ -209,17 +208,17 @@ func TestMalformedEventsArePoisoned(t *testing.T) {
 			t.Errorf("poison %d: the original bytes %q are not on %s", i, b.body, events.SubjectPoison)
 			continue
 		}
-		reason := m.Headers().Get(middleware.ReasonForPoisonedKey)
+		reason := m.Headers().Get(events.HeaderPoisonReason)
 		if !strings.Contains(reason, b.reason) {
 			t.Errorf("poison %d: reason %q does not mention %q", i, reason, b.reason)
 		}
-		if m.Headers().Get(middleware.PoisonedTopicKey) != events.SubjectLogoutRequested {
-			t.Errorf("poison %d: topic header %q", i, m.Headers().Get(middleware.PoisonedTopicKey))
+		if m.Headers().Get(events.HeaderPoisonSubject) != events.SubjectLogoutRequested {
+			t.Errorf("poison %d: topic header %q", i, m.Headers().Get(events.HeaderPoisonSubject))
 		}
 	}
 	unknownRP := false
 	for _, m := range poisoned {
-		if strings.Contains(m.Headers().Get(middleware.ReasonForPoisonedKey), `unknown rp_id "nobody"`) {
+		if strings.Contains(m.Headers().Get(events.HeaderPoisonReason), `unknown rp_id "nobody"`) {
 			unknownRP = true
 		}
 	}
