@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/signoff/signoff/coordinator/saga"
 	"github.com/signoff/signoff/coordinator/store"
 	"github.com/signoff/signoff/events"
