@@ -33,7 +33,11 @@ func (c *Coordinator) Applied(ctx context.Context, partition int) (uint64, error
 // rp_id or logout_id) is rolled back alone and queued in the same
 // transaction, through the outbox, onto signoff.poison with the reason.
 // An error means nothing was applied: the caller retries the same batch.
-func (c *Coordinator) ApplyBatch(ctx context.Context, partition int, msgs []jetstream.Msg) error {
+//
+// skip, when set, names messages already applied by another path (the
+// per-subject consumers of an earlier version): they only move the
+// position.
+func (c *Coordinator) ApplyBatch(ctx context.Context, partition int, msgs []jetstream.Msg, skip func(subject string, seq uint64) bool) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -42,6 +46,11 @@ func (c *Coordinator) ApplyBatch(ctx context.Context, partition int, msgs []jets
 	}
 	fns := make([]func(*store.Tx) error, len(msgs))
 	for i, m := range msgs {
+		if skip != nil {
+			if md, err := m.Metadata(); err == nil && skip(m.Subject(), md.Sequence.Stream) {
+				continue
+			}
+		}
 		fn, err := c.Prepare(m.Subject(), m.Headers().Get(events.HeaderSeal), m.Data())
 		if err != nil {
 			fn = func(*store.Tx) error { return err }

@@ -196,26 +196,32 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	if _, err := a.coord.Resume(ctx); err != nil {
 		return nil, fmt.Errorf("resume unfinished logouts: %w", err)
 	}
-	// The durable consumers of the coordinator before Backbone v2: the
-	// intake replaces them (its position is kept in the store).
-	if gone, err := a.bus.RemoveConsumers(ctx, "coordinator-session-joined", "coordinator-session-activity",
-		"coordinator-logout-requested", "coordinator-logout-result"); err != nil {
-		return nil, err
-	} else if len(gone) > 0 {
-		a.log.Info("removed the consumers of an earlier version", "consumers", gone)
-	}
 	// The coordinator's ordered intake: every event about a user, in
 	// stream order, applied in batches from where the store left off.
 	applied, err := a.coord.Applied(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
-	if applied > 0 {
+	up, err := a.upgradeFrom(ctx, applied)
+	if err != nil {
+		return nil, err
+	}
+	start := applied + 1
+	if applied == 0 && up.start > 0 {
+		start = up.start
+		a.log.Info("upgrading from per-subject consumers: the intake starts at the oldest unapplied event", "stream_sequence", start)
+	} else if applied > 0 {
 		a.log.Info("intake resumes after the last applied event", "stream_sequence", applied)
 	}
 	a.intake, err = a.bus.Ordered(bus.OrderedConfig{
 		Name: "coordinator", Subjects: coordinator.IntakeSubjects, Start: applied + 1, Now: o.Now,
-		Apply:  func(ctx context.Context, batch []jetstream.Msg) error { return a.coord.ApplyBatch(ctx, 0, batch) },
+		Apply: func(ctx context.Context, batch []jetstream.Msg) error {
+			if err := a.coord.ApplyBatch(ctx, 0, batch, up.skip); err != nil {
+				return err
+			}
+			up.progress(ctx, batch)
+			return nil
+		},
 		Logger: o.Logger.With("component", "intake"),
 	})
 	if err != nil {
@@ -317,6 +323,84 @@ func (a *App) readyErr() error {
 		}
 	}
 	return nil
+}
+
+// legacyConsumers are the durable consumers of the coordinator before
+// Backbone v2, one per subject, each with its own position.
+var legacyConsumers = map[string]string{
+	"coordinator-session-joined":   events.SubjectSessionJoined,
+	"coordinator-session-activity": events.SubjectSessionActivity,
+	"coordinator-logout-requested": events.SubjectLogoutRequested,
+	"coordinator-logout-result":    events.SubjectLogoutResult,
+}
+
+// upgrade carries the positions of the legacy consumers into the intake:
+// it starts at the oldest event one of them had not applied, skips what
+// each had applied, and deletes them once the intake is past all of them.
+type upgrade struct {
+	start  uint64            // 0: nothing to upgrade from
+	floors map[string]uint64 // subject → last applied stream sequence
+	last   uint64
+	bus    *bus.Bus
+	log    *slog.Logger
+	done   atomic.Bool
+}
+
+func (a *App) upgradeFrom(ctx context.Context, applied uint64) (*upgrade, error) {
+	up := &upgrade{floors: map[string]uint64{}, bus: a.bus, log: a.log}
+	for name, subject := range legacyConsumers {
+		c, err := a.bus.JetStream().Consumer(ctx, events.StreamName, name)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the position of %s: %w", name, err)
+		}
+		floor := c.CachedInfo().AckFloor.Stream
+		up.floors[subject] = floor
+		if up.start == 0 || floor+1 < up.start {
+			up.start = floor + 1
+		}
+		up.last = max(up.last, c.CachedInfo().Delivered.Stream)
+	}
+	if len(up.floors) == 0 {
+		up.done.Store(true)
+	} else if applied >= up.last {
+		up.finish(ctx)
+	}
+	return up, nil
+}
+
+func (up *upgrade) skip(subject string, seq uint64) bool {
+	if up.done.Load() {
+		return false
+	}
+	return seq <= up.floors[subject]
+}
+
+func (up *upgrade) progress(ctx context.Context, batch []jetstream.Msg) {
+	if up.done.Load() {
+		return
+	}
+	if md, err := batch[len(batch)-1].Metadata(); err == nil && md.Sequence.Stream >= up.last {
+		up.finish(ctx)
+	}
+}
+
+func (up *upgrade) finish(ctx context.Context) {
+	names := make([]string, 0, len(legacyConsumers))
+	for n := range legacyConsumers {
+		names = append(names, n)
+	}
+	gone, err := up.bus.RemoveConsumers(ctx, names...)
+	if err != nil {
+		up.log.Warn("removing the consumers of an earlier version", "err", err)
+		return
+	}
+	up.done.Store(true)
+	if len(gone) > 0 {
+		up.log.Info("removed the consumers of an earlier version", "consumers", gone)
+	}
 }
 
 // dispatchAdapter is an adapter that takes dispatches from a work consumer.
