@@ -2,9 +2,11 @@ package app
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,7 +45,9 @@ func runChild(path string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The configured level, as `signoff serve` has it: the fault tests
+	// read what a restart logs.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}))
 	a, err := Start(ctx, Options{Config: cfg, Logger: log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start:", err)
@@ -66,14 +71,66 @@ func freePort(t *testing.T) string {
 }
 
 type child struct {
-	cmd *exec.Cmd
+	cmd  *exec.Cmd
+	logs *logBuffer // the child's stderr
 }
 
+// logBuffer collects a child's stderr.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// kill ends the child with SIGKILL, if it still runs.
+func (c *child) kill() {
+	if c.cmd.ProcessState == nil {
+		c.cmd.Process.Kill()
+		c.cmd.Wait()
+	}
+}
+
+// stop ends the child with SIGTERM, if it still runs.
+func (c *child) stop() {
+	if c.cmd.ProcessState == nil {
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		c.cmd.Wait()
+	}
+}
+
+// startChild runs the test binary as `signoff serve` on cfgPath and waits
+// until /readyz at httpAddr answers 200. The child's stderr is kept in
+// child.logs (and copied to the test's stderr with SIGNOFF_TEST_LOG set);
+// its tail is logged when the test fails.
 func startChild(t *testing.T, cfgPath, httpAddr string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+cfgPath)
-	cmd.Stderr = os.Stderr
+	logs := &logBuffer{}
+	cmd.Stderr = logs
+	if os.Getenv("SIGNOFF_TEST_LOG") != "" {
+		cmd.Stderr = io.MultiWriter(logs, os.Stderr)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			s := logs.String()
+			if len(s) > 4000 {
+				s = "…" + s[len(s)-4000:]
+			}
+			t.Logf("child %d stderr:\n%s", cmd.Process.Pid, s)
+		}
+	})
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -96,11 +153,11 @@ func startChild(t *testing.T, cfgPath, httpAddr string) *child {
 		if !ok {
 			t.Fatal("child exited before it was ready")
 		}
-	case <-time.After(60 * time.Second):
+	case <-time.After(90 * time.Second):
 		cmd.Process.Kill()
-		t.Fatal("child not ready after 60s")
+		t.Fatal("child not ready after 90s")
 	}
-	eventually(t, 10*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		resp, err := http.Get("http://" + httpAddr + "/readyz")
 		if err != nil {
 			return err
@@ -111,7 +168,7 @@ func startChild(t *testing.T, cfgPath, httpAddr string) *child {
 		}
 		return nil
 	})
-	return &child{cmd: cmd}
+	return &child{cmd: cmd, logs: logs}
 }
 
 // TestCrashResume: a real signoff child process is killed with SIGKILL in

@@ -25,20 +25,29 @@ import (
 
 const testIssuer = "https://auth.signoff.test"
 
-// eventually polls f until it returns nil or timeout passes (no sleeps in
-// assertions: the machines are shared and noisy).
-func eventually(t testing.TB, timeout time.Duration, f func() error) {
-	t.Helper()
+// waitFor polls f every interval until it returns nil or timeout passes,
+// and then returns f's last error. It is the one polling loop of these
+// tests (no sleeps in assertions: the machines are shared and noisy).
+func waitFor(timeout, interval time.Duration, f func() error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := f()
 		if err == nil {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %v: %v", timeout, err)
+			return fmt.Errorf("condition not met after %v: %w", timeout, err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(interval)
+	}
+}
+
+// eventually polls f until it returns nil, and fails the test once timeout
+// has passed.
+func eventually(t testing.TB, timeout time.Duration, f func() error) {
+	t.Helper()
+	if err := waitFor(timeout, 20*time.Millisecond, f); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -47,6 +56,7 @@ type token struct {
 	JTI, Sub, SID, Typ string
 	Valid              bool
 	Err                string
+	At                 time.Time // when the RP received it
 }
 
 // testRP is a relying party on loopback that verifies every logout token
@@ -94,7 +104,7 @@ func (rp *testRP) serve(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(rp.delay)
 	}
 	raw := r.PostFormValue("logout_token")
-	tok := token{}
+	tok := token{At: time.Now()}
 	if lt, err := rp.verifier.VerifyLogout(r.Context(), raw); err != nil {
 		tok.Err = err.Error()
 	} else {
@@ -236,12 +246,16 @@ func (c *client) logout(logoutID, session string) {
 	})
 }
 
+// testReaderPrefix names the test's own (ephemeral) consumers on the
+// stream, so that fault tests can tell them from signoff's.
+const testReaderPrefix = "test-reader"
+
 // received reads every message on subject from the start of the stream.
 func (c *client) received(subject string) []jetstream.Msg {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cons, err := c.js.OrderedConsumer(ctx, events.StreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	cons, err := c.js.OrderedConsumer(ctx, events.StreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, NamePrefix: testReaderPrefix})
 	if err != nil {
 		c.t.Fatalf("consumer %s: %v", subject, err)
 	}
