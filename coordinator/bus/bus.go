@@ -131,6 +131,9 @@ func (b *Bus) startEmbedded() error {
 		if err != nil {
 			return fmt.Errorf("bus: nats.listen %q: port: %w", b.cfg.Listen, err)
 		}
+		if p == 0 {
+			p = server.RANDOM_PORT // nats-server reads 0 as its default, 4222
+		}
 		opts.Host, opts.Port = host, p
 		if err := b.serverAuth(opts); err != nil {
 			return err
