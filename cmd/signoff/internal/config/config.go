@@ -185,7 +185,25 @@ type NATS struct {
 	// a warning at every start.
 	AllowAnonymous bool `yaml:"allow_anonymous"`
 
-	password, token string // from SIGNOFF_NATS_PASSWORD and SIGNOFF_NATS_TOKEN
+	// secrets from SIGNOFF_NATS_PASSWORD and SIGNOFF_NATS_TOKEN, behind a
+	// pointer so that a printed Config shows none of them.
+	env *natsEnv
+}
+
+type natsEnv struct{ password, token string }
+
+func (n *NATS) envPassword() string {
+	if n.env == nil {
+		return ""
+	}
+	return n.env.password
+}
+
+func (n *NATS) envToken() string {
+	if n.env == nil {
+		return ""
+	}
+	return n.env.token
 }
 
 // NATSTLS is the client side of TLS to the NATS at nats.url.
@@ -501,11 +519,11 @@ func (c *Config) ApplyEnv(env func(string) string) {
 	// Secrets are kept out of the exported fields: a printed Config shows
 	// none of them.
 	if v := env(EnvNATSPassword); v != "" {
-		c.NATS.password = v
+		c.NATS.env = &natsEnv{password: v, token: c.NATS.envToken()}
 		c.setByEnv("nats.password_file", EnvNATSPassword)
 	}
 	if v := env(EnvNATSToken); v != "" {
-		c.NATS.token = v
+		c.NATS.env = &natsEnv{password: c.NATS.envPassword(), token: v}
 		c.setByEnv("nats.token_file", EnvNATSToken)
 	}
 }

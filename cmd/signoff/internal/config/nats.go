@@ -41,7 +41,7 @@ func (n *NATS) clientMethods() []natsMethod {
 	if n.User != "" {
 		m = append(m, natsMethod{"nats.user", "user"})
 	}
-	if n.TokenFile != "" || n.token != "" {
+	if n.TokenFile != "" || n.envToken() != "" {
 		m = append(m, natsMethod{"nats.token_file", "token_file"})
 	}
 	return m
@@ -54,7 +54,7 @@ func (t NATSTLS) set() bool {
 // nats validates the authentication keys of the nats section (DESIGN.md
 // "Contract: securing the event bus").
 func (v *validator) nats(n *NATS) {
-	hasPassword := n.PasswordFile != "" || n.password != ""
+	hasPassword := n.PasswordFile != "" || n.envPassword() != ""
 	if n.URL != "" {
 		if len(n.Users) > 0 {
 			v.add("nats.users", "configures the embedded server, which does not run when nats.url is set: give these users to your nats-server instead")
@@ -95,7 +95,7 @@ func (v *validator) nats(n *NATS) {
 		{"nats.nkey_seed_file", n.NkeySeedFile != ""},
 		{"nats.user", n.User != ""},
 		{"nats.password_file", hasPassword},
-		{"nats.token_file", n.TokenFile != "" || n.token != ""},
+		{"nats.token_file", n.TokenFile != "" || n.envToken() != ""},
 		{"nats.tls", n.TLS.set()},
 	} {
 		if p.set {
@@ -181,7 +181,7 @@ type NATSAuthUser struct {
 func (c *Config) NATSAuth() (*NATSAuth, error) {
 	n := &c.NATS
 	v := &validator{src: c.src}
-	a := &NATSAuth{User: n.User, Password: n.password, Token: n.token}
+	a := &NATSAuth{User: n.User, Password: n.envPassword(), Token: n.envToken()}
 	// exists checks a file that another library reads later.
 	exists := func(path, file string) string {
 		if file == "" {
