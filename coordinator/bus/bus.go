@@ -161,7 +161,8 @@ func (b *Bus) startEmbedded() error {
 }
 
 // ClientURL is the URL other processes use to reach this NATS; empty when
-// the embedded server does not listen on TCP.
+// the embedded server does not listen on TCP. It is Config.URL as given,
+// credentials included: log it through RedactURL.
 func (b *Bus) ClientURL() string { return b.url }
 
 // Connect opens a new NATS connection owned by the bus (closed by Close).

@@ -300,7 +300,7 @@ func (a *App) natsDescription() string {
 		return bus.RedactURL(a.cfg.NATS.URL)
 	}
 	if u := a.bus.ClientURL(); u != "" {
-		return "embedded, " + u
+		return "embedded, " + bus.RedactURL(u)
 	}
 	return "embedded, in-process"
 }
