@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -99,9 +100,12 @@ func (a Auth) Options() ([]nats.Option, error) {
 	if a.NkeySeedFile != "" {
 		n++
 		o, err := nats.NkeyOptionFromSeed(a.NkeySeedFile)
-		if err != nil {
-			// The error may quote the file's content: name the file only.
-			return nil, fmt.Errorf("bus: nkey seed file %s: not a valid user nkey seed", a.NkeySeedFile)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
+			return nil, fmt.Errorf("bus: nkey seed file: %w", err)
+		case err != nil:
+			// Other errors may quote the file's content: name the file only.
+			return nil, fmt.Errorf("bus: nkey seed file %s: no valid user nkey seed in it", a.NkeySeedFile)
 		}
 		opts = append(opts, o)
 	}

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -684,4 +685,113 @@ func nkeyUser(t *testing.T) (seedFile, pub string) {
 		t.Fatal(err)
 	}
 	return seedFile, pub
+}
+
+// TestClientNkeyAndToken logs the bus in to external servers with an nkey
+// seed file and with a token; a file that holds no seed fails without
+// quoting it.
+func TestClientNkeyAndToken(t *testing.T) {
+	seedFile, pub := nkeyUser(t)
+	nkeyServer := runServer(t, &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
+		Nkeys: []*server.NkeyUser{{Nkey: pub}}}, &serverLog{})
+	b, err := Start(context.Background(), Config{URL: nkeyServer.ClientURL(), Auth: Auth{NkeySeedFile: seedFile}})
+	if err != nil {
+		t.Fatalf("nkey: %v", err)
+	}
+	b.Close()
+	bad := filepath.Join(t.TempDir(), "bad.nk")
+	os.WriteFile(bad, []byte("not-a-seed-but-a-secret"), 0o600)
+	if _, err := Start(context.Background(), Config{URL: nkeyServer.ClientURL(), Auth: Auth{NkeySeedFile: bad}}); err == nil || strings.Contains(err.Error(), "not-a-seed") {
+		t.Errorf("bad seed file: err = %v", err)
+	}
+	if _, err := Start(context.Background(), Config{URL: nkeyServer.ClientURL()}); !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("no credentials: err = %v, want an authorization violation", err)
+	}
+
+	token := secret(t)
+	tokenServer := runServer(t, &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
+		Authorization: token}, &serverLog{})
+	log, logs := captureLog()
+	b, err = Start(context.Background(), Config{URL: tokenServer.ClientURL(), Auth: Auth{Token: token}, Logger: log})
+	if err != nil {
+		t.Fatalf("token: %v", err)
+	}
+	log.Info("auth", "auth", b.cfg.Auth)
+	b.Close()
+	if strings.Contains(logs.String(), token) || !strings.Contains(logs.String(), "auth.method=token") {
+		t.Errorf("log:\n%s", logs)
+	}
+}
+
+// TestClientCredsFile logs the bus in with a creds file (user JWT and seed)
+// to a nats-server in operator mode, and provisions the stream there.
+func TestClientCredsFile(t *testing.T) {
+	op, _ := nkeys.CreateOperator()
+	opPub, _ := op.PublicKey()
+	opJWT, err := jwt.NewOperatorClaims(opPub).Encode(op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	account := func(js bool) (nkeys.KeyPair, string, string) {
+		kp, _ := nkeys.CreateAccount()
+		pub, _ := kp.PublicKey()
+		claims := jwt.NewAccountClaims(pub)
+		if js {
+			claims.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: 64 << 20, Streams: 10, Consumer: -1}
+		}
+		j, err := claims.Encode(op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kp, pub, j
+	}
+	_, sysPub, sysJWT := account(false)
+	acc, accPub, accJWT := account(true)
+	user, _ := nkeys.CreateUser()
+	userPub, _ := user.PublicKey()
+	userSeed, _ := user.Seed()
+	userJWT, err := jwt.NewUserClaims(userPub).Encode(acc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := jwt.FormatUserConfig(userJWT, userSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	credsFile := filepath.Join(dir, "signoff.creds")
+	if err := os.WriteFile(credsFile, creds, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "operator.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, `operator: %s
+system_account: %s
+resolver: MEMORY
+resolver_preload: { %s: %s, %s: %s }
+jetstream: { store_dir: %q }
+`, opJWT, sysPub, sysPub, sysJWT, accPub, accJWT, filepath.Join(dir, "js")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Host, opts.Port, opts.NoSigs = "127.0.0.1", server.RANDOM_PORT, true
+	ns := runServer(t, opts, &serverLog{})
+
+	log, logs := captureLog()
+	b, err := Start(context.Background(), Config{URL: ns.ClientURL(), Auth: Auth{CredsFile: credsFile}, Logger: log})
+	if err != nil {
+		t.Fatalf("creds file: %v", err)
+	}
+	if _, err := b.JetStream().Stream(context.Background(), events.StreamName); err != nil {
+		t.Errorf("stream: %v", err)
+	}
+	b.Close()
+	if strings.Contains(logs.String(), string(userSeed)) {
+		t.Error("the seed is in the log")
+	}
+	if _, err := Start(context.Background(), Config{URL: ns.ClientURL()}); err == nil {
+		t.Error("connected to an operator-mode server without credentials")
+	}
 }
