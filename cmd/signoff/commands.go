@@ -14,6 +14,7 @@ import (
 	"github.com/signoff/signoff/cmd/signoff/internal/client"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/cmd/signoff/internal/demo"
+	"github.com/signoff/signoff/coordinator/bus"
 	"github.com/signoff/signoff/events"
 )
 
@@ -51,6 +52,7 @@ func logoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return adminLogout(ctx, *remote, tok, *session, *subject, *reason, stdout, stderr)
 	}
 	url := *natsURL
+	var auth bus.Auth
 	if url == "" && *path != "" {
 		cfg, err := config.Load(*path, os.Getenv)
 		if err != nil {
@@ -59,7 +61,19 @@ func logoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		url = cfg.NATS.URL
 		if url == "" && cfg.NATS.Listen != "" {
+			// An exposed embedded server accepts this only with
+			// nats.allow_anonymous; otherwise use --url (the admin API).
 			url = "nats://" + cfg.NATS.Listen
+		}
+		if cfg.NATS.URL != "" {
+			// signoff's own credentials for nats.url.
+			na, err := cfg.NATSAuth()
+			if err != nil {
+				fmt.Fprintf(stderr, "signoff logout: configuration:\n%v\n", err)
+				return 1
+			}
+			auth = bus.Auth{CredsFile: na.CredsFile, NkeySeedFile: na.NkeySeedFile, User: na.User, Password: na.Password, Token: na.Token,
+				TLS: bus.TLS{CAFile: na.TLS.CAFile, CertFile: na.TLS.CertFile, KeyFile: na.TLS.KeyFile, ServerName: na.TLS.ServerName}}
 		}
 	}
 	if url == "" {
@@ -69,9 +83,14 @@ func logoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "signoff logout: no NATS to talk to: pass --nats URL, or --config with nats.url or nats.listen set")
 		return 2
 	}
-	nc, err := nats.Connect(url, nats.Name("signoff-logout"), nats.Timeout(5*time.Second))
+	authOpts, err := auth.Options()
 	if err != nil {
-		fmt.Fprintf(stderr, "signoff logout: connect %s: %v\n", url, err)
+		fmt.Fprintf(stderr, "signoff logout: %v\n", err)
+		return 1
+	}
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Name("signoff-logout"), nats.Timeout(5 * time.Second)}, authOpts...)...)
+	if err != nil {
+		fmt.Fprintf(stderr, "signoff logout: connect %s: %v\n", bus.RedactURL(url), bus.RedactError(err, url, auth))
 		return 1
 	}
 	defer nc.Close()

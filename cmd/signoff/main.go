@@ -29,7 +29,8 @@ usage:
                                                     sign a session or a user out everywhere and print the outcome
   signoff demo   [--once] [--listen ADDR]           everything in one process with demo relying parties
 
-environment: SIGNOFF_LISTEN, SIGNOFF_DATA_DIR, SIGNOFF_NATS_URL override listen, data_dir, nats.url
+environment: SIGNOFF_LISTEN, SIGNOFF_DATA_DIR, SIGNOFF_NATS_URL override listen, data_dir, nats.url;
+             SIGNOFF_NATS_PASSWORD, SIGNOFF_NATS_TOKEN override nats.password_file, nats.token_file
 `
 
 func main() {

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/signoff/signoff/events"
 )
@@ -39,7 +40,16 @@ type Config struct {
 	MaxAge time.Duration
 	// Duplicates is the stream's Nats-Msg-Id dedup window (default 10 min).
 	Duplicates time.Duration
-	Logger     *slog.Logger
+	// Auth logs signoff in to the NATS at URL (not used with the embedded
+	// server).
+	Auth Auth
+	// Users may connect to the embedded server on Listen; with Listen set,
+	// Users or AllowAnonymous is required.
+	Users []User
+	// AllowAnonymous lets clients without credentials connect to Listen
+	// with every permission; it is logged as a warning at every start.
+	AllowAnonymous bool
+	Logger         *slog.Logger
 }
 
 // Bus is a running connection to NATS, with the embedded server if any.
@@ -55,6 +65,9 @@ type Bus struct {
 	conns []*nats.Conn
 	admin *nats.Conn
 	js    jetstream.JetStream
+
+	internal    nkeys.KeyPair // the embedded server's internal user
+	internalPub string
 }
 
 // Start connects to NATS (starting the embedded server when cfg.URL is
@@ -116,7 +129,13 @@ func (b *Bus) startEmbedded() error {
 		if err != nil {
 			return fmt.Errorf("bus: nats.listen %q: port: %w", b.cfg.Listen, err)
 		}
+		if p == 0 {
+			p = server.RANDOM_PORT // nats-server reads 0 as its default, 4222
+		}
 		opts.Host, opts.Port = host, p
+		if err := b.serverAuth(opts); err != nil {
+			return err
+		}
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -131,18 +150,27 @@ func (b *Bus) startEmbedded() error {
 	b.server = ns
 	if b.cfg.Listen != "" {
 		b.url = ns.ClientURL()
-		b.log.Info("embedded NATS listening", "url", b.url)
+		b.log.Info("embedded NATS listening", "url", RedactURL(b.url), "users", len(b.cfg.Users))
+		if b.cfg.AllowAnonymous {
+			b.log.Warn("embedded NATS allows anonymous clients with every permission (nats.allow_anonymous: true): anyone who reaches "+b.cfg.Listen+" can read sessions, log users out and forge internal events", "listen", b.cfg.Listen)
+		}
 	}
 	return nil
 }
 
 // ClientURL is the URL other processes use to reach this NATS; empty when
-// the embedded server does not listen on TCP.
+// the embedded server does not listen on TCP. It is Config.URL as given,
+// credentials included: log it through RedactURL.
 func (b *Bus) ClientURL() string { return b.url }
 
 // Connect opens a new NATS connection owned by the bus (closed by Close).
 func (b *Bus) Connect(name string) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	more, err := b.connectOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, more...)
 	url := b.url
 	if b.server != nil {
 		opts = append(opts, nats.InProcessServer(b.server))
@@ -151,7 +179,7 @@ func (b *Bus) Connect(name string) (*nats.Conn, error) {
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		if url != "" {
-			return nil, fmt.Errorf("bus: connect %s to %s (is NATS running there?): %w", name, url, err)
+			return nil, RedactError(fmt.Errorf("bus: connect %s to %s (is NATS running there, and are its credentials right?): %w", name, RedactURL(url), err), url, b.cfg.Auth)
 		}
 		return nil, fmt.Errorf("bus: connect %s: %w", name, err)
 	}

@@ -126,10 +126,13 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.bus, err = bus.Start(ctx, bus.Config{
-		URL: cfg.NATS.URL, Listen: cfg.NATS.Listen, StoreDir: filepath.Join(cfg.DataDir, "nats"),
-		SyncAlways: cfg.NATS.SyncAlways, Replicas: cfg.NATS.Replicas, Logger: o.Logger,
-	})
+	// The files and secrets of nats: a missing one stops start-up naming
+	// its key.
+	natsAuth, err := cfg.NATSAuth()
+	if err != nil {
+		return nil, err
+	}
+	a.bus, err = bus.Start(ctx, busConfig(cfg, natsAuth, o.Logger))
 	if err != nil {
 		return nil, err
 	}
@@ -285,12 +288,29 @@ func (a *App) goBG(f func()) {
 	go func() { defer a.bg.Done(); f() }()
 }
 
+// busConfig is the bus configuration of cfg with the secrets of na.
+func busConfig(cfg *config.Config, na *config.NATSAuth, log *slog.Logger) bus.Config {
+	bc := bus.Config{
+		URL: cfg.NATS.URL, Listen: cfg.NATS.Listen, StoreDir: filepath.Join(cfg.DataDir, "nats"),
+		SyncAlways: cfg.NATS.SyncAlways, Replicas: cfg.NATS.Replicas, Logger: log,
+		AllowAnonymous: cfg.NATS.AllowAnonymous,
+		Auth: bus.Auth{
+			CredsFile: na.CredsFile, NkeySeedFile: na.NkeySeedFile, User: na.User, Password: na.Password, Token: na.Token,
+			TLS: bus.TLS{CAFile: na.TLS.CAFile, CertFile: na.TLS.CertFile, KeyFile: na.TLS.KeyFile, ServerName: na.TLS.ServerName},
+		},
+	}
+	for _, u := range na.Users {
+		bc.Users = append(bc.Users, bus.User{Name: u.Name, Password: u.Password, Nkey: u.Nkey, Role: bus.Role(u.Role)})
+	}
+	return bc
+}
+
 func (a *App) natsDescription() string {
 	if a.cfg.NATS.URL != "" {
-		return a.cfg.NATS.URL
+		return bus.RedactURL(a.cfg.NATS.URL)
 	}
 	if u := a.bus.ClientURL(); u != "" {
-		return "embedded, " + u
+		return "embedded, " + bus.RedactURL(u)
 	}
 	return "embedded, in-process"
 }

@@ -192,7 +192,7 @@ func TestCrashResume(t *testing.T) {
 			rp.ID, rp.ID, rp.ClientID, rp.srv.URL, rp.Alg)
 	}
 	cfgPath := filepath.Join(dir, "signoff.yaml")
-	yaml := fmt.Sprintf("public_url: http://%s\nissuer: %s\nlisten: %s\ndata_dir: %s\nnats: {listen: %q}\nlogout: {deadline: 60s}\nlog: {level: warn}\nrelying_parties:\n%s",
+	yaml := fmt.Sprintf("public_url: http://%s\nissuer: %s\nlisten: %s\ndata_dir: %s\nnats: {listen: %q, allow_anonymous: true}\nlogout: {deadline: 60s}\nlog: {level: warn}\nrelying_parties:\n%s",
 		httpAddr, testIssuer, httpAddr, filepath.Join(dir, "data"), natsAddr, rpYAML.String())
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

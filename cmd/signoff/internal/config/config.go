@@ -1,6 +1,7 @@
 // Package config loads, defaults and validates the signoff configuration: the
 // YAML file described in DESIGN.md ("Contract: running it"), the environment
-// overrides SIGNOFF_LISTEN, SIGNOFF_DATA_DIR and SIGNOFF_NATS_URL, and the
+// overrides SIGNOFF_LISTEN, SIGNOFF_DATA_DIR and SIGNOFF_NATS_URL, the NATS
+// secrets SIGNOFF_NATS_PASSWORD and SIGNOFF_NATS_TOKEN, and the
 // embedded defaults used by `signoff demo`.
 //
 // Loading happens in a fixed order: decode (an unknown key is an error that
@@ -82,6 +83,12 @@ const (
 	EnvDataDir = "SIGNOFF_DATA_DIR"
 	// EnvNATSURL overrides nats.url.
 	EnvNATSURL = "SIGNOFF_NATS_URL"
+	// EnvNATSPassword is the password of nats.user, instead of (and
+	// overriding) nats.password_file.
+	EnvNATSPassword = "SIGNOFF_NATS_PASSWORD"
+	// EnvNATSToken is the NATS authentication token, instead of (and
+	// overriding) nats.token_file.
+	EnvNATSToken = "SIGNOFF_NATS_TOKEN"
 )
 
 // ReservedRPID is the rp_id of the participant "this sign-in service" (the
@@ -148,6 +155,84 @@ type NATS struct {
 	// 3 on a NATS cluster). An existing stream keeps its replica count.
 	// Addition beyond the contract.
 	Replicas int `yaml:"replicas"`
+
+	// Client authentication to the NATS at URL (DESIGN.md "Contract:
+	// securing the event bus"); at most one of CredsFile, NkeySeedFile,
+	// User with PasswordFile, and TokenFile. Relative paths are relative to
+	// the directory of the config file. Only with URL.
+
+	// CredsFile is a NATS credentials file (user JWT and nkey seed).
+	CredsFile string `yaml:"creds_file"`
+	// NkeySeedFile holds an nkey user's seed.
+	NkeySeedFile string `yaml:"nkey_seed_file"`
+	// User is the user name; its password comes from PasswordFile or
+	// SIGNOFF_NATS_PASSWORD.
+	User string `yaml:"user"`
+	// PasswordFile holds the password of User (a trailing newline is
+	// ignored); SIGNOFF_NATS_PASSWORD overrides it.
+	PasswordFile string `yaml:"password_file"`
+	// TokenFile holds an authentication token; SIGNOFF_NATS_TOKEN
+	// overrides it.
+	TokenFile string `yaml:"token_file"`
+	// TLS verifies the server and presents a client certificate.
+	TLS NATSTLS `yaml:"tls"`
+
+	// Users may connect to the embedded server on Listen, each with a role
+	// (idp or observer). With Listen, Users or AllowAnonymous is required.
+	Users []NATSUser `yaml:"users"`
+	// AllowAnonymous lets clients without credentials connect to Listen
+	// with every permission, for development on loopback; it is logged as
+	// a warning at every start.
+	AllowAnonymous bool `yaml:"allow_anonymous"`
+
+	// secrets from SIGNOFF_NATS_PASSWORD and SIGNOFF_NATS_TOKEN, behind a
+	// pointer so that a printed Config shows none of them.
+	env *natsEnv
+}
+
+type natsEnv struct{ password, token string }
+
+func (n *NATS) envPassword() string {
+	if n.env == nil {
+		return ""
+	}
+	return n.env.password
+}
+
+func (n *NATS) envToken() string {
+	if n.env == nil {
+		return ""
+	}
+	return n.env.token
+}
+
+// NATSTLS is the client side of TLS to the NATS at nats.url.
+type NATSTLS struct {
+	// CAFile is a PEM bundle of the CAs of the server's certificate; empty
+	// uses the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the PEM client certificate and its key.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name expected in the server's certificate; empty
+	// uses the host of the URL.
+	ServerName string `yaml:"server_name"`
+}
+
+// NATSUser is a client of the embedded server: a password user or an nkey
+// user, with a role.
+type NATSUser struct {
+	// Name is the user name: 1-64 characters of A-Z a-z 0-9 . _ -, unique,
+	// not starting with "signoff" (signoff's own users).
+	Name string `yaml:"name"`
+	// PasswordFile holds the password, or its bcrypt hash as printed by
+	// `nats server passwd`. Relative to the config file.
+	PasswordFile string `yaml:"password_file"`
+	// Nkey is the user's public nkey (U...), instead of a password.
+	Nkey string `yaml:"nkey"`
+	// Role is idp (publish joins, activity and logout requests; read
+	// completions) or observer (read completions).
+	Role string `yaml:"role"`
 }
 
 // Keys locates the PEM signing keys of logout tokens and SAML messages.
@@ -409,7 +494,8 @@ func Parse(data []byte, name string, env func(string) string) (*Config, error) {
 }
 
 // ApplyEnv applies the environment overrides SIGNOFF_LISTEN, SIGNOFF_DATA_DIR
-// and SIGNOFF_NATS_URL read through env (nil means none); an empty value does
+// and SIGNOFF_NATS_URL, and the secrets SIGNOFF_NATS_PASSWORD and
+// SIGNOFF_NATS_TOKEN, read through env (nil means none); an empty value does
 // not override. Validation errors about an overridden key name the variable.
 func (c *Config) ApplyEnv(env func(string) string) {
 	if env == nil {
@@ -428,14 +514,28 @@ func (c *Config) ApplyEnv(env func(string) string) {
 			continue
 		}
 		*o.field = v
-		if c.src == nil {
-			c.src = &source{}
-		}
-		if c.src.env == nil {
-			c.src.env = map[string]string{}
-		}
-		c.src.env[o.path] = o.name
+		c.setByEnv(o.path, o.name)
 	}
+	// Secrets are kept out of the exported fields: a printed Config shows
+	// none of them.
+	if v := env(EnvNATSPassword); v != "" {
+		c.NATS.env = &natsEnv{password: v, token: c.NATS.envToken()}
+		c.setByEnv("nats.password_file", EnvNATSPassword)
+	}
+	if v := env(EnvNATSToken); v != "" {
+		c.NATS.env = &natsEnv{password: c.NATS.envPassword(), token: v}
+		c.setByEnv("nats.token_file", EnvNATSToken)
+	}
+}
+
+func (c *Config) setByEnv(path, name string) {
+	if c.src == nil {
+		c.src = &source{}
+	}
+	if c.src.env == nil {
+		c.src.env = map[string]string{}
+	}
+	c.src.env[path] = name
 }
 
 // applyDefaults fills keys that were absent, null or empty strings.

@@ -40,6 +40,7 @@ func (c *Config) Validate() error {
 	if c.NATS.Listen != "" {
 		v.check("nats.listen", checkHostPort(c.NATS.Listen))
 	}
+	v.nats(&c.NATS)
 
 	v.check("session.cookie_name", checkCookieName(c.Session.CookieName))
 	if d := c.Session.CookieDomain; d != "" {

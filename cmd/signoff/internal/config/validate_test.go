@@ -41,7 +41,7 @@ func TestValidationRules(t *testing.T) {
 		{"nats.url scheme", "public_url: https://auth.example.com\nnats:\n  url: http://nats:4222 #<\n", "nats.url", `"http://nats:4222" is not a nats:// or tls:// URL`},
 		{"nats.url second entry", "public_url: https://auth.example.com\nnats:\n  url: nats://a:4222,nats:// #<\n", "nats.url", `"nats://" is not a nats:// or tls:// URL`},
 		{"nats.url empty entry", "public_url: https://auth.example.com\nnats:\n  url: nats://a:4222,,nats://b:4222 #<\n", "nats.url", "must be a comma-separated list of nats:// or tls:// URLs without empty entries"},
-		{"nats.listen", "public_url: https://auth.example.com\nnats:\n  listen: 4222 #<\n", "nats.listen", "must be host:port"},
+		{"nats.listen", "public_url: https://auth.example.com\nnats:\n  allow_anonymous: true\n  listen: 4222 #<\n", "nats.listen", "must be host:port"},
 
 		// session, redirects
 		{"cookie_name", "public_url: https://auth.example.com\nsession:\n  cookie_name: 'my session' #<\n", "session.cookie_name", "must be a cookie name"},

@@ -119,6 +119,14 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	cfg := config.Default()
 	cfg.DataDir, cfg.Listen, cfg.PublicURL, cfg.Issuer = o.DataDir, o.Listen, signoffURL, signoffURL
 	cfg.NATS.Listen = o.NATSListen
+	if o.NATSListen != "" {
+		// The demo's NATS takes anonymous clients, so it stays on loopback.
+		host, _, err := net.SplitHostPort(o.NATSListen)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return fmt.Errorf("demo: --nats-listen %q: the demo's NATS allows anonymous clients, so it listens on a loopback address only (such as 127.0.0.1:4222)", o.NATSListen)
+		}
+		cfg.NATS.AllowAnonymous = true
+	}
 	cfg.NATS.SyncAlways = false // a demo: speed over power-loss durability
 	cfg.Logout.Deadline = config.Duration(8 * time.Second)
 	cfg.Backchannel.AttemptTimeout = config.Duration(time.Second)
@@ -194,6 +202,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	fmt.Fprintf(out, "  signoff  %s  (/jwks.json, /healthz, /metrics)\n", signoffURL)
 	if u := a.Bus().ClientURL(); u != "" {
 		fmt.Fprintf(out, "  NATS     %s  (publish your own signoff.session.joined / signoff.logout.requested)\n", u)
+		fmt.Fprintf(out, "           anonymous access with every permission, on loopback only: a demo, not a deployment (see nats.users)\n")
 	}
 	fmt.Fprintf(out, "  Notes    %s  back-channel logout\n  Wiki     %s  front-channel logout (iframe)\n  Chat     %s  its logout endpoint is down (503)\n",
 		urls.Notes, urls.Wiki, urls.Chat)
