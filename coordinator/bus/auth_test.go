@@ -442,38 +442,46 @@ func TestExampleServerConfig(t *testing.T) {
 	}
 	defer b.Close()
 
-	pub, err := b.Publisher("test-pub", true)
+	// signoff's own consumers: the ordered intake and a work consumer.
+	got := make(chan string, 2)
+	o, err := b.Ordered(OrderedConfig{Name: "test", Subjects: []string{"signoff.test"},
+		Apply: func(_ context.Context, batch []jetstream.Msg) error {
+			for _, m := range batch {
+				got <- "ordered:" + string(m.Data())
+			}
+			return nil
+		}})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("ordered consumer as signoff: %v", err)
 	}
-	sub, err := b.Subscriber(SubscriberConfig{Durable: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	msgs, err := sub.Subscribe(ctx, "signoff.test")
+	defer o.Stop()
+	w, err := b.Work(context.Background(), WorkConfig{Durable: "test", Subject: "signoff.test", Free: func() int { return 1 },
+		Take: func(_ context.Context, m jetstream.Msg) error { got <- "work:" + string(m.Data()); return nil }})
 	if err != nil {
 		t.Fatalf("durable consumer as signoff: %v", err)
 	}
-	if err := pub.Publish("signoff.test", NewEventMessage("", []byte("hello"))); err != nil {
+	defer w.Stop()
+	if _, err := b.JetStream().Publish(context.Background(), "signoff.test", []byte("hello"), jetstream.WithMsgID("m1")); err != nil {
 		t.Fatalf("publish as signoff: %v", err)
 	}
-	select {
-	case m := <-msgs:
-		if string(m.Payload) != "hello" {
-			t.Fatalf("got %q", m.Payload)
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		select {
+		case m := <-got:
+			seen[m] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("delivered to signoff's consumers: %v", seen)
 		}
-		m.Ack()
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message delivered to signoff's consumer")
+	}
+	if !seen["ordered:hello"] || !seen["work:hello"] {
+		t.Fatalf("delivered: %v", seen)
 	}
 	eventually(t, 5*time.Second, func() error {
-		legacy, err := b.admin.JetStream() // the consumer is a push consumer
+		c, err := b.JetStream().Consumer(context.Background(), events.StreamName, "test")
 		if err != nil {
 			return err
 		}
-		info, err := legacy.ConsumerInfo(events.StreamName, "test")
+		info, err := c.Info(context.Background())
 		if err != nil {
 			return err
 		}
