@@ -58,7 +58,7 @@ func newChildSetup(t *testing.T, rps []*testRP, o childOptions) *childSetup {
 		natsYAML = fmt.Sprintf("nats: {url: %q, replicas: %d}\n", o.natsURL, max(o.replicas, 1))
 	} else {
 		s.natsAddr = freePort(t)
-		natsYAML = fmt.Sprintf("nats: {listen: %q, sync_always: %t}\n", s.natsAddr, !o.noFsync)
+		natsYAML = fmt.Sprintf("nats: {listen: %q, allow_anonymous: true, sync_always: %t}\n", s.natsAddr, !o.noFsync)
 	}
 	var y strings.Builder
 	fmt.Fprintf(&y, "public_url: http://%s\nissuer: %s\nlisten: %s\ndata_dir: %s\n%slogout: {deadline: %s}\nlog: {level: info}\n%s",
