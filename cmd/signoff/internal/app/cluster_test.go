@@ -169,9 +169,10 @@ func (nd *natsNode) clientsNamed(prefix string) (int, error) {
 	return n, nil
 }
 
-// mostSignoffClients is the running node with most of signoff's client
-// connections, and how they are spread.
-func mostSignoffClients(t *testing.T, nodes []*natsNode) (*natsNode, string) {
+// mostSignoffClients is the node with most of signoff's client
+// connections among the running nodes not in skip, and how signoff's
+// connections are spread.
+func mostSignoffClients(t *testing.T, nodes []*natsNode, skip map[*natsNode]bool) (*natsNode, string) {
 	t.Helper()
 	var target *natsNode
 	var spread []string
@@ -185,35 +186,39 @@ func mostSignoffClients(t *testing.T, nodes []*natsNode) (*natsNode, string) {
 			t.Fatal(err)
 		}
 		spread = append(spread, fmt.Sprintf("%s: %d", nd.name, n))
-		if n > best {
+		if !skip[nd] && n > best {
 			best, target = n, nd
 		}
 	}
-	if best <= 0 {
-		t.Fatalf("no signoff connection found on any node (%v)", spread)
+	if target == nil {
+		t.Fatalf("no node to kill (%v)", spread)
 	}
 	return target, strings.Join(spread, ", ")
 }
 
 // TestClusterNodeKill: signoff on a real 3-node nats-server cluster with
-// the SIGNOFF stream at 3 replicas; 1,000 users × 3 RPs answering after
-// 1 s. Twice, the node that holds most of signoff's connections is killed
-// with SIGKILL in the middle of the deliveries, and logouts keep coming
-// through the surviving nodes; the first node is restarted before the
-// second kill. 0 RP sessions are left without a token, and every logout
-// completes exactly once. The recovery times are logged for README.
+// the SIGNOFF stream at 3 replicas; 1,200 users × 3 RPs answering after
+// 1 s. Each node in turn is killed with SIGKILL in the middle of the
+// deliveries, first the one with most of signoff's connections (so every
+// connection of signoff's is on a killed node at least once, whatever
+// signoff's internals), and logouts keep coming through a surviving node;
+// the killed node is restarted before the next kill. 0 RP sessions are
+// left without a token, and every logout completes exactly once. The
+// recovery times are logged for README.
 func TestClusterNodeKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 3-node nats-server cluster")
 	}
 	const (
-		// Each part puts more dispatches in flight than the back-channel
-		// slots (256) and MaxAckPending (128) together.
-		users    = 1000
-		parts    = 4 // of the logouts: before and after each kill
+		nodeCount = 3
+		// Before and after each kill, a part of the logouts; each part
+		// puts more dispatches in flight than the back-channel slots
+		// (256) and MaxAckPending (128) together.
+		parts    = 2 * nodeCount
+		users    = 1200
 		deadline = 60 * time.Second
 	)
-	nodes := startNATSCluster(t, 3)
+	nodes := startNATSCluster(t, nodeCount)
 	urls := make([]string, len(nodes))
 	for i, nd := range nodes {
 		urls[i] = nd.clientURL
@@ -227,19 +232,8 @@ func TestClusterNodeKill(t *testing.T) {
 	ch := setup.start(t)
 	defer ch.stop()
 
-	// The test's client is on a node that the first kill spares.
-	target, spread := mostSignoffClients(t, nodes)
-	var survivor *natsNode
-	for _, nd := range nodes {
-		if nd != target {
-			survivor = nd
-			break
-		}
-	}
-	nc := connect(t, survivor.clientURL)
-	c := faultClient(t, nc)
-	live := countCompleted(t, nc)
-	streamInfo := func() string {
+	c := faultClient(t, connect(t, strings.Join(urls, ",")))
+	streamInfo := func(c *client) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		st, err := c.js.Stream(ctx, events.StreamName)
@@ -275,52 +269,61 @@ func TestClusterNodeKill(t *testing.T) {
 	part := users / parts
 	start := time.Now()
 	cutoffs := make([]time.Time, parts) // of the logouts of each part
-	publish := func(p int) {
+	publish := func(c *client, p int) {
 		t.Helper()
 		if err := c.publishAll(logouts[p*part:(p+1)*part], time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		cutoffs[p] = time.Now().Add(deadline)
 	}
-	for kill := range 2 {
-		if kill > 0 {
-			target, spread = mostSignoffClients(t, nodes)
+	killed := map[*natsNode]bool{}
+	for round := range nodeCount {
+		target, spread := mostSignoffClients(t, nodes, killed)
+		// This round's test client is on a node that survives it.
+		var rc *client
+		for _, nd := range nodes {
+			if nd != target && nd.cmd.ProcessState == nil {
+				rc = faultClient(t, connect(t, nd.clientURL))
+				break
+			}
 		}
+		live := countCompleted(t, rc.nc)
 		before := totalValid(rps)
-		publish(2 * kill)
+		publish(rc, 2*round)
 		eventually(t, 60*time.Second, func() error {
 			if n := totalValid(rps) - before; n < part {
 				return fmt.Errorf("%d tokens delivered", n)
 			}
 			return nil
 		})
-		t.Logf("kill %d: signoff connections per node: %s; stream %s; killing %s at +%v with %d of %d RP sessions signed out, %d logouts seen completed",
-			kill+1, spread, streamInfo(), target.name, time.Since(start).Round(time.Millisecond), totalValid(rps), users*len(rps), live.count())
+		t.Logf("kill %d: signoff connections per node: %s; stream %s; killing %s at +%v with %d of %d RP sessions signed out",
+			round+1, spread, streamInfo(rc), target.name, time.Since(start).Round(time.Millisecond), totalValid(rps), users*len(rps))
 		target.kill()
-		killed := time.Now()
+		killedAt := time.Now()
+		killed[target] = true
 
 		// More logouts, through a surviving node.
-		publish(2*kill + 1)
-		t.Logf("kill %d: the next %d logouts acknowledged %v after the kill", kill+1, part, time.Since(killed).Round(time.Millisecond))
+		publish(rc, 2*round+1)
+		t.Logf("kill %d: the next %d logouts acknowledged %v after the kill", round+1, part, time.Since(killedAt).Round(time.Millisecond))
 		after := map[string]bool{}
-		for _, id := range ids[(2*kill+1)*part : (2*kill+2)*part] {
+		for _, id := range ids[(2*round+1)*part : (2*round+2)*part] {
 			after[id] = true
 		}
 		var first time.Time
-		err := waitFor(deadline+30*time.Second, 100*time.Millisecond, func() error {
+		err := waitFor(30*time.Second, 100*time.Millisecond, func() error {
 			var ok bool
-			if first, ok = live.firstAfter(killed, after); !ok {
+			if first, ok = live.firstAfter(killedAt, after); !ok {
 				return errors.New("no logout requested after the kill has completed")
 			}
 			return nil
 		})
 		if err != nil {
-			t.Logf("kill %d: recovery: %v", kill+1, err)
+			t.Logf("kill %d: recovery: %v", round+1, err)
 		} else {
 			t.Logf("kill %d: recovery: first completion of a logout requested after the kill %v after the kill",
-				kill+1, first.Sub(killed).Round(time.Millisecond))
+				round+1, first.Sub(killedAt).Round(time.Millisecond))
 		}
-		if kill == 0 {
+		if round < nodeCount-1 {
 			target.start(t)
 			waitHealthy(t, nodes)
 			t.Logf("%s restarted and current again", target.name)
