@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -251,24 +252,37 @@ func (c *client) logout(logoutID, session string) {
 const testReaderPrefix = "test-reader"
 
 // received reads every message on subject from the start of the stream.
+// A read that fails (a NATS node lost, a leader election) is tried again
+// for up to 30 s.
 func (c *client) received(subject string) []jetstream.Msg {
 	c.t.Helper()
+	var out []jetstream.Msg
+	if err := waitFor(30*time.Second, 250*time.Millisecond, func() (err error) {
+		out, err = c.readAll(subject)
+		return err
+	}); err != nil {
+		c.t.Fatalf("read %s: %v", subject, err)
+	}
+	return out
+}
+
+func (c *client) readAll(subject string) ([]jetstream.Msg, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cons, err := c.js.OrderedConsumer(ctx, events.StreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, NamePrefix: testReaderPrefix})
 	if err != nil {
-		c.t.Fatalf("consumer %s: %v", subject, err)
+		return nil, fmt.Errorf("consumer %s: %w", subject, err)
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		c.t.Fatal(err)
+		return nil, err
 	}
 	var out []jetstream.Msg
 	pending := int(info.NumPending)
 	for len(out) < pending {
 		batch, err := cons.Fetch(pending-len(out), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			c.t.Fatal(err)
+			return nil, err
 		}
 		n := 0
 		for m := range batch.Messages() {
@@ -276,18 +290,49 @@ func (c *client) received(subject string) []jetstream.Msg {
 			n++
 		}
 		if n == 0 {
-			break
+			return nil, fmt.Errorf("read %d of %d messages on %s", len(out), pending, subject)
 		}
 	}
-	return out
+	return out, nil
+}
+
+// stored reads the payload of every message on subject in the stream, one
+// get request each, without a consumer: an ephemeral consumer may be
+// placed on a cluster node that was just killed and not yet noticed.
+func (c *client) stored(subject string) ([][]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := c.js.Stream(ctx, events.StreamName)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for seq := uint64(1); ; {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get %s from %d: %w", subject, seq, err)
+		}
+		out = append(out, m.Data)
+		seq = m.Sequence + 1
+	}
 }
 
 // completed returns the logout.completed events, by logout_id, and how
 // many were published for each.
 func (c *client) completed() (map[string]events.Completed, map[string]int) {
 	byID, count := map[string]events.Completed{}, map[string]int{}
-	for _, m := range c.received(events.SubjectLogoutCompleted) {
-		ev, err := events.Decode[events.Completed](m.Data())
+	var stored [][]byte
+	if err := waitFor(30*time.Second, 250*time.Millisecond, func() (err error) {
+		stored, err = c.stored(events.SubjectLogoutCompleted)
+		return err
+	}); err != nil {
+		c.t.Fatalf("read %s: %v", events.SubjectLogoutCompleted, err)
+	}
+	for _, data := range stored {
+		ev, err := events.Decode[events.Completed](data)
 		if err != nil {
 			c.t.Fatalf("invalid logout.completed on the bus: %v", err)
 		}
