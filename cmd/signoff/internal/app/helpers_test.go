@@ -269,7 +269,10 @@ func (c *client) received(subject string) []jetstream.Msg {
 func (c *client) readAll(subject string) ([]jetstream.Msg, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cons, err := c.js.OrderedConsumer(ctx, events.StreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, NamePrefix: testReaderPrefix})
+	// A fresh name per read: an ordered consumer of the same name left by
+	// an earlier read would be updated in place and deliver nothing.
+	cons, err := c.js.OrderedConsumer(ctx, events.StreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject},
+		NamePrefix: testReaderPrefix + "-" + uuid.NewString()[:8], InactiveThreshold: 10 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s: %w", subject, err)
 	}
