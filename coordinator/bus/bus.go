@@ -203,6 +203,10 @@ func (b *Bus) provision(ctx context.Context) error {
 		Duplicates:  b.cfg.Duplicates,
 		Replicas:    b.cfg.Replicas,
 		Discard:     jetstream.DiscardOld,
+		// Atomic batch publishing (nats-server 2.12+): the outbox relay and
+		// the result and request publishers commit many events with one
+		// fsync (see Batcher).
+		AllowAtomicPublish: true,
 	}
 	// The meta leader of a fresh cluster takes a few seconds to appear.
 	var err error

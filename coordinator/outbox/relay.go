@@ -3,7 +3,8 @@
 // The coordinator writes the events it must publish into the outbox table in
 // the same sqlite transaction as the saga change that causes them; the
 // relay publishes them in order with Nats-Msg-Id = the outbox id (the
-// event_id), and deletes a row only after JetStream acknowledged it. A crash
+// event_id), a round of rows as atomic batches (one fsync each), and
+// deletes the rows only after JetStream acknowledged them. A crash
 // between the two republishes the row, and the stream's duplicate window
 // drops the copy: the event is published exactly once per window.
 package outbox
@@ -26,9 +27,10 @@ type Source interface {
 	DeleteOutbox(ctx context.Context, seqs []int64) error
 }
 
-// Publisher is the part of the JetStream API the relay uses.
+// Publisher stores messages in the stream, all or none acknowledged
+// (bus.AllPublisher: atomic batches, one fsync per batch).
 type Publisher interface {
-	PublishMsgAsync(msg *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error)
+	PublishAll(ctx context.Context, msgs []*nats.Msg) error
 }
 
 // Relay publishes outbox rows.
@@ -107,51 +109,29 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(rows))
-	var pubErr error
-	for _, row := range rows {
+	msgs := make([]*nats.Msg, len(rows))
+	done := make([]int64, len(rows))
+	for i, row := range rows {
 		h := nats.Header{}
 		for k, v := range row.Headers {
 			h.Set(k, v)
 		}
-		f, err := r.js.PublishMsgAsync(&nats.Msg{Subject: row.Subject, Data: row.Payload, Header: h},
-			jetstream.WithMsgID(row.ID))
-		if err != nil {
-			pubErr = fmt.Errorf("outbox: publish %s: %w", row.Subject, err)
-			break
-		}
-		futures = append(futures, f)
+		h.Set(jetstream.MsgIDHeader, row.ID)
+		msgs[i] = &nats.Msg{Subject: row.Subject, Data: row.Payload, Header: h}
+		done[i] = rows[i].Seq
 	}
-	// Delete only the longest prefix that was acknowledged, to keep order.
-	done := make([]int64, 0, len(futures))
-	timeout := time.NewTimer(10 * time.Second)
-	defer timeout.Stop()
-wait:
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-			done = append(done, rows[i].Seq)
-		case err := <-f.Err():
-			pubErr = fmt.Errorf("outbox: publish %s: %w", rows[i].Subject, err)
-			break wait
-		case <-timeout.C:
-			pubErr = fmt.Errorf("outbox: no ack for %s after 10s", rows[i].Subject)
-			break wait
-		case <-ctx.Done():
-			pubErr = ctx.Err()
-			break wait
-		}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := r.js.PublishAll(pctx, msgs); err != nil {
+		// Nothing is deleted: the rows are published again, and the
+		// stream's duplicate window drops what was stored.
+		return 0, fmt.Errorf("outbox: publish %d events: %w", len(rows), err)
 	}
-	if len(done) > 0 {
-		if err := r.src.DeleteOutbox(context.WithoutCancel(ctx), done); err != nil {
-			return 0, err
-		}
-		if r.published != nil {
-			r.published(len(done))
-		}
+	if err := r.src.DeleteOutbox(context.WithoutCancel(ctx), done); err != nil {
+		return 0, err
 	}
-	if pubErr != nil {
-		return len(done), pubErr
+	if r.published != nil {
+		r.published(len(done))
 	}
 	return len(rows), nil
 }

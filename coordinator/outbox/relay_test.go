@@ -72,7 +72,7 @@ func streamMsgs(t *testing.T, js jetstream.JetStream) uint64 {
 
 func TestRelayPublishesInOrderWithMsgIDAndDeletes(t *testing.T) {
 	st, b := setup(t)
-	r := New(st, b.JetStream(), slog.New(slog.DiscardHandler), time.Hour)
+	r := New(st, bus.AllPublisher{JS: b.JetStream()}, slog.New(slog.DiscardHandler), time.Hour)
 	st.OnOutbox = r.Wake
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -128,8 +128,8 @@ func jsGet(js jetstream.JetStream, seq uint64) (*jetstream.RawStreamMsg, error) 
 
 type failing struct{}
 
-func (failing) PublishMsgAsync(*nats.Msg, ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
-	return nil, errors.New("nats down")
+func (failing) PublishAll(context.Context, []*nats.Msg) error {
+	return errors.New("nats down")
 }
 
 func TestRelayKeepsRowsWhenPublishingFails(t *testing.T) {

@@ -144,3 +144,16 @@ func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, e
 	}
 	return out, rows.Err()
 }
+
+// ParticipantPending reports whether rpID is a pending participant of the
+// running saga logoutID: the one check an adapter makes before it delivers
+// a dispatch (one indexed row, no session decoding).
+func (s *Store) ParticipantPending(ctx context.Context, logoutID, rpID string) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM participants p JOIN sagas s ON s.logout_id = p.logout_id
+		WHERE p.logout_id = ? AND p.rp_id = ? AND p.state = 'pending' AND s.status = 'running'`, logoutID, rpID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: participant %s of %s: %w", rpID, logoutID, err)
+	}
+	return n > 0, nil
+}

@@ -73,6 +73,7 @@ type App struct {
 	intake   *bus.Ordered
 	work     []*bus.Work
 	sealer   *events.Sealer
+	batcher  *bus.Batcher // group-commits results, requests and poison copies
 	httpSrv  *http.Server
 	listener net.Listener
 
@@ -140,7 +141,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	a.cancel = cancel
 
 	// Outbox relay, woken by every commit that adds rows.
-	a.relay = outbox.New(a.store, a.bus.JetStream(), o.Logger.With("component", "outbox"), time.Second)
+	a.relay = outbox.New(a.store, bus.AllPublisher{JS: a.bus.JetStream()}, o.Logger.With("component", "outbox"), time.Second)
 	a.relay.OnPublished(func(n int) { a.published.Add(uint64(n)) })
 	a.store.OnOutbox = a.relay.Wake
 
@@ -158,6 +159,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	if a.js, err = jetstream.New(webNC); err != nil {
 		return nil, err
 	}
+	a.batcher = bus.NewBatcher(a.js)
 
 	dir, bcRPs, fcRPs := directory(cfg)
 	a.coord = coordinator.New(coordinator.Config{
@@ -167,7 +169,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		BusAdapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterSAML: true},
 	})
 
-	resultPub := resultPublisher{js: a.js, sealer: a.sealer}
+	resultPub := resultPublisher{batcher: a.batcher, sealer: a.sealer}
 	a.bc, err = backchannel.New(backchannel.Config{
 		Issuer: cfg.Issuer, Keys: a.keys, RPs: bcRPs, Publisher: resultPub,
 		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
@@ -443,25 +445,16 @@ func (a *App) taker(ad dispatchAdapter) func(ctx context.Context, m jetstream.Ms
 		if err != nil {
 			return a.poison(ctx, m, err)
 		}
-		sg, ok, err := a.store.Saga(ctx, d.LogoutID)
+		ok, err := a.store.ParticipantPending(ctx, d.LogoutID, d.RPID)
 		if err != nil {
 			return err
 		}
-		if !ok || !sg.Running() || !pending(sg, d.RPID) {
+		if !ok {
 			a.log.Debug("dispatch for a participant no longer pending; not delivered", "logout_id", d.LogoutID, "rp_id", d.RPID)
 			return nil
 		}
 		return ad.Handle(ctx, d)
 	}
-}
-
-func pending(s saga.Saga, rpID string) bool {
-	for _, p := range s.Participants {
-		if p.RPID == rpID {
-			return !p.Terminal()
-		}
-	}
-	return false
 }
 
 // poison publishes m on signoff.poison with the reason, and returns a
@@ -472,7 +465,7 @@ func (a *App) poison(ctx context.Context, m jetstream.Msg, reason error) error {
 	h := nats.Header{}
 	h.Set(events.HeaderPoisonReason, reason.Error())
 	h.Set(events.HeaderPoisonSubject, m.Subject())
-	if _, err := a.js.PublishMsg(ctx, &nats.Msg{Subject: events.SubjectPoison, Data: m.Data(), Header: h}); err != nil {
+	if err := a.batcher.Publish(ctx, &nats.Msg{Subject: events.SubjectPoison, Data: m.Data(), Header: h}); err != nil {
 		return fmt.Errorf("publish poison: %w", err)
 	}
 	return bus.Permanent(reason)
@@ -527,6 +520,9 @@ func (a *App) Close(ctx context.Context) error {
 			a.cancel()
 		}
 		a.bg.Wait()
+		if a.batcher != nil {
+			a.batcher.Close()
+		}
 		if a.bus != nil {
 			a.bus.Close()
 		}
@@ -579,8 +575,8 @@ func (d dirMap) AdapterEnabled(adapter string) bool { return d.enabled[adapter] 
 // resultPublisher publishes adapter results, sealed, with Nats-Msg-Id =
 // event_id.
 type resultPublisher struct {
-	js     jetstream.JetStream
-	sealer *events.Sealer
+	batcher *bus.Batcher
+	sealer  *events.Sealer
 }
 
 func (p resultPublisher) PublishResult(ctx context.Context, r events.Result) error {
@@ -590,8 +586,8 @@ func (p resultPublisher) PublishResult(ctx context.Context, r events.Result) err
 	}
 	h := nats.Header{}
 	h.Set(events.HeaderSeal, p.sealer.Seal(events.SubjectLogoutResult, b))
-	_, err = p.js.PublishMsg(ctx, &nats.Msg{Subject: events.SubjectLogoutResult, Data: b, Header: h}, jetstream.WithMsgID(r.EventID))
-	return err
+	h.Set(jetstream.MsgIDHeader, r.EventID)
+	return p.batcher.Publish(ctx, &nats.Msg{Subject: events.SubjectLogoutResult, Data: b, Header: h})
 }
 
 // RequestLogout publishes a logout.requested for the web pages.
@@ -600,9 +596,9 @@ func (a *App) RequestLogout(ctx context.Context, req events.LogoutRequested) err
 	if err != nil {
 		return err
 	}
-	_, err = a.js.PublishMsg(ctx, &nats.Msg{Subject: events.SubjectLogoutRequested, Data: b, Header: nats.Header{}},
-		jetstream.WithMsgID(req.EventID))
-	return err
+	h := nats.Header{}
+	h.Set(jetstream.MsgIDHeader, req.EventID)
+	return a.batcher.Publish(ctx, &nats.Msg{Subject: events.SubjectLogoutRequested, Data: b, Header: h})
 }
 
 // statusReader shows sagas to the web pages.
