@@ -277,7 +277,13 @@ func TestClusterNodeKill(t *testing.T) {
 		cutoffs[p] = time.Now().Add(deadline)
 	}
 	killed := map[*natsNode]bool{}
+	stuck := false // no progress: the rest is published without more kills
 	for round := range nodeCount {
+		if stuck {
+			publish(c, 2*round)
+			publish(c, 2*round+1)
+			continue
+		}
 		target, spread := mostSignoffClients(t, nodes, killed)
 		// This round's test client is on a node that survives it.
 		var rc *client
@@ -290,12 +296,17 @@ func TestClusterNodeKill(t *testing.T) {
 		live := countCompleted(t, rc.nc)
 		before := totalValid(rps)
 		publish(rc, 2*round)
-		eventually(t, 60*time.Second, func() error {
+		if err := waitFor(45*time.Second, 20*time.Millisecond, func() error {
 			if n := totalValid(rps) - before; n < part {
 				return fmt.Errorf("%d tokens delivered", n)
 			}
 			return nil
-		})
+		}); err != nil {
+			t.Logf("before kill %d: no progress (%v); publishing the rest without more kills", round+1, err)
+			stuck = true
+			publish(c, 2*round+1)
+			continue
+		}
 		t.Logf("kill %d: signoff connections per node: %s; stream %s; killing %s at +%v with %d of %d RP sessions signed out",
 			round+1, spread, streamInfo(rc), target.name, time.Since(start).Round(time.Millisecond), totalValid(rps), users*len(rps))
 		target.kill()
@@ -310,7 +321,9 @@ func TestClusterNodeKill(t *testing.T) {
 			after[id] = true
 		}
 		var first time.Time
-		err := waitFor(30*time.Second, 100*time.Millisecond, func() error {
+		// Slow is not stuck: the kills go on unless nothing completes
+		// within a whole logout deadline.
+		err := waitFor(deadline, 100*time.Millisecond, func() error {
 			var ok bool
 			if first, ok = live.firstAfter(killedAt, after); !ok {
 				return errors.New("no logout requested after the kill has completed")
@@ -319,6 +332,7 @@ func TestClusterNodeKill(t *testing.T) {
 		})
 		if err != nil {
 			t.Logf("kill %d: recovery: %v", round+1, err)
+			stuck = true
 		} else {
 			t.Logf("kill %d: recovery: first completion of a logout requested after the kill %v after the kill",
 				round+1, first.Sub(killedAt).Round(time.Millisecond))

@@ -34,7 +34,11 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(childEnv); path != "" {
 		os.Exit(runChild(path))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if natsServerBin.path != "" { // built by the cluster test
+		os.RemoveAll(filepath.Dir(natsServerBin.path))
+	}
+	os.Exit(code)
 }
 
 func runChild(path string) int {

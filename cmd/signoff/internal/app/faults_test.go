@@ -5,6 +5,12 @@ package app
 // contract: the subjects of stream SIGNOFF, HTTP /readyz and /logout, and
 // the logout tokens RPs receive. So they stay valid whatever the consumers
 // inside look like. Each one counts what was lost; the answer must be 0.
+// They skip under -short; run them with
+//
+//	go test -race -run 'TestCrashUnderLoad|TestJoinFloodThenLogout|TestDeletedConsumerRecovers|TestClusterNodeKill' -v ./cmd/signoff/internal/app/
+//
+// (SIGNOFF_TEST_LOG=1 copies the children's logs to stderr). The cluster
+// test is in cluster_test.go.
 
 import (
 	"context"
@@ -182,6 +188,29 @@ func (c *client) publishAll(msgs []outMsg, timeout time.Duration) error {
 		todo = failed
 	}
 	return nil
+}
+
+// backlog describes what signoff's consumers on stream SIGNOFF have not
+// yet processed (pending and unacknowledged), for the log.
+func (c *client) backlog() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := c.js.Stream(ctx, events.StreamName)
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	l := st.ListConsumers(ctx)
+	for ci := range l.Info() {
+		if !strings.HasPrefix(ci.Name, testReaderPrefix) {
+			parts = append(parts, fmt.Sprintf("%s %d+%d", ci.Name, ci.NumPending, ci.NumAckPending))
+		}
+	}
+	if err := l.Err(); err != nil {
+		return err.Error()
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 // settle waits, at most timeout, until every consumer on stream SIGNOFF
@@ -565,6 +594,7 @@ func TestJoinFloodThenLogout(t *testing.T) {
 	for _, rp := range rps {
 		c.join("alice-session", "alice", rp.ID, "alice-sid-"+rp.ID)
 	}
+	t.Logf("backlog when alice signs out (consumer pending+unacked): %s", c.backlog())
 	// ... and signs out in the browser at once.
 	base := "http://" + setup.httpAddr
 	jar, _ := cookiejar.New(nil)
