@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -40,17 +41,42 @@ func PublishAll(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) e
 				}
 				batch[i] = &c
 			}
-			if _, err := jetstreamext.PublishMsgBatch(ctx, js, batch); err == nil {
+			_, err := jetstreamext.PublishMsgBatch(ctx, js, batch)
+			if err == nil {
+				batchStats.batches.Add(1)
+				batchStats.messages.Add(uint64(len(batch)))
 				continue
-			} else if ctx.Err() != nil {
+			}
+			if ctx.Err() != nil {
 				return err
 			}
+			batchStats.fallbacks.Add(1)
+			batchStats.lastErr.Store(err.Error())
 		}
 		if err := publishEach(ctx, js, chunk); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+var batchStats struct {
+	batches, messages, fallbacks atomic.Uint64
+	lastErr                      atomic.Value
+}
+
+// BatchStats are counters of PublishAll in this process.
+type BatchStats struct {
+	Batches   uint64 // atomic batches committed
+	Messages  uint64 // messages in them
+	Fallbacks uint64 // batches refused and sent one by one
+	LastError string // why the last one was refused
+}
+
+// BatchCounters returns PublishAll's counters.
+func BatchCounters() BatchStats {
+	e, _ := batchStats.lastErr.Load().(string)
+	return BatchStats{batchStats.batches.Load(), batchStats.messages.Load(), batchStats.fallbacks.Load(), e}
 }
 
 // publishEach publishes msgs asynchronously and waits for every ack.
