@@ -37,8 +37,11 @@ func BenchmarkLogoutPath(b *testing.B) {
 	}
 }
 
-func benchLogoutPath(b *testing.B, alg string) {
-	var hits atomic.Int64
+// benchApp starts signoff with 3 loopback back-channel RPs answering 200
+// (hits counts accepted tokens) and b.N sessions registered at all three
+// directly in the store (s<i> of user u<i>).
+func benchApp(b *testing.B, alg string) (*App, *atomic.Int64) {
+	hits := new(atomic.Int64)
 	cfg := config.Default()
 	cfg.DataDir = b.TempDir()
 	cfg.Listen = "127.0.0.1:0"
@@ -82,6 +85,11 @@ func benchLogoutPath(b *testing.B, alg string) {
 			b.Fatal(err)
 		}
 	}
+	return a, hits
+}
+
+func benchLogoutPath(b *testing.B, alg string) {
+	a, hits := benchApp(b, alg)
 	payloads := make([][]byte, b.N)
 	for i := range payloads {
 		payloads[i], _ = events.Encode(events.LogoutRequested{EventID: uuid.NewString(), LogoutID: fmt.Sprintf("L%d", i),
