@@ -228,6 +228,9 @@ func (w *Work) take(ctx context.Context, m jetstream.Msg) {
 	}
 }
 
+// Name is the consumer's durable name.
+func (w *Work) Name() string { return w.cfg.Durable }
+
 // Ready is nil while the consumer exists and consumes.
 func (w *Work) Ready() error { return w.health.get() }
 

@@ -486,7 +486,21 @@ func (a *App) metrics(w io.Writer) {
 		{Name: "signoff_saml_timed_out_total", Help: "SAML participants timed out.", Value: func() uint64 { return ss.TimedOut }},
 		{Name: "signoff_saml_refused_total", Help: "Inbound SAML messages refused.", Value: func() uint64 { return ss.Refused }},
 		{Name: "signoff_saml_sp_initiated_total", Help: "SP-initiated SAML logouts started.", Value: func() uint64 { return ss.SPInitiated }},
+		{Name: "signoff_intake_events_total", Help: "Events applied by the coordinator's ordered intake.", Value: func() uint64 { return a.intake.Stats().Events }},
+		{Name: "signoff_intake_batches_total", Help: "sqlite transactions of the ordered intake.", Value: func() uint64 { return a.intake.Stats().Batches }},
 	})
+	is := a.intake.Stats()
+	gs := []web.Gauge{
+		{Name: "signoff_intake_lag", Help: "Events of the coordinator's subjects in the stream not yet delivered to the intake.", Value: float64(is.Pending)},
+		{Name: "signoff_intake_applied_sequence", Help: "Stream sequence of the last event the intake applied.", Value: float64(is.Applied)},
+	}
+	for _, wc := range a.work {
+		gs = append(gs, web.Gauge{Name: "signoff_consumer_lag", Help: "Messages not yet delivered to a work consumer.", Labels: `consumer="` + wc.Name() + `"`, Value: float64(wc.Stats().Pending)})
+	}
+	for _, wc := range a.work {
+		gs = append(gs, web.Gauge{Name: "signoff_consumer_ack_pending", Help: "Messages delivered to a work consumer and not yet acknowledged.", Labels: `consumer="` + wc.Name() + `"`, Value: float64(wc.Stats().AckPending)})
+	}
+	web.WriteGauges(w, gs)
 }
 
 // Close shuts signoff down in order: HTTP, router (no new events), the
