@@ -412,16 +412,16 @@ func (s *Store) Apply(ctx context.Context, partition int, seq uint64, fns []func
 			if fn == nil {
 				continue
 			}
-			if _, err := t.tx.Exec("SAVEPOINT ev"); err != nil {
+			if _, err := t.stmt("savepointEv").Exec(); err != nil {
 				return fmt.Errorf("store: savepoint: %w", err)
 			}
 			ferr := fn(t)
 			if ferr != nil {
-				if _, err := t.tx.Exec("ROLLBACK TO ev"); err != nil {
+				if _, err := t.stmt("rollbackEv").Exec(); err != nil {
 					return fmt.Errorf("store: rollback to savepoint: %w", err)
 				}
 			}
-			if _, err := t.tx.Exec("RELEASE ev"); err != nil {
+			if _, err := t.stmt("releaseEv").Exec(); err != nil {
 				return fmt.Errorf("store: release savepoint: %w", err)
 			}
 			if ferr != nil {
