@@ -223,6 +223,10 @@ func migrate(w *sql.DB) error {
 	if err := addColumn(tx, "outbox", "headers", "TEXT NOT NULL DEFAULT ''"); err != nil {
 		return err
 	}
+	// The logout page's browser steps (steps.go), in Unix nanoseconds.
+	if err := addColumn(tx, "participants", "step_at", "INTEGER"); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expiry_at) WHERE expiry_at IS NOT NULL`); err != nil {
 		return err
 	}

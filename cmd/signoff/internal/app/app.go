@@ -262,7 +262,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	browserCfg := &web.Browser{
 		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{a.store}, Local: a.local,
 		Frames: frames{a.fc, a.saml}, Redirects: redirect.Policy{AllowedDomains: cfg.Redirects.AllowedDomains},
-		DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
+		Steps: a.store, DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
 		Logger: o.Logger.With("component", "web"), Now: o.Now,
 		Issuer: cfg.Issuer, Sessions: sessionDirectory{a.store, dir}, Hints: newHintVerifier(ctx, cfg, a.keys),
 		Clients: clientsOf(cfg), ChooseScope: cfg.Logout.ChooseScope, AdminToken: cfg.Admin.Token,
