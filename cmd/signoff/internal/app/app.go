@@ -586,8 +586,7 @@ type dirMap struct {
 func (d dirMap) RP(id string) (saga.RP, bool)       { rp, ok := d.rps[id]; return rp, ok }
 func (d dirMap) AdapterEnabled(adapter string) bool { return d.enabled[adapter] }
 
-// resultPublisher publishes adapter results, sealed, with Nats-Msg-Id =
-// event_id.
+// resultPublisher publishes adapter results, sealed, group-committed.
 type resultPublisher struct {
 	batcher *bus.Batcher
 	sealer  *events.Sealer
@@ -600,7 +599,8 @@ func (p resultPublisher) PublishResult(ctx context.Context, r events.Result) err
 	}
 	h := nats.Header{}
 	h.Set(events.HeaderSeal, p.sealer.Seal(events.SubjectLogoutResult, b))
-	h.Set(jetstream.MsgIDHeader, r.EventID)
+	// No Nats-Msg-Id: a repeated result changes nothing, and every id costs
+	// the stream an entry in its duplicate window.
 	return p.batcher.Publish(ctx, &nats.Msg{Subject: events.SubjectLogoutResult, Data: b, Header: h})
 }
 
