@@ -90,7 +90,7 @@ func (b *Bus) Work(ctx context.Context, cfg WorkConfig) (*Work, error) {
 		cfg.Now = time.Now
 	}
 	w := &Work{cfg: cfg, js: b.js, log: cfg.Logger.With("consumer", cfg.Durable), done: make(chan struct{})}
-	w.health.set(errStarting, cfg.Now())
+	w.health.set(errStarting)
 	if _, err := w.ensure(ctx); err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (w *Work) ensure(ctx context.Context) (jetstream.Consumer, error) {
 	c, err = w.js.CreateOrUpdateConsumer(cctx, events.StreamName, w.consumerConfig())
 	if err != nil {
 		err = fmt.Errorf("bus: consumer %s: %w", w.cfg.Durable, err)
-		w.health.set(err, w.cfg.Now())
+		w.health.set(err)
 		return nil, err
 	}
 	// Ready again only once refresh sees it (a second later at most), so
@@ -146,7 +146,7 @@ func (w *Work) run(ctx context.Context) {
 			lastInfo = now
 			if err := w.refresh(ctx, cons); err != nil {
 				w.log.Warn("consumer missing; recreating it", "err", err)
-				w.health.set(fmt.Errorf("consumer %s missing; being recreated", w.cfg.Durable), w.cfg.Now())
+				w.health.set(fmt.Errorf("consumer %s missing; being recreated", w.cfg.Durable))
 				cons = nil
 				continue
 			}
@@ -179,7 +179,7 @@ func (w *Work) fetchFailed(ctx context.Context, err error, cons *jetstream.Consu
 		return
 	}
 	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-		w.health.set(fmt.Errorf("consumer %s missing; being recreated", w.cfg.Durable), w.cfg.Now())
+		w.health.set(fmt.Errorf("consumer %s missing; being recreated", w.cfg.Durable))
 		*cons = nil
 		return
 	}
@@ -196,12 +196,12 @@ func (w *Work) refresh(ctx context.Context, cons jetstream.Consumer) error {
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return err
 		}
-		w.health.set(fmt.Errorf("consumer %s: %w", w.cfg.Durable, err), w.cfg.Now())
+		w.health.set(fmt.Errorf("consumer %s: %w", w.cfg.Durable, err))
 		return nil
 	}
 	w.pending.Store(info.NumPending)
 	w.ackPending.Store(uint64(info.NumAckPending))
-	w.health.set(nil, w.cfg.Now())
+	w.health.set(nil)
 	return nil
 }
 
