@@ -35,7 +35,11 @@ type WorkConfig struct {
 	// before it is redelivered (default 30s): short, since a message is
 	// acknowledged as soon as it is taken.
 	AckWait time.Duration
-	Logger  *slog.Logger
+	// StallAfter is how long the consumer may have messages waiting and
+	// room for them without taking any before it reports itself not ready
+	// (default 15s).
+	StallAfter time.Duration
+	Logger     *slog.Logger
 	Now     func() time.Time
 }
 
@@ -54,6 +58,11 @@ type Work struct {
 	ackPending atomic.Uint64
 	taken      atomic.Uint64
 	lastSeq    atomic.Uint64 // stream sequence of the last message taken
+
+	// progress, read and written by run alone: the taken count when it
+	// last moved (or when nothing was waiting) and when.
+	progressTaken uint64
+	progressAt    time.Time
 }
 
 func (w *Work) consumerConfig() jetstream.ConsumerConfig {
@@ -83,6 +92,9 @@ func (b *Bus) Work(ctx context.Context, cfg WorkConfig) (*Work, error) {
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 30 * time.Second
 	}
+	if cfg.StallAfter <= 0 {
+		cfg.StallAfter = 15 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = b.log
 	}
@@ -91,6 +103,7 @@ func (b *Bus) Work(ctx context.Context, cfg WorkConfig) (*Work, error) {
 	}
 	w := &Work{cfg: cfg, js: b.js, log: cfg.Logger.With("consumer", cfg.Durable), done: make(chan struct{})}
 	w.health.set(errStarting)
+	w.progressAt = cfg.Now()
 	if _, err := w.ensure(ctx); err != nil {
 		return nil, err
 	}
@@ -114,6 +127,10 @@ func (w *Work) ensure(ctx context.Context) (jetstream.Consumer, error) {
 		if err := w.js.DeleteConsumer(cctx, events.StreamName, w.cfg.Durable); err != nil {
 			return nil, fmt.Errorf("bus: replace consumer %s: %w", w.cfg.Durable, err)
 		}
+	}
+	if st, serr := w.js.Stream(cctx, events.StreamName); serr == nil && st.CachedInfo().State.LastSeq < w.lastSeq.Load() {
+		// The stream was created again: its sequences start over.
+		w.lastSeq.Store(0)
 	}
 	c, err = w.js.CreateOrUpdateConsumer(cctx, events.StreamName, w.consumerConfig())
 	if err != nil {
@@ -201,9 +218,22 @@ func (w *Work) refresh(ctx context.Context, cons jetstream.Consumer) error {
 	}
 	w.pending.Store(info.NumPending)
 	w.ackPending.Store(uint64(info.NumAckPending))
+	// Waiting: not yet delivered, or delivered and not taken (redelivered
+	// later); taken messages are acknowledged at once.
+	waiting := info.NumPending + uint64(info.NumAckPending)
+	taken, now := w.taken.Load(), w.cfg.Now()
+	if taken != w.progressTaken || waiting == 0 || w.cfg.Free() == 0 {
+		w.progressTaken, w.progressAt = taken, now
+	}
+	if idle := now.Sub(w.progressAt); idle > w.cfg.StallAfter {
+		w.health.set(fmt.Errorf("consumer %s: %d messages waiting, room to take them, and none taken for %s",
+			w.cfg.Durable, waiting, idle.Round(time.Second)))
+		return nil
+	}
 	w.health.set(nil)
 	return nil
 }
+
 
 func (w *Work) take(ctx context.Context, m jetstream.Msg) {
 	err := w.cfg.Take(ctx, m)
