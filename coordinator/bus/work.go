@@ -40,7 +40,7 @@ type WorkConfig struct {
 	// (default 15s).
 	StallAfter time.Duration
 	Logger     *slog.Logger
-	Now     func() time.Time
+	Now        func() time.Time
 }
 
 // Work is a durable pull consumer that pulls only as many messages as its
@@ -233,7 +233,6 @@ func (w *Work) refresh(ctx context.Context, cons jetstream.Consumer) error {
 	w.health.set(nil)
 	return nil
 }
-
 
 func (w *Work) take(ctx context.Context, m jetstream.Msg) {
 	err := w.cfg.Take(ctx, m)
