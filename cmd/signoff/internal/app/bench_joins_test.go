@@ -58,32 +58,38 @@ func BenchmarkJoinsDuringLogouts(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	msgs := make([]*nats.Msg, 0, b.N+b.N/20)
-	for i := range b.N {
-		id := uuid.NewString()
-		p, _ := events.Encode(events.SessionJoined{EventID: id, OccurredAt: time.Now().UTC(), SessionID: fmt.Sprintf("s%d", i),
-			Subject: fmt.Sprintf("u%d", i), RPID: "rp", OIDC: &events.OIDCSession{SID: fmt.Sprintf("sid%d", i)}})
-		msgs = append(msgs, &nats.Msg{Subject: events.SubjectSessionJoined, Data: p, Header: nats.Header{jetstream.MsgIDHeader: {id}}})
-		if i%20 == 19 {
+	// Messages are made chunk by chunk while publishing, so that a million
+	// of them do not sit in this process's memory (RSS is measured).
+	chunkOf := func(lo, hi int) []*nats.Msg {
+		msgs := make([]*nats.Msg, 0, hi-lo+(hi-lo)/20+1)
+		for i := lo; i < hi; i++ {
 			id := uuid.NewString()
-			p, _ := events.Encode(events.LogoutRequested{EventID: id, LogoutID: fmt.Sprintf("L%d", i), OccurredAt: time.Now().UTC(),
-				SessionID: fmt.Sprintf("s%d", i-10), Initiator: events.InitiatorIdP, Scope: events.ScopeGlobal})
-			msgs = append(msgs, &nats.Msg{Subject: events.SubjectLogoutRequested, Data: p, Header: nats.Header{jetstream.MsgIDHeader: {id}}})
+			p, _ := events.Encode(events.SessionJoined{EventID: id, OccurredAt: time.Now().UTC(), SessionID: fmt.Sprintf("s%d", i),
+				Subject: fmt.Sprintf("u%d", i), RPID: "rp", OIDC: &events.OIDCSession{SID: fmt.Sprintf("sid%d", i)}})
+			msgs = append(msgs, &nats.Msg{Subject: events.SubjectSessionJoined, Data: p, Header: nats.Header{jetstream.MsgIDHeader: {id}}})
+			if i%20 == 19 {
+				id := uuid.NewString()
+				p, _ := events.Encode(events.LogoutRequested{EventID: id, LogoutID: fmt.Sprintf("L%d", i), OccurredAt: time.Now().UTC(),
+					SessionID: fmt.Sprintf("s%d", i-10), Initiator: events.InitiatorIdP, Scope: events.ScopeGlobal})
+				msgs = append(msgs, &nats.Msg{Subject: events.SubjectLogoutRequested, Data: p, Header: nats.Header{jetstream.MsgIDHeader: {id}}})
+			}
 		}
+		return msgs
 	}
 	runtime.GC()
 	resetPeakRSS()
 	b.ResetTimer()
 	start := time.Now()
 	batched := os.Getenv("SIGNOFF_BENCH_PUBLISH") == "batch"
-	for lo := 0; lo < len(msgs); lo += 2000 {
+	for lo := 0; lo < b.N; lo += 2000 {
+		msgs := chunkOf(lo, min(lo+2000, b.N))
 		if batched { // an IdP that commits its events in atomic batches
-			if err := bus.PublishAll(context.Background(), js, msgs[lo:min(lo+2000, len(msgs))]); err != nil {
+			if err := bus.PublishAll(context.Background(), js, msgs); err != nil {
 				b.Fatal(err)
 			}
 			continue
 		}
-		for _, m := range msgs[lo:min(lo+2000, len(msgs))] {
+		for _, m := range msgs {
 			if _, err := js.PublishMsgAsync(m); err != nil {
 				b.Fatal(err)
 			}
