@@ -453,6 +453,30 @@ func Load(path string, env func(string) string) (*Config, error) {
 // Parse is Load for YAML already in memory: name is used in error messages and
 // its directory resolves relative saml.metadata_file paths.
 func Parse(data []byte, name string, env func(string) string) (*Config, error) {
+	c, err := parse(data, name, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadUnvalidated reads path like Load but does not validate: it returns
+// the Config with the environment and defaults applied, so that `signoff
+// check` can report the problems of Validate together with those of the
+// files the config names. err is a problem that left no Config: an
+// unreadable file, a YAML syntax error or unknown keys.
+func LoadUnvalidated(path string, env func(string) string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return parse(data, path, env)
+}
+
+func parse(data []byte, name string, env func(string) string) (*Config, error) {
 	src := &source{
 		name:  name,
 		dir:   filepath.Dir(name),
@@ -494,9 +518,6 @@ func Parse(data []byte, name string, env func(string) string) (*Config, error) {
 	c.src = src
 	c.ApplyEnv(env)
 	c.applyDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
 	return c, nil
 }
 
