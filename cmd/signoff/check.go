@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/adapters/saml"
@@ -99,13 +100,17 @@ func checkFiles(cfg *config.Config) error {
 	if cfg.Keys.Dir == "" {
 		key = "data_dir"
 	}
+	if fi, err := os.Stat(dir); cfg.Keys.Dir == "" && (err != nil || !fi.IsDir()) {
+		// generated on first start (or data_dir's problem is reported)
+		return config.JoinProblems(errs...)
+	}
 	ks, err := keys.Open(dir, false, nil, slog.New(slog.DiscardHandler))
 	switch {
 	case err == nil:
 		if _, err := ks.Signing(keys.RS256); err != nil && nSAML > 0 {
 			errs = append(errs, cfg.Problem(key, "SAML relying parties need an RSA (RS256) key in %s: %v", dir, err))
 		}
-	case cfg.Keys.Dir == "" && (errors.Is(err, keys.ErrNoKeys) || errors.Is(err, os.ErrNotExist)):
+	case cfg.Keys.Dir == "" && errors.Is(err, keys.ErrNoKeys):
 		// generated on first start
 	default:
 		errs = append(errs, cfg.Problem(key, "signing keys: %v", err))
@@ -123,7 +128,7 @@ func checkDataDir(cfg *config.Config) []error {
 	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)
 		switch {
-		case errors.Is(err, os.ErrNotExist) && p != filepath.Dir(p):
+		case (errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) && p != filepath.Dir(p):
 			continue
 		case err != nil:
 			return []error{cfg.Problem("data_dir", "%s: %v", p, err)}
