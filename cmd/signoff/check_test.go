@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 const validSPMetadata = "examples/payroll-sp.xml"
@@ -162,5 +164,66 @@ func TestCheckExamples(t *testing.T) {
 	}
 	if n < 2 {
 		t.Errorf("found %d example configurations, want at least signoff.yaml and local.yaml", n)
+	}
+}
+
+// TestComposeExample: the signoff service of examples/compose.yaml runs a
+// configuration that `signoff check` accepts with the service's
+// environment, mounted where the Dockerfile's CMD reads it, and talks to
+// the compose file's NATS service.
+func TestComposeExample(t *testing.T) {
+	b, err := os.ReadFile("examples/compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Command     []string          `yaml:"command"`
+			Environment map[string]string `yaml:"environment"`
+			Volumes     []string          `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatal(err)
+	}
+	s, ok := compose.Services["signoff"]
+	if !ok {
+		t.Fatal("no signoff service")
+	}
+	if _, ok := compose.Services["nats"]; !ok {
+		t.Fatal("no nats service")
+	}
+	dockerfile, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const target = "/etc/signoff/signoff.yaml"
+	if !strings.Contains(string(dockerfile), `CMD ["--config", "`+target+`"]`) || !slices.Equal(s.Command, []string{"--config", target}) {
+		t.Errorf("the Dockerfile's CMD and the compose command should both read %s; compose: %v", target, s.Command)
+	}
+	var config string
+	for _, v := range s.Volumes {
+		if src, dst, ok := strings.Cut(v, ":"); ok && strings.HasPrefix(dst, target) {
+			config = filepath.Join("examples", src)
+		}
+	}
+	if config == "" {
+		t.Fatalf("no volume mounts a config at %s: %v", target, s.Volumes)
+	}
+	if got := s.Environment["SIGNOFF_NATS_URL"]; got != "nats://nats:4222" {
+		t.Errorf("SIGNOFF_NATS_URL = %q, want the nats service", got)
+	}
+	env := func(k string) string {
+		if k == "SIGNOFF_DATA_DIR" {
+			return t.TempDir() // /data in the container
+		}
+		return s.Environment[k]
+	}
+	cfg, err := checkConfig(config, env)
+	if err != nil {
+		t.Fatalf("signoff check %s with the compose environment: %v", config, err)
+	}
+	if cfg.Listen != "0.0.0.0:8080" || cfg.NATS.URL != "nats://nats:4222" {
+		t.Errorf("listen %q, nats.url %q", cfg.Listen, cfg.NATS.URL)
 	}
 }
