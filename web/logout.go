@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,6 +75,20 @@ type Frames interface {
 	Ack(ctx context.Context, logoutID, rpID, token, status, detail string) error
 }
 
+// Steps records the steps the logout page takes for a pending participant
+// (confirming the local session, a hop of a redirect chain) where every
+// instance sees them: on the saga's participant in the store. The page
+// keeps nothing per logout in process memory.
+type Steps interface {
+	// ClaimStep records a step for participant rpID of logoutID at now and
+	// returns true, or returns false when the participant is no longer
+	// pending or a step was recorded less than again before now (again
+	// <= 0: ever). Of concurrent claims at most one wins.
+	ClaimStep(ctx context.Context, logoutID, rpID string, now time.Time, again time.Duration) (bool, error)
+	// ReleaseStep forgets the recorded step (it failed; take it again).
+	ReleaseStep(ctx context.Context, logoutID, rpID string) error
+}
+
 // RedirectPolicy validates rd and targetURL (package web/redirect).
 type RedirectPolicy interface {
 	Validate(raw string) (string, error)
@@ -112,6 +125,7 @@ type Browser struct {
 	Status          StatusReader
 	Local           LocalSession
 	Frames          Frames
+	Steps           Steps
 	Redirects       RedirectPolicy
 	DefaultRedirect string
 	// LocalRPID is the rp_id of the local-session participant.
@@ -141,16 +155,21 @@ const bindingCookie = "signoff_logout"
 
 type browser struct {
 	Browser
-	base      string
-	secure    bool
-	frameSrc  string
-	confirmed sync.Map // logout id → struct{}: local cookie confirmation sent
-	hops      sync.Map // logout id + rp id → time.Time: redirect-chain hop issued
+	base     string
+	secure   bool
+	frameSrc string
 }
+
+// hopAgain is how long after a redirect-chain hop the page sends the
+// browser to the same participant again.
+const hopAgain = 20 * time.Second
 
 func newBrowser(b Browser) (*browser, error) {
 	if len(b.Secret) < 32 {
 		return nil, errors.New("web: browser secret shorter than 32 bytes")
+	}
+	if b.Steps == nil {
+		return nil, errors.New("web: browser has no Steps store")
 	}
 	u, err := url.Parse(b.PublicURL)
 	if err != nil {
@@ -361,11 +380,21 @@ func (b *browser) view(w http.ResponseWriter, r *http.Request) (LogoutView, bool
 func (b *browser) confirmLocal(r *http.Request, v LogoutView) {
 	for _, p := range v.Participants {
 		if p.RPID == b.LocalRPID && p.Outcome == "pending" {
-			if _, done := b.confirmed.LoadOrStore(v.ID, struct{}{}); done {
+			claimed, err := b.Steps.ClaimStep(r.Context(), v.ID, p.RPID, b.Now(), 0)
+			if err != nil {
+				b.Logger.Warn("recording the local session confirmation", "logout_id", v.ID, "err", err)
+			}
+			if !claimed {
 				return
 			}
 			if err := b.Local.Confirm(r.Context(), v.ID, r); err != nil {
-				b.confirmed.Delete(v.ID)
+				// Released with a context of its own: the request's may be
+				// what failed.
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+				if rerr := b.Steps.ReleaseStep(ctx, v.ID, p.RPID); rerr != nil {
+					b.Logger.Warn("releasing the local session confirmation", "logout_id", v.ID, "err", rerr)
+				}
+				cancel()
 				b.Logger.Warn("confirming the local session", "logout_id", v.ID, "err", err)
 			}
 			return
@@ -394,7 +423,7 @@ func (b *browser) page(w http.ResponseWriter, r *http.Request) {
 		case !ok:
 		case !f.TopLevel:
 			d.Frames = append(d.Frames, f)
-		case d.Hop == nil && b.hopDue(v.ID, p.RPID):
+		case d.Hop == nil && b.hopDue(r.Context(), v.ID, p.RPID):
 			d.Hop = &f
 		}
 	}
@@ -404,15 +433,14 @@ func (b *browser) page(w http.ResponseWriter, r *http.Request) {
 // hopDue reports whether the page should send the browser to a participant
 // of a redirect chain: once per participant, again only after a while (the
 // user came back without finishing there), so that a result that is still
-// on its way when the SP sends the browser back causes no loop.
-func (b *browser) hopDue(logoutID, rpID string) bool {
-	now := b.Now()
-	key := logoutID + "\x00" + rpID
-	if last, ok := b.hops.Load(key); ok && now.Sub(last.(time.Time)) < 20*time.Second {
-		return false
+// on its way when the SP sends the browser back causes no loop. The hop is
+// recorded on the participant in the store (Steps).
+func (b *browser) hopDue(ctx context.Context, logoutID, rpID string) bool {
+	due, err := b.Steps.ClaimStep(ctx, logoutID, rpID, b.Now(), hopAgain)
+	if err != nil {
+		b.Logger.Warn("recording a redirect-chain hop", "logout_id", logoutID, "rp_id", rpID, "err", err)
 	}
-	b.hops.Store(key, now)
-	return true
+	return due
 }
 
 // awaitSaga waits a moment for the coordinator to take a logout published

@@ -108,6 +108,32 @@ func (f *fakeFrames) Ack(_ context.Context, logoutID, rpID, token, status, _ str
 	return nil
 }
 
+// fakeSteps is the store's participants.step_at in memory (the status
+// fake does not know which participants are pending; the page asks only
+// for pending ones).
+type fakeSteps struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (f *fakeSteps) ClaimStep(_ context.Context, logoutID, rpID string, now time.Time, again time.Duration) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := logoutID + "\x00" + rpID
+	if last, ok := f.at[k]; ok && (again <= 0 || now.Sub(last) < again) {
+		return false, nil
+	}
+	f.at[k] = now
+	return true, nil
+}
+
+func (f *fakeSteps) ReleaseStep(_ context.Context, logoutID, rpID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.at, logoutID+"\x00"+rpID)
+	return nil
+}
+
 type env struct {
 	srv     *httptest.Server
 	logouts *fakeLogouts
@@ -120,7 +146,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{logouts: &fakeLogouts{}, status: &fakeStatus{views: map[string][]LogoutView{}, reads: map[string]int{}}, local: &fakeLocal{}, frames: &fakeFrames{}}
 	h, err := New(Config{Keys: keys(`{"keys":[]}`), Browser: &Browser{
 		PublicURL: "https://auth.example.com", Secret: []byte(strings.Repeat("k", 32)),
-		Logouts: e.logouts, Status: e.status, Local: e.local, Frames: e.frames,
+		Logouts: e.logouts, Status: e.status, Local: e.local, Frames: e.frames, Steps: &fakeSteps{at: map[string]time.Time{}},
 		Redirects: redirect.Policy{AllowedDomains: []string{"example.com"}}, DefaultRedirect: "https://example.com/home",
 		LocalRPID: "signoff", Poll: 5 * time.Millisecond,
 	}})

@@ -93,6 +93,28 @@ type Counter struct {
 	Value      func() uint64
 }
 
+// Gauge is one Prometheus gauge of /metrics, with optional labels
+// (rendered as given, e.g. `consumer="adapter-saml"`).
+type Gauge struct {
+	Name, Help, Labels string
+	Value              float64
+}
+
+// WriteGauges writes gauges in the Prometheus text format; gauges of one
+// name must be adjacent.
+func WriteGauges(w io.Writer, gs []Gauge) {
+	for i, g := range gs {
+		if i == 0 || gs[i-1].Name != g.Name {
+			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", g.Name, g.Help, g.Name)
+		}
+		if g.Labels != "" {
+			fmt.Fprintf(w, "%s{%s} %g\n", g.Name, g.Labels, g.Value)
+		} else {
+			fmt.Fprintf(w, "%s %g\n", g.Name, g.Value)
+		}
+	}
+}
+
 // WriteCounters writes counters in the Prometheus text format.
 func WriteCounters(w io.Writer, cs []Counter) {
 	for _, c := range cs {

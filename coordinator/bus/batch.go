@@ -29,7 +29,7 @@ const maxAtomicBatch = 500
 func PublishAll(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) error {
 	for lo := 0; lo < len(msgs); lo += maxAtomicBatch {
 		chunk := msgs[lo:min(lo+maxAtomicBatch, len(msgs))]
-		if len(chunk) > 1 {
+		if len(chunk) > 1 && time.Now().UnixNano() >= atomicPausedUntil.Load() {
 			// PublishMsgBatch adds its headers to the messages: give it
 			// copies, so that the fallback sends the originals.
 			batch := make([]*nats.Msg, len(chunk))
@@ -41,17 +41,27 @@ func PublishAll(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) e
 				}
 				batch[i] = &c
 			}
-			_, err := jetstreamext.PublishMsgBatch(ctx, js, batch)
+			actx, cancel := context.WithTimeout(ctx, atomicTimeout)
+			_, err := jetstreamext.PublishMsgBatch(actx, js, batch)
+			cancel()
 			if err == nil {
 				batchStats.batches.Add(1)
 				batchStats.messages.Add(uint64(len(batch)))
 				continue
 			}
 			if ctx.Err() != nil {
-				return err
+				return ctx.Err()
 			}
 			batchStats.fallbacks.Add(1)
 			batchStats.lastErr.Store(err.Error())
+			var apiErr *jetstream.APIError
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode != jsErrBatchDuplicateMsgID {
+				// Not a republished row: the server or the connection is in
+				// trouble (a node lost mid-batch, an older server). Publish
+				// one by one for a while, which JetStream retries and
+				// deduplicates on its own.
+				atomicPausedUntil.Store(time.Now().Add(atomicPause).UnixNano())
+			}
 		}
 		if err := publishEach(ctx, js, chunk); err != nil {
 			return err
@@ -59,6 +69,22 @@ func PublishAll(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) e
 	}
 	return nil
 }
+
+const (
+	// atomicTimeout bounds one atomic batch; past it the messages are
+	// published one by one.
+	atomicTimeout = 3 * time.Second
+	// atomicPause is how long atomic batches are skipped after one failed
+	// for another reason than a duplicate message id.
+	atomicPause = 30 * time.Second
+	// jsErrBatchDuplicateMsgID: "atomic publish batch contains duplicate
+	// message id".
+	jsErrBatchDuplicateMsgID = 10201
+)
+
+// atomicPausedUntil is the time (Unix nanoseconds) until which PublishAll
+// publishes one by one.
+var atomicPausedUntil atomic.Int64
 
 var batchStats struct {
 	batches, messages, fallbacks atomic.Uint64

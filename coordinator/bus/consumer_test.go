@@ -265,3 +265,23 @@ func TestWorkPullsOnlyWhatItCanTake(t *testing.T) {
 	_ = strings.Contains
 	_ = nats.MsgIdHdr
 }
+
+// TestWorkReportsAStall: messages wait, the handler has room, but every
+// take fails (transiently): readiness says so after StallAfter.
+func TestWorkReportsAStall(t *testing.T) {
+	b := startBus(t)
+	subj := events.DispatchSubject("stall")
+	w, err := b.Work(context.Background(), WorkConfig{Durable: "stall", Subject: subj, StallAfter: time.Second,
+		Free: func() int { return 4 }, Take: func(context.Context, jetstream.Msg) error { return errors.New("database locked") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	publish(t, b.JetStream(), subj, "x")
+	eventually(t, 10*time.Second, func() error {
+		if err := w.Ready(); err == nil || !strings.Contains(err.Error(), "none taken") {
+			return fmt.Errorf("ready: %v", err)
+		}
+		return nil
+	})
+}

@@ -3,7 +3,6 @@ package bus
 import (
 	"errors"
 	"sync"
-	"time"
 )
 
 // health is the readiness of one consumer: nil when it consumes, or the
@@ -11,15 +10,11 @@ import (
 type health struct {
 	mu  sync.Mutex
 	err error
-	at  time.Time
 }
 
-func (h *health) set(err error, now time.Time) {
+func (h *health) set(err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if (h.err == nil) != (err == nil) {
-		h.at = now
-	}
 	h.err = err
 }
 

@@ -86,7 +86,7 @@ func (b *Bus) Ordered(cfg OrderedConfig) (*Ordered, error) {
 		cfg.Logger = b.log
 	}
 	o := &Ordered{cfg: cfg, js: b.js, log: cfg.Logger.With("intake", cfg.Name), done: make(chan struct{})}
-	o.health.set(errStarting, cfg.Now())
+	o.health.set(errStarting)
 	o.applied.Store(cfg.Start - 1)
 	o.lastApplied.Store(cfg.Now().UnixNano())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -129,7 +129,7 @@ func (o *Ordered) subscribe(ctx context.Context, start uint64) error {
 		jetstream.PullHeartbeat(time.Second), jetstream.PullExpiry(5*time.Second),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			o.log.Warn("intake consumer interrupted; nats.go recreates it", "err", err)
-			o.health.set(fmt.Errorf("intake %s: %w", o.cfg.Name, err), o.cfg.Now())
+			o.health.set(fmt.Errorf("intake %s: %w", o.cfg.Name, err))
 		}))
 	if err != nil {
 		return fmt.Errorf("bus: ordered consumer %s: consume: %w", o.cfg.Name, err)
@@ -177,7 +177,7 @@ func (o *Ordered) run(ctx context.Context) {
 				return
 			}
 			o.log.Warn("applying events failed; retrying the same batch", "events", len(batch), "err", err, "retry_in", backoff)
-			o.health.set(fmt.Errorf("intake %s: applying events: %w", o.cfg.Name, err), o.cfg.Now())
+			o.health.set(fmt.Errorf("intake %s: applying events: %w", o.cfg.Name, err))
 			select {
 			case <-ctx.Done():
 				return
@@ -187,11 +187,7 @@ func (o *Ordered) run(ctx context.Context) {
 		}
 		if md, err := batch[len(batch)-1].Metadata(); err == nil {
 			o.applied.Store(md.Sequence.Stream)
-			if o.pending.Load() >= uint64(len(batch)) {
-				o.pending.Add(^uint64(len(batch) - 1))
-			} else {
-				o.pending.Store(md.NumPending)
-			}
+			o.pending.Store(md.NumPending)
 		}
 		o.batches.Add(1)
 		o.events.Add(uint64(len(batch)))
@@ -208,7 +204,7 @@ func (o *Ordered) watch(ctx context.Context) {
 	var created time.Time
 	for {
 		if err := o.check(ctx, &created); err != nil {
-			o.health.set(err, o.cfg.Now())
+			o.health.set(err)
 		}
 		select {
 		case <-ctx.Done():
@@ -250,7 +246,7 @@ func (o *Ordered) check(ctx context.Context, created *time.Time) error {
 	if info.NumPending > 0 && idle > o.cfg.StallAfter {
 		return fmt.Errorf("intake %s: %d events waiting and none applied for %s", o.cfg.Name, info.NumPending, idle.Round(time.Second))
 	}
-	o.health.set(nil, o.cfg.Now())
+	o.health.set(nil)
 	return nil
 }
 

@@ -28,16 +28,16 @@ func (b *Bus) KeepStream(ctx context.Context) {
 		cancel()
 		switch {
 		case err == nil:
-			b.stream.set(nil, time.Now())
+			b.stream.set(nil)
 		case errors.Is(err, jetstream.ErrStreamNotFound):
-			b.stream.set(fmt.Errorf("stream %s missing; being recreated", events.StreamName), time.Now())
+			b.stream.set(fmt.Errorf("stream %s missing; being recreated", events.StreamName))
 			b.log.Warn("stream missing; provisioning it again", "stream", events.StreamName)
 			if perr := b.provision(ctx); perr != nil && ctx.Err() == nil {
 				b.log.Warn("provisioning the stream failed", "err", perr)
 			}
 		default:
 			if ctx.Err() == nil {
-				b.stream.set(fmt.Errorf("stream %s: %w", events.StreamName, err), time.Now())
+				b.stream.set(fmt.Errorf("stream %s: %w", events.StreamName, err))
 			}
 		}
 	}

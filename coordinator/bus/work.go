@@ -35,8 +35,12 @@ type WorkConfig struct {
 	// before it is redelivered (default 30s): short, since a message is
 	// acknowledged as soon as it is taken.
 	AckWait time.Duration
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// StallAfter is how long the consumer may have messages waiting and
+	// room for them without taking any before it reports itself not ready
+	// (default 15s).
+	StallAfter time.Duration
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Work is a durable pull consumer that pulls only as many messages as its
@@ -54,6 +58,11 @@ type Work struct {
 	ackPending atomic.Uint64
 	taken      atomic.Uint64
 	lastSeq    atomic.Uint64 // stream sequence of the last message taken
+
+	// progress, read and written by run alone: the taken count when it
+	// last moved (or when nothing was waiting) and when.
+	progressTaken uint64
+	progressAt    time.Time
 }
 
 func (w *Work) consumerConfig() jetstream.ConsumerConfig {
@@ -83,6 +92,9 @@ func (b *Bus) Work(ctx context.Context, cfg WorkConfig) (*Work, error) {
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 30 * time.Second
 	}
+	if cfg.StallAfter <= 0 {
+		cfg.StallAfter = 15 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = b.log
 	}
@@ -90,7 +102,8 @@ func (b *Bus) Work(ctx context.Context, cfg WorkConfig) (*Work, error) {
 		cfg.Now = time.Now
 	}
 	w := &Work{cfg: cfg, js: b.js, log: cfg.Logger.With("consumer", cfg.Durable), done: make(chan struct{})}
-	w.health.set(errStarting, cfg.Now())
+	w.health.set(errStarting)
+	w.progressAt = cfg.Now()
 	if _, err := w.ensure(ctx); err != nil {
 		return nil, err
 	}
@@ -115,10 +128,14 @@ func (w *Work) ensure(ctx context.Context) (jetstream.Consumer, error) {
 			return nil, fmt.Errorf("bus: replace consumer %s: %w", w.cfg.Durable, err)
 		}
 	}
+	if st, serr := w.js.Stream(cctx, events.StreamName); serr == nil && st.CachedInfo().State.LastSeq < w.lastSeq.Load() {
+		// The stream was created again: its sequences start over.
+		w.lastSeq.Store(0)
+	}
 	c, err = w.js.CreateOrUpdateConsumer(cctx, events.StreamName, w.consumerConfig())
 	if err != nil {
 		err = fmt.Errorf("bus: consumer %s: %w", w.cfg.Durable, err)
-		w.health.set(err, w.cfg.Now())
+		w.health.set(err)
 		return nil, err
 	}
 	// Ready again only once refresh sees it (a second later at most), so
@@ -146,7 +163,7 @@ func (w *Work) run(ctx context.Context) {
 			lastInfo = now
 			if err := w.refresh(ctx, cons); err != nil {
 				w.log.Warn("consumer missing; recreating it", "err", err)
-				w.health.set(fmt.Errorf("consumer %s missing; being recreated", w.cfg.Durable), w.cfg.Now())
+				w.health.set(fmt.Errorf("consumer %s missing; being recreated", w.cfg.Durable))
 				cons = nil
 				continue
 			}
@@ -179,7 +196,7 @@ func (w *Work) fetchFailed(ctx context.Context, err error, cons *jetstream.Consu
 		return
 	}
 	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-		w.health.set(fmt.Errorf("consumer %s missing; being recreated", w.cfg.Durable), w.cfg.Now())
+		w.health.set(fmt.Errorf("consumer %s missing; being recreated", w.cfg.Durable))
 		*cons = nil
 		return
 	}
@@ -196,12 +213,24 @@ func (w *Work) refresh(ctx context.Context, cons jetstream.Consumer) error {
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return err
 		}
-		w.health.set(fmt.Errorf("consumer %s: %w", w.cfg.Durable, err), w.cfg.Now())
+		w.health.set(fmt.Errorf("consumer %s: %w", w.cfg.Durable, err))
 		return nil
 	}
 	w.pending.Store(info.NumPending)
 	w.ackPending.Store(uint64(info.NumAckPending))
-	w.health.set(nil, w.cfg.Now())
+	// Waiting: not yet delivered, or delivered and not taken (redelivered
+	// later); taken messages are acknowledged at once.
+	waiting := info.NumPending + uint64(info.NumAckPending)
+	taken, now := w.taken.Load(), w.cfg.Now()
+	if taken != w.progressTaken || waiting == 0 || w.cfg.Free() == 0 {
+		w.progressTaken, w.progressAt = taken, now
+	}
+	if idle := now.Sub(w.progressAt); idle > w.cfg.StallAfter {
+		w.health.set(fmt.Errorf("consumer %s: %d messages waiting, room to take them, and none taken for %s",
+			w.cfg.Durable, waiting, idle.Round(time.Second)))
+		return nil
+	}
+	w.health.set(nil)
 	return nil
 }
 
@@ -227,6 +256,9 @@ func (w *Work) take(ctx context.Context, m jetstream.Msg) {
 		}
 	}
 }
+
+// Name is the consumer's durable name.
+func (w *Work) Name() string { return w.cfg.Durable }
 
 // Ready is nil while the consumer exists and consumes.
 func (w *Work) Ready() error { return w.health.get() }

@@ -13,12 +13,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/coordinator/store"
+	"github.com/signoff/signoff/events"
 )
 
 // Source is the outbox table.
@@ -116,7 +118,12 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 		for k, v := range row.Headers {
 			h.Set(k, v)
 		}
-		h.Set(jetstream.MsgIDHeader, row.ID)
+		if !strings.HasPrefix(row.Subject, events.SubjectDispatchPrefix) {
+			// Dispatches carry no Nats-Msg-Id: a repeated one is harmless
+			// (an adapter delivers only for a pending participant), and
+			// every id costs the stream an entry in its duplicate window.
+			h.Set(jetstream.MsgIDHeader, row.ID)
+		}
 		msgs[i] = &nats.Msg{Subject: row.Subject, Data: row.Payload, Header: h}
 		done[i] = rows[i].Seq
 	}

@@ -223,6 +223,10 @@ func migrate(w *sql.DB) error {
 	if err := addColumn(tx, "outbox", "headers", "TEXT NOT NULL DEFAULT ''"); err != nil {
 		return err
 	}
+	// The logout page's browser steps (steps.go), in Unix nanoseconds.
+	if err := addColumn(tx, "participants", "step_at", "INTEGER"); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expiry_at) WHERE expiry_at IS NOT NULL`); err != nil {
 		return err
 	}
@@ -412,16 +416,16 @@ func (s *Store) Apply(ctx context.Context, partition int, seq uint64, fns []func
 			if fn == nil {
 				continue
 			}
-			if _, err := t.tx.Exec("SAVEPOINT ev"); err != nil {
+			if _, err := t.stmt("savepointEv").Exec(); err != nil {
 				return fmt.Errorf("store: savepoint: %w", err)
 			}
 			ferr := fn(t)
 			if ferr != nil {
-				if _, err := t.tx.Exec("ROLLBACK TO ev"); err != nil {
+				if _, err := t.stmt("rollbackEv").Exec(); err != nil {
 					return fmt.Errorf("store: rollback to savepoint: %w", err)
 				}
 			}
-			if _, err := t.tx.Exec("RELEASE ev"); err != nil {
+			if _, err := t.stmt("releaseEv").Exec(); err != nil {
 				return fmt.Errorf("store: release savepoint: %w", err)
 			}
 			if ferr != nil {

@@ -154,3 +154,57 @@ func TestClosed(t *testing.T) {
 		t.Errorf("Update after Close: %v", err)
 	}
 }
+
+// TestApplyBatch: a failing event rolls back alone and is recorded by the
+// failure callback in the same transaction, the others commit with the
+// position; a failure the callback does not accept aborts everything,
+// position included.
+func TestApplyBatch(t *testing.T) {
+	st, _ := open(t)
+	ctx := context.Background()
+	join := func(session string) func(*Tx) error {
+		return func(tx *Tx) error {
+			return tx.JoinSession(events.SessionJoined{SessionID: session, Subject: "u", RPID: "wiki", OccurredAt: time.Now()})
+		}
+	}
+	half := func(tx *Tx) error { // writes, then fails: must leave nothing
+		if err := join("half")(tx); err != nil {
+			return err
+		}
+		return errors.New("poisoned")
+	}
+	var failed []int
+	err := st.Apply(ctx, 0, 7, []func(*Tx) error{join("a"), half, join("b")}, func(tx *Tx, i int, err error) error {
+		failed = append(failed, i)
+		return tx.AddOutbox("poison-1", "signoff.poison", []byte("x"), time.Now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 1 || failed[0] != 1 {
+		t.Errorf("failure callback for %v, want [1]", failed)
+	}
+	for session, want := range map[string]int{"a": 1, "b": 1, "half": 0} {
+		if n, _ := st.SessionCount(ctx, session); n != want {
+			t.Errorf("%s: %d sessions, want %d", session, n, want)
+		}
+	}
+	if seq, _ := st.Applied(ctx, 0); seq != 7 {
+		t.Errorf("applied %d, want 7", seq)
+	}
+	if rows, _ := st.PendingOutbox(ctx, 10); len(rows) != 1 || rows[0].ID != "poison-1" {
+		t.Errorf("outbox %v, want the poison row", rows)
+	}
+
+	// A failure the callback refuses (transient) aborts the whole batch.
+	err = st.Apply(ctx, 0, 9, []func(*Tx) error{join("c"), half}, func(*Tx, int, error) error { return errors.New("disk full") })
+	if err == nil {
+		t.Fatal("a refused failure did not abort the batch")
+	}
+	if n, _ := st.SessionCount(ctx, "c"); n != 0 {
+		t.Error("the aborted batch left its first event applied")
+	}
+	if seq, _ := st.Applied(ctx, 0); seq != 7 {
+		t.Errorf("applied %d after an aborted batch, want 7", seq)
+	}
+}

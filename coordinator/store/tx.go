@@ -35,6 +35,9 @@ var statements = map[string]string{
 		ON CONFLICT(logout_id, rp_id) DO UPDATE SET state=excluded.state, detail=excluded.detail, attempts=excluded.attempts, finished_at=excluded.finished_at`,
 	"deleteOutbox": `DELETE FROM outbox WHERE seq = ?`,
 	"addOutbox":    `INSERT INTO outbox(id, subject, payload, created_at, headers) VALUES(?,?,?,?,?) ON CONFLICT(id) DO NOTHING`,
+	"savepointEv":  `SAVEPOINT ev`,
+	"releaseEv":    `RELEASE ev`,
+	"rollbackEv":   `ROLLBACK TO ev`,
 	"setApplied":   `INSERT INTO progress(partition, applied_seq) VALUES(?,?) ON CONFLICT(partition) DO UPDATE SET applied_seq = excluded.applied_seq `,
 }
 

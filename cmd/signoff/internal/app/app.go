@@ -262,7 +262,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	browserCfg := &web.Browser{
 		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{a.store}, Local: a.local,
 		Frames: frames{a.fc, a.saml}, Redirects: redirect.Policy{AllowedDomains: cfg.Redirects.AllowedDomains},
-		DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
+		Steps: a.store, DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
 		Logger: o.Logger.With("component", "web"), Now: o.Now,
 		Issuer: cfg.Issuer, Sessions: sessionDirectory{a.store, dir}, Hints: newHintVerifier(ctx, cfg, a.keys),
 		Clients: clientsOf(cfg), ChooseScope: cfg.Logout.ChooseScope, AdminToken: cfg.Admin.Token,
@@ -486,7 +486,21 @@ func (a *App) metrics(w io.Writer) {
 		{Name: "signoff_saml_timed_out_total", Help: "SAML participants timed out.", Value: func() uint64 { return ss.TimedOut }},
 		{Name: "signoff_saml_refused_total", Help: "Inbound SAML messages refused.", Value: func() uint64 { return ss.Refused }},
 		{Name: "signoff_saml_sp_initiated_total", Help: "SP-initiated SAML logouts started.", Value: func() uint64 { return ss.SPInitiated }},
+		{Name: "signoff_intake_events_total", Help: "Events applied by the coordinator's ordered intake.", Value: func() uint64 { return a.intake.Stats().Events }},
+		{Name: "signoff_intake_batches_total", Help: "sqlite transactions of the ordered intake.", Value: func() uint64 { return a.intake.Stats().Batches }},
 	})
+	is := a.intake.Stats()
+	gs := []web.Gauge{
+		{Name: "signoff_intake_lag", Help: "Events of the coordinator's subjects in the stream not yet delivered to the intake.", Value: float64(is.Pending)},
+		{Name: "signoff_intake_applied_sequence", Help: "Stream sequence of the last event the intake applied.", Value: float64(is.Applied)},
+	}
+	for _, wc := range a.work {
+		gs = append(gs, web.Gauge{Name: "signoff_consumer_lag", Help: "Messages not yet delivered to a work consumer.", Labels: `consumer="` + wc.Name() + `"`, Value: float64(wc.Stats().Pending)})
+	}
+	for _, wc := range a.work {
+		gs = append(gs, web.Gauge{Name: "signoff_consumer_ack_pending", Help: "Messages delivered to a work consumer and not yet acknowledged.", Labels: `consumer="` + wc.Name() + `"`, Value: float64(wc.Stats().AckPending)})
+	}
+	web.WriteGauges(w, gs)
 }
 
 // Close shuts signoff down in order: HTTP, router (no new events), the
@@ -572,8 +586,7 @@ type dirMap struct {
 func (d dirMap) RP(id string) (saga.RP, bool)       { rp, ok := d.rps[id]; return rp, ok }
 func (d dirMap) AdapterEnabled(adapter string) bool { return d.enabled[adapter] }
 
-// resultPublisher publishes adapter results, sealed, with Nats-Msg-Id =
-// event_id.
+// resultPublisher publishes adapter results, sealed, group-committed.
 type resultPublisher struct {
 	batcher *bus.Batcher
 	sealer  *events.Sealer
@@ -586,7 +599,8 @@ func (p resultPublisher) PublishResult(ctx context.Context, r events.Result) err
 	}
 	h := nats.Header{}
 	h.Set(events.HeaderSeal, p.sealer.Seal(events.SubjectLogoutResult, b))
-	h.Set(jetstream.MsgIDHeader, r.EventID)
+	// No Nats-Msg-Id: a repeated result changes nothing, and every id costs
+	// the stream an entry in its duplicate window.
 	return p.batcher.Publish(ctx, &nats.Msg{Subject: events.SubjectLogoutResult, Data: b, Header: h})
 }
 

@@ -72,6 +72,7 @@ func BenchmarkJoinsDuringLogouts(b *testing.B) {
 		}
 	}
 	runtime.GC()
+	resetPeakRSS()
 	b.ResetTimer()
 	start := time.Now()
 	batched := os.Getenv("SIGNOFF_BENCH_PUBLISH") == "batch"
@@ -108,6 +109,9 @@ func BenchmarkJoinsDuringLogouts(b *testing.B) {
 	b.ReportMetric(float64(completed.Load()), "logouts-completed")
 	st := a.intake.Stats()
 	b.ReportMetric(float64(st.Events)/float64(max(st.Batches, 1)), "events/batch")
+	b.ReportMetric(procStatusMiB("VmHWM"), "rss-peak-MiB")
+	runtime.GC()
+	b.ReportMetric(procStatusMiB("VmRSS"), "rss-end-MiB")
 	bs := bus.BatchCounters()
 	b.Logf("atomic batches: %+v", bs)
 }

@@ -115,6 +115,7 @@ func benchLogoutPath(b *testing.B, alg string) {
 	}
 	js, _ := jetstream.New(nc)
 	runtime.GC()
+	resetPeakRSS()
 	b.ResetTimer()
 	if path := os.Getenv("SIGNOFF_BENCH_PROFILE"); path != "" {
 		f, err := os.Create(path)
@@ -150,6 +151,9 @@ func benchLogoutPath(b *testing.B, alg string) {
 	b.ReportMetric(float64(runtime.NumCPU()), "cores")
 	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cores-busy")
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/logout")
+	// Peak RSS of the process (signoff, RPs, load generator) while the
+	// logouts ran (VmHWM, reset when the timer started).
+	b.ReportMetric(procStatusMiB("VmHWM"), "rss-peak-MiB")
 }
 
 // cpuTime is the CPU time (user + system) this process has used: signoff,
