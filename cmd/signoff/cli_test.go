@@ -123,6 +123,14 @@ var (
 	binErr  error
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binErr == nil && binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // signoffBinary builds ./cmd/signoff once per test run, with VCS stamping.
 func signoffBinary(t *testing.T) string {
 	t.Helper()
