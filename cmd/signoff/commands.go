@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -18,22 +19,52 @@ import (
 	"github.com/signoff/signoff/events"
 )
 
+type logoutOptions struct {
+	config, natsURL, session, subject, reason, remote, token *string
+	timeout                                                  *time.Duration
+}
+
+var logoutCommand = &command{
+	name:     "logout",
+	synopsis: "(--session ID | --subject SUB) [--config FILE | --nats URL | --url URL [--token T]] [--reason R] [--timeout 90s]",
+	summary:  "sign a session or a user out everywhere and print the outcome (exit 3: partial)",
+	flags: func(fs *flag.FlagSet) any {
+		return logoutOptions{
+			config:  fs.String("config", "", "configuration `file` (for nats.url / nats.listen)"),
+			natsURL: fs.String("nats", "", "NATS `URL` of the running signoff (default: nats.url, else nats.listen of the config)"),
+			session: fs.String("session", "", "session_id to sign out"),
+			subject: fs.String("subject", "", "subject (user) to sign out of every session"),
+			reason:  fs.String("reason", "", "reason recorded with the logout"),
+			timeout: fs.Duration("timeout", 90*time.Second, "how long to wait for the outcome"),
+			remote:  fs.String("url", "", "public `URL` of a remote signoff: use its admin API (token from $SIGNOFF_ADMIN_TOKEN or --token)"),
+			token:   fs.String("token", "", "admin bearer `token` for --url (prefer $SIGNOFF_ADMIN_TOKEN: flags are visible to other users)"),
+		}
+	},
+	run: func(ctx context.Context, opts any, stdout, stderr io.Writer) int {
+		return logoutCmd(ctx, opts.(logoutOptions), stdout, stderr)
+	},
+}
+
+// busAuth is signoff's own NATS credentials for nats.url.
+func busAuth(na *config.NATSAuth) bus.Auth {
+	return bus.Auth{CredsFile: na.CredsFile, NkeySeedFile: na.NkeySeedFile, User: na.User, Password: na.Password, Token: na.Token,
+		TLS: bus.TLS{CAFile: na.TLS.CAFile, CertFile: na.TLS.CertFile, KeyFile: na.TLS.KeyFile, ServerName: na.TLS.ServerName}}
+}
+
+// waitForNATS waits up to nats.connect_timeout for the NATS at nats.url,
+// so that serve may start before its nats-server (a Procfile, compose).
+func waitForNATS(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	na, err := cfg.NATSAuth()
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	return bus.WaitForServer(ctx, cfg.NATS.URL, busAuth(na), cfg.NATS.ConnectTimeout.Std(), log)
+}
+
 // logoutCmd publishes a logout.requested (initiator admin) and prints the
 // outcome. Exit status: 0 complete, 3 partial, 1 error, 2 usage.
-func logoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("logout", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file (for nats.url / nats.listen)")
-	natsURL := fs.String("nats", "", "NATS URL of the running signoff (default: nats.url, else nats.listen of the config)")
-	session := fs.String("session", "", "session_id to sign out")
-	subject := fs.String("subject", "", "subject (user) to sign out of every session")
-	reason := fs.String("reason", "", "reason recorded with the logout")
-	timeout := fs.Duration("timeout", 90*time.Second, "how long to wait for the outcome")
-	remote := fs.String("url", "", "public URL of a remote signoff: use its admin API (token from $SIGNOFF_ADMIN_TOKEN or --token)")
-	token := fs.String("token", "", "admin bearer token for --url (prefer $SIGNOFF_ADMIN_TOKEN: flags are visible to other users)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
+func logoutCmd(ctx context.Context, o logoutOptions, stdout, stderr io.Writer) int {
+	path, natsURL, session, subject, reason, timeout, remote, token := o.config, o.natsURL, o.session, o.subject, o.reason, o.timeout, o.remote, o.token
 	if (*session == "") == (*subject == "") {
 		fmt.Fprintln(stderr, "signoff logout: give exactly one of --session or --subject")
 		return 2
@@ -72,8 +103,7 @@ func logoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 				fmt.Fprintf(stderr, "signoff logout: configuration:\n%v\n", err)
 				return 1
 			}
-			auth = bus.Auth{CredsFile: na.CredsFile, NkeySeedFile: na.NkeySeedFile, User: na.User, Password: na.Password, Token: na.Token,
-				TLS: bus.TLS{CAFile: na.TLS.CAFile, CertFile: na.TLS.CertFile, KeyFile: na.TLS.KeyFile, ServerName: na.TLS.ServerName}}
+			auth = busAuth(na)
 		}
 	}
 	if url == "" {
@@ -118,20 +148,34 @@ func logoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
-func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	once := fs.Bool("once", false, "sign in and out once, then exit")
-	listen := fs.String("listen", "", "HTTP address (default: a free port on 127.0.0.1)")
-	natsListen := fs.String("nats-listen", "", "also expose the embedded NATS on this TCP address, e.g. 127.0.0.1:4222")
-	dataDir := fs.String("data-dir", "", "keep state here (default: a temporary directory)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *listen == "" {
-		*listen = os.Getenv(config.EnvListen)
-	}
-	return demoRun(ctx, stdout, demoOptions(*once, *listen, *natsListen, *dataDir))
+type demoFlags struct {
+	once                        *bool
+	listen, natsListen, dataDir *string
+}
+
+var demoCommand = &command{
+	name: "demo", synopsis: "[--once] [--listen ADDR] [--nats-listen ADDR] [--data-dir DIR]",
+	summary: "everything in one process with demo relying parties",
+	flags: func(fs *flag.FlagSet) any {
+		return demoFlags{
+			once:       fs.Bool("once", false, "sign in and out once, then exit"),
+			listen:     fs.String("listen", "", "HTTP `address` (default: $SIGNOFF_LISTEN, else a free port on 127.0.0.1)"),
+			natsListen: fs.String("nats-listen", "", "also expose the embedded NATS on this TCP `address` (loopback only), e.g. 127.0.0.1:4222"),
+			dataDir:    fs.String("data-dir", "", "keep state in this `directory` (default: a temporary directory)"),
+		}
+	},
+	run: func(ctx context.Context, opts any, stdout, stderr io.Writer) int {
+		f := opts.(demoFlags)
+		listen := *f.listen
+		if listen == "" {
+			listen = os.Getenv(config.EnvListen)
+		}
+		if err := demoRun(ctx, stdout, demoOptions(*f.once, listen, *f.natsListen, *f.dataDir)); err != nil {
+			fmt.Fprintf(stderr, "signoff: %v\n", err)
+			return exitError
+		}
+		return exitOK
+	},
 }
 
 func demoOptions(once bool, listen, natsListen, dataDir string) demo.Options {

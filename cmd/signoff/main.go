@@ -1,7 +1,8 @@
 // Command signoff is the Single Logout coordinator: `signoff serve` runs the
-// service, `signoff logout` asks a running signoff to sign a session or a
-// user out and prints the outcome, and `signoff demo` runs everything in one
-// process with demo relying parties. See README.md.
+// service, `signoff check` validates a configuration offline, `signoff
+// logout` asks a running signoff to sign a session or a user out and prints
+// the outcome, and `signoff demo` runs everything in one process with demo
+// relying parties. See README.md.
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,17 +22,90 @@ import (
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 )
 
-const usage = `signoff — event-driven Single Logout coordinator
+// Exit statuses shared by every command; `logout` adds 3 (partial).
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
 
-usage:
-  signoff serve  --config FILE                      run the service
-  signoff logout --config FILE (--session ID | --subject SUB) [--nats URL] [--timeout 90s]
-                                                    sign a session or a user out everywhere and print the outcome
-  signoff demo   [--once] [--listen ADDR]           everything in one process with demo relying parties
+// command is one subcommand: its flags (for parsing and for the usage
+// text, which therefore lists every flag) and what it does.
+type command struct {
+	name, synopsis, summary string
+	// flags registers the command's flags on fs and returns what run uses.
+	flags func(fs *flag.FlagSet) any
+	run   func(ctx context.Context, opts any, stdout, stderr io.Writer) int
+}
+
+// commands in the order of the usage text.
+var commands = []*command{serveCommand, checkCommand, logoutCommand, demoCommand, healthcheckCommand, versionCommand}
+
+const usageHead = `signoff — event-driven Single Logout coordinator
+
+usage: signoff COMMAND [FLAGS]    (signoff COMMAND -h describes one command)
+
+`
+
+const usageTail = `exit status: 0 success, 1 error, 2 usage error; logout: 3 when the logout ended partial
 
 environment: SIGNOFF_LISTEN, SIGNOFF_DATA_DIR, SIGNOFF_NATS_URL override listen, data_dir, nats.url;
-             SIGNOFF_NATS_PASSWORD, SIGNOFF_NATS_TOKEN override nats.password_file, nats.token_file
+             SIGNOFF_NATS_PASSWORD, SIGNOFF_NATS_TOKEN override nats.password_file, nats.token_file;
+             SIGNOFF_ADMIN_TOKEN is logout --url's admin token
 `
+
+// usage is the full usage text: every command with every flag.
+func usage() string {
+	var b strings.Builder
+	b.WriteString(usageHead)
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %s\n      %s\n", strings.TrimSpace("signoff "+c.name+" "+c.synopsis), c.summary)
+		writeFlags(&b, c, "        ")
+		b.WriteString("\n")
+	}
+	b.WriteString(usageTail)
+	return b.String()
+}
+
+// commandUsage is the usage text of one command.
+func commandUsage(c *command) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: %s\n\n%s\n", strings.TrimSpace("signoff "+c.name+" "+c.synopsis), c.summary)
+	if hasFlags(c) {
+		b.WriteString("\nflags:\n")
+		writeFlags(&b, c, "  ")
+	}
+	return b.String()
+}
+
+// flagSet is a fresh flag set of c, for the usage text.
+func flagSet(c *command) *flag.FlagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	c.flags(fs)
+	return fs
+}
+
+func hasFlags(c *command) bool {
+	n := 0
+	flagSet(c).VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+func writeFlags(b *strings.Builder, c *command, indent string) {
+	flagSet(c).VisitAll(func(f *flag.Flag) {
+		arg, text := flag.UnquoteUsage(f)
+		name := "--" + f.Name
+		if arg != "" {
+			name += " " + arg
+		}
+		switch f.DefValue {
+		case "", "false", "0", "0s":
+		default:
+			text += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(b, "%s%-22s %s\n", indent, name, text)
+	})
+}
 
 func main() {
 	// The Go defaults (GOGC=100, no memory limit) unless GOGC or
@@ -42,31 +117,56 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+		fmt.Fprint(stderr, usage())
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			if c := lookup(args[1]); c != nil {
+				fmt.Fprint(stdout, commandUsage(c))
+				return exitOK
+			}
+			fmt.Fprintf(stderr, "signoff help: unknown command %q\n\n%s", args[1], usage())
+			return exitUsage
+		}
+		fmt.Fprint(stdout, usage())
+		return exitOK
+	case "-version", "--version":
+		args = []string{"version"}
+	}
+	c := lookup(args[0])
+	if c == nil {
+		fmt.Fprintf(stderr, "signoff: unknown command %q\n\n%s", args[0], usage())
+		return exitUsage
+	}
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are printed once, below
+	fs.Usage = func() {}
+	opts := c.flags(fs)
+	switch err := fs.Parse(args[1:]); {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, commandUsage(c))
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "signoff %s: %v\n\n%s", c.name, err, commandUsage(c))
+		return exitUsage
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "signoff %s: unexpected argument %q (flags start with --)\n\n%s", c.name, fs.Arg(0), commandUsage(c))
+		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var err error
-	switch args[0] {
-	case "serve":
-		err = serve(ctx, args[1:], stderr)
-	case "logout":
-		return logoutCmd(ctx, args[1:], stdout, stderr)
-	case "demo":
-		err = demoCmd(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "signoff: unknown command %q\n\n%s", args[0], usage)
-		return 2
+	return c.run(ctx, opts, stdout, stderr)
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "signoff: %v\n", err)
-		return 1
-	}
-	return 0
+	return nil
 }
 
 func newLogger(w io.Writer, c *config.Config) *slog.Logger {
@@ -77,18 +177,39 @@ func newLogger(w io.Writer, c *config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "signoff.yaml", "configuration file")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*path, os.Getenv)
+type serveOptions struct{ config *string }
+
+var serveCommand = &command{
+	name: "serve", synopsis: "--config FILE",
+	summary: "run the service",
+	flags: func(fs *flag.FlagSet) any {
+		return serveOptions{config: fs.String("config", "signoff.yaml", "configuration `file`")}
+	},
+	run: func(ctx context.Context, opts any, stdout, stderr io.Writer) int {
+		if err := serve(ctx, *opts.(serveOptions).config, stderr); err != nil {
+			fmt.Fprintf(stderr, "signoff: %v\n", err)
+			return exitError
+		}
+		return exitOK
+	},
+}
+
+func serve(ctx context.Context, path string, stderr io.Writer) error {
+	cfg, err := config.Load(path, os.Getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
+	// Every file the configuration names is read before anything is
+	// written (data_dir, generated keys), so a broken config leaves no trace.
+	if err := checkFiles(cfg); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
 	log := newLogger(stderr, cfg)
+	if cfg.NATS.URL != "" {
+		if err := waitForNATS(ctx, cfg, log); err != nil {
+			return err
+		}
+	}
 	a, err := app.Start(ctx, app.Options{Config: cfg, Logger: log})
 	if err != nil {
 		return err

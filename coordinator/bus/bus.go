@@ -189,6 +189,42 @@ func (b *Bus) Connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// WaitForServer connects to the NATS at url with auth until a server
+// answers or timeout passes, so that signoff may start before its
+// nats-server (a Procfile, a compose file). Only "no server answered" is
+// retried; a refused login or a TLS error returns at once. timeout 0 tries
+// once. The connection is closed again: Start then connects as usual.
+func WaitForServer(ctx context.Context, url string, auth Auth, timeout time.Duration, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts, err := auth.Options()
+	if err != nil {
+		return err
+	}
+	opts = append(opts, nats.Name("signoff-wait"), nats.Timeout(2*time.Second), nats.NoReconnect())
+	deadline := time.Now().Add(timeout)
+	for logged := false; ; {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil {
+			nc.Close()
+			return nil
+		}
+		if !errors.Is(err, nats.ErrNoServers) || !time.Now().Before(deadline) {
+			return RedactError(fmt.Errorf("bus: connect to %s (is NATS running there, and are its credentials right?): %w", RedactURL(url), err), url, auth)
+		}
+		if !logged {
+			log.Info("waiting for NATS", "url", RedactURL(url), "timeout", timeout)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 // JetStream is the JetStream API on the bus's own connection.
 func (b *Bus) JetStream() jetstream.JetStream { return b.js }
 

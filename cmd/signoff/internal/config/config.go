@@ -37,6 +37,8 @@ const (
 	DefaultCookieName = "signoff_session"
 	// DefaultLogoutDeadline is the default time a logout saga may take.
 	DefaultLogoutDeadline = 30 * time.Second
+	// DefaultNATSConnectTimeout is how long serve waits for nats.url.
+	DefaultNATSConnectTimeout = 30 * time.Second
 	// DefaultAttemptTimeout is the default timeout of one back-channel delivery attempt.
 	DefaultAttemptTimeout = 5 * time.Second
 	// DefaultConcurrency is the default number of concurrent back-channel deliveries.
@@ -155,6 +157,11 @@ type NATS struct {
 	// 3 on a NATS cluster). An existing stream keeps its replica count.
 	// Addition beyond the contract.
 	Replicas int `yaml:"replicas"`
+	// ConnectTimeout is how long `signoff serve` keeps trying to reach the
+	// NATS at URL at start-up (default 30s), so that signoff may start
+	// before its nats-server does; 0 tries once. Addition beyond the
+	// contract; ignored without URL.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
 
 	// Client authentication to the NATS at URL (DESIGN.md "Contract:
 	// securing the event bus"); at most one of CredsFile, NkeySeedFile,
@@ -446,6 +453,30 @@ func Load(path string, env func(string) string) (*Config, error) {
 // Parse is Load for YAML already in memory: name is used in error messages and
 // its directory resolves relative saml.metadata_file paths.
 func Parse(data []byte, name string, env func(string) string) (*Config, error) {
+	c, err := parse(data, name, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadUnvalidated reads path like Load but does not validate: it returns
+// the Config with the environment and defaults applied, so that `signoff
+// check` can report the problems of Validate together with those of the
+// files the config names. err is a problem that left no Config: an
+// unreadable file, a YAML syntax error or unknown keys.
+func LoadUnvalidated(path string, env func(string) string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return parse(data, path, env)
+}
+
+func parse(data []byte, name string, env func(string) string) (*Config, error) {
 	src := &source{
 		name:  name,
 		dir:   filepath.Dir(name),
@@ -487,9 +518,6 @@ func Parse(data []byte, name string, env func(string) string) (*Config, error) {
 	c.src = src
 	c.ApplyEnv(env)
 	c.applyDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
 	return c, nil
 }
 
@@ -555,6 +583,9 @@ func (c *Config) applyDefaults() {
 	}
 	if !set("nats.replicas") && c.NATS.Replicas == 0 {
 		c.NATS.Replicas = 1
+	}
+	if !set("nats.connect_timeout") && c.NATS.ConnectTimeout == 0 {
+		c.NATS.ConnectTimeout = Duration(DefaultNATSConnectTimeout)
 	}
 	if c.Session.CookieName == "" {
 		c.Session.CookieName = DefaultCookieName

@@ -47,7 +47,7 @@ func TestLoadExample(t *testing.T) {
 		Issuer:    "https://auth.example.com",
 		Listen:    "127.0.0.1:8080",
 		DataDir:   "./data",
-		NATS: NATS{URL: "", Listen: "127.0.0.1:4222", SyncAlways: true, Replicas: 1,
+		NATS: NATS{URL: "", Listen: "127.0.0.1:4222", SyncAlways: true, Replicas: 1, ConnectTimeout: Duration(DefaultNATSConnectTimeout),
 			Users: []NATSUser{{Name: "idp", PasswordFile: "nats-idp.password", Role: "idp"}}},
 		Keys:      Keys{Dir: ""},
 		Session:   Session{CookieName: "signoff_session", CookieDomain: "example.com"},

@@ -108,3 +108,33 @@ func splitLine(msg string) (int, string) {
 	n, _ := strconv.Atoi(m[1])
 	return n, msg[len(m[0]):]
 }
+
+// Problem returns a *FieldError at the key path of c, with the file and
+// line of that key (or of its nearest parent) when it came from the file:
+// for problems found outside this package, such as a metadata file that
+// does not parse.
+func (c *Config) Problem(path, format string, args ...any) error {
+	v := &validator{src: c.src}
+	v.add(path, format, args...)
+	return v.errs[0]
+}
+
+// JoinProblems joins errs (each possibly an errors.Join of several) into
+// one error, sorted by line like the errors of Load.
+func JoinProblems(errs ...error) error {
+	var flat []error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			flat = append(flat, j.Unwrap()...)
+			continue
+		}
+		flat = append(flat, err)
+	}
+	if len(flat) == 0 {
+		return nil
+	}
+	return joinSorted(flat)
+}

@@ -80,6 +80,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.checkRange("backchannel.attempt_timeout", c.Backchannel.AttemptTimeout, 100*time.Millisecond, time.Minute)
+	if c.NATS.URL != "" {
+		if d := c.NATS.ConnectTimeout.Std(); d < 0 || d > 10*time.Minute {
+			v.add("nats.connect_timeout", "must be between 0 (try once) and 10m, got %s", c.NATS.ConnectTimeout)
+		}
+	}
 	if n := c.NATS.Replicas; n < 1 || n > 5 {
 		v.add("nats.replicas", "must be between 1 and 5, got %d", n)
 	}

@@ -42,6 +42,10 @@ func TestValidationRules(t *testing.T) {
 		{"nats.url second entry", "public_url: https://auth.example.com\nnats:\n  url: nats://a:4222,nats:// #<\n", "nats.url", `"nats://" is not a nats:// or tls:// URL`},
 		{"nats.url empty entry", "public_url: https://auth.example.com\nnats:\n  url: nats://a:4222,,nats://b:4222 #<\n", "nats.url", "must be a comma-separated list of nats:// or tls:// URLs without empty entries"},
 		{"nats.listen", "public_url: https://auth.example.com\nnats:\n  allow_anonymous: true\n  listen: 4222 #<\n", "nats.listen", "must be host:port"},
+		{"nats.listen port 99999", "public_url: https://auth.example.com\nnats:\n  allow_anonymous: true\n  listen: 127.0.0.1:99999 #<\n", "nats.listen", `port must be a number from 0 to 65535; got "99999"`},
+		{"nats.url port 99999", "public_url: https://auth.example.com\nnats:\n  url: nats://127.0.0.1:99999 #<\n", "nats.url", `"nats://127.0.0.1:99999" has an invalid port`},
+		{"nats.connect_timeout negative", "public_url: https://auth.example.com\nnats:\n  url: nats://127.0.0.1:4222\n  connect_timeout: -1s #<\n", "nats.connect_timeout", "must be between 0 (try once) and 10m, got -1s"},
+		{"nats.connect_timeout too long", "public_url: https://auth.example.com\nnats:\n  url: nats://127.0.0.1:4222\n  connect_timeout: 11m #<\n", "nats.connect_timeout", "must be between 0 (try once) and 10m"},
 
 		// session, redirects
 		{"cookie_name", "public_url: https://auth.example.com\nsession:\n  cookie_name: 'my session' #<\n", "session.cookie_name", "must be a cookie name"},
