@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,10 +60,15 @@ type Ordered struct {
 	batches     atomic.Uint64
 	events      atomic.Uint64
 
+	lastDelivered atomic.Int64 // unix nanos of the last message handed over by nats.go
+	waitSince     time.Time    // watch only: since when events wait with none delivered
+	serial        atomic.Uint64
+
 	mu   sync.Mutex
 	cons jetstream.Consumer
 	cc   jetstream.ConsumeContext
 	msgs chan jetstream.Msg
+	stop chan struct{} // closed when the subscription is replaced
 }
 
 // Ordered starts an ordered intake; Stop ends it.
@@ -106,6 +112,8 @@ func (o *Ordered) subscribe(ctx context.Context, start uint64) error {
 	defer o.mu.Unlock()
 	if o.cc != nil {
 		o.cc.Stop()
+		close(o.stop)
+		o.cc = nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -113,15 +121,21 @@ func (o *Ordered) subscribe(ctx context.Context, start uint64) error {
 		FilterSubjects: o.cfg.Subjects,
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    start,
-		NamePrefix:     "signoff-" + o.cfg.Name,
+		// A name of its own for every subscription: nats.go numbers the
+		// consumers of one prefix from 1, and a second subscription
+		// would otherwise update the first one's consumer in place.
+		NamePrefix: fmt.Sprintf("signoff-%s-%d-%d", o.cfg.Name, o.cfg.Now().UnixNano()%1e9, o.serial.Add(1)),
 	})
 	if err != nil {
 		return fmt.Errorf("bus: ordered consumer %s: %w", o.cfg.Name, err)
 	}
 	msgs := make(chan jetstream.Msg, 4*o.cfg.MaxBatch)
+	stop := make(chan struct{})
 	cc, err := cons.Consume(func(m jetstream.Msg) {
+		o.lastDelivered.Store(o.cfg.Now().UnixNano())
 		select {
 		case msgs <- m:
+		case <-stop:
 		case <-ctx.Done():
 		}
 	},
@@ -134,7 +148,8 @@ func (o *Ordered) subscribe(ctx context.Context, start uint64) error {
 	if err != nil {
 		return fmt.Errorf("bus: ordered consumer %s: consume: %w", o.cfg.Name, err)
 	}
-	o.cons, o.cc, o.msgs = cons, cc, msgs
+	o.cons, o.cc, o.msgs, o.stop = cons, cc, msgs, stop
+	o.lastDelivered.Store(o.cfg.Now().UnixNano())
 	return nil
 }
 
@@ -166,6 +181,15 @@ func (o *Ordered) run(ctx context.Context) {
 			default:
 				break fill
 			}
+		}
+		// After a resubscription, what an earlier subscription delivered
+		// and this loop applied comes again: skip it.
+		batch = slices.DeleteFunc(batch, func(m jetstream.Msg) bool {
+			md, err := m.Metadata()
+			return err == nil && md.Sequence.Stream <= o.applied.Load()
+		})
+		if len(batch) == 0 {
+			continue
 		}
 		backoff := 50 * time.Millisecond
 		for {
@@ -202,9 +226,26 @@ func (o *Ordered) watch(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var created time.Time
+	healthy := o.cfg.Now()
 	for {
 		if err := o.check(ctx, &created); err != nil {
+			if o.health.get() == nil {
+				o.log.Warn("intake not consuming", "err", err)
+			}
 			o.health.set(err)
+			// nats.go recreates an ordered consumer on its own; when it
+			// has not within resubscribeAfter (a NATS node lost while it
+			// held the consumer, a meta leader election), start a new one
+			// after the last applied event.
+			if o.cfg.Now().Sub(healthy) > resubscribeAfter {
+				o.log.Warn("recreating the intake consumer after the last applied event", "stream_sequence", o.applied.Load())
+				if err := o.subscribe(ctx, o.applied.Load()+1); err != nil {
+					o.log.Warn("recreating the intake consumer", "err", err)
+				}
+				healthy = o.cfg.Now()
+			}
+		} else {
+			healthy = o.cfg.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -242,13 +283,32 @@ func (o *Ordered) check(ctx context.Context, created *time.Time) error {
 		return fmt.Errorf("intake %s: consumer: %w", o.cfg.Name, err)
 	}
 	o.pending.Store(info.NumPending)
-	idle := o.cfg.Now().Sub(time.Unix(0, o.lastApplied.Load()))
+	now := o.cfg.Now()
+	if info.NumPending == 0 || len(o.channel()) > 0 {
+		o.waitSince = time.Time{}
+	} else if o.waitSince.IsZero() {
+		o.waitSince = now
+	} else if since := latest(o.waitSince, time.Unix(0, o.lastDelivered.Load())); now.Sub(since) > resubscribeAfter {
+		return fmt.Errorf("intake %s: %d events waiting and none delivered for %s", o.cfg.Name, info.NumPending, now.Sub(since).Round(time.Second))
+	}
+	idle := now.Sub(time.Unix(0, o.lastApplied.Load()))
 	if info.NumPending > 0 && idle > o.cfg.StallAfter {
 		return fmt.Errorf("intake %s: %d events waiting and none applied for %s", o.cfg.Name, info.NumPending, idle.Round(time.Second))
 	}
 	o.health.set(nil)
 	return nil
 }
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// resubscribeAfter is how long the intake waits for nats.go to recreate
+// its consumer before it subscribes anew.
+const resubscribeAfter = 5 * time.Second
 
 // Ready is nil while the intake consumes, or the reason it does not.
 func (o *Ordered) Ready() error { return o.health.get() }

@@ -260,10 +260,14 @@ func scripted(ctx context.Context, out io.Writer, a *app.App, p *idp, rps []*rp)
 // printLive prints every participant result and completion on the bus.
 func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (func(), error) {
 	var mu sync.Mutex
+	stopped := false
 	start := map[string]time.Time{}
 	sub, err := nc.Subscribe("signoff.logout.>", func(m *nats.Msg) {
 		mu.Lock()
 		defer mu.Unlock()
+		if stopped {
+			return
+		}
 		ev, err := events.DecodeSubject(m.Subject, m.Data)
 		if err != nil {
 			return
@@ -287,7 +291,14 @@ func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (func(), e
 	if err != nil {
 		return nil, err
 	}
-	return func() { sub.Unsubscribe() }, nil
+	// Stopping waits for a message being printed: nothing is written to
+	// out once it returns.
+	return func() {
+		sub.Unsubscribe()
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+	}, nil
 }
 
 func since(t time.Time) time.Duration {
