@@ -173,7 +173,9 @@ func (c *Coordinator) start(tx *store.Tx, req events.LogoutRequested) error {
 	if err := tx.SaveSaga(s); err != nil {
 		return err
 	}
-	c.log.Info("logout started", "logout_id", s.LogoutID, "initiator", s.Initiator, "participants", len(s.Participants))
+	tx.AfterCommit(func() {
+		c.log.Info("logout started", "logout_id", s.LogoutID, "initiator", s.Initiator, "participants", len(s.Participants))
+	})
 	return c.apply(tx, s, cmds, now)
 }
 
@@ -341,7 +343,12 @@ func (c *Coordinator) apply(tx *store.Tx, s saga.Saga, cmds []saga.Command, now 
 			ev := events.Completed{EventID: uuid.NewString(), LogoutID: s.LogoutID, OccurredAt: now, Outcome: cmd.Outcome, Participants: cmd.Participants}
 			id, subject = ev.EventID, events.SubjectLogoutCompleted
 			payload, err = events.Encode(ev)
-			c.log.Info("logout completed", "logout_id", s.LogoutID, "outcome", cmd.Outcome, "participants", len(cmd.Participants))
+			// Logged once committed: a rolled-back apply (an intake batch
+			// stopped by a shutdown) runs again after the restart.
+			logoutID, outcome, n := s.LogoutID, cmd.Outcome, len(cmd.Participants)
+			tx.AfterCommit(func() {
+				c.log.Info("logout completed", "logout_id", logoutID, "outcome", outcome, "participants", n)
+			})
 		default:
 			return fmt.Errorf("coordinator: unknown command %T", cmd)
 		}
