@@ -163,8 +163,13 @@ func restartCase(t *testing.T, pause func(time.Time), grace time.Duration) {
 		t.Errorf("logout.completed: A %d, B %d; want 1 each", counts["A"], counts["B"])
 	}
 	logs := run1.String() + run2.String()
-	if l := logLines(run2.String(), `"logout_id":"A"`); len(l) > 0 {
-		t.Errorf("A shows up after the restart:\n%s", strings.Join(l, "\n"))
+	// After the restart A is neither resumed nor delivered nor completed
+	// again. (A dispatch of A seen again and dropped because A has ended
+	// would be harmless: that debug line is allowed.)
+	for _, l := range logLines(run2.String(), `"logout_id":"A"`) {
+		if !strings.Contains(l, "no longer pending; not delivered") {
+			t.Errorf("A shows up after the restart: %s", l)
+		}
 	}
 	if l := logLines(logs, `"msg":"logout completed"`, `"logout_id":"B"`); len(l) != 1 {
 		t.Errorf("B logged as completed %d times:\n%s", len(l), strings.Join(l, "\n"))
