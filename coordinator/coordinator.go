@@ -69,6 +69,9 @@ type Config struct {
 type Coordinator struct {
 	cfg Config
 	log *slog.Logger
+	// unknownRPJoins counts session.joined events poisoned for an rp_id
+	// that is not configured.
+	unknownRPJoins atomic.Uint64
 	// policySet is true once the store computes expiry_at with this
 	// coordinator's expiry policy (see withPolicy).
 	policySet atomic.Bool
@@ -121,7 +124,7 @@ func (c *Coordinator) Prepare(subject, seal string, payload []byte) (func(tx *st
 			return nil, err
 		}
 		if _, ok := c.cfg.Directory.RP(ev.RPID); !ok {
-			return nil, bus.Permanent(fmt.Errorf("session.joined: unknown rp_id %q (not in relying_parties)", ev.RPID))
+			return nil, bus.Permanent(&UnknownRPError{RPID: ev.RPID, SessionID: ev.SessionID})
 		}
 		return func(tx *store.Tx) error { return tx.JoinSession(ev) }, nil
 	case events.SubjectSessionActivity:
@@ -151,6 +154,35 @@ func (c *Coordinator) Prepare(subject, seal string, payload []byte) (func(tx *st
 	return nil, bus.Permanent(fmt.Errorf("coordinator: no handler for subject %q", subject))
 }
 
+// UnknownRPError is the error of a session.joined for an rp_id that is
+// not in relying_parties: the event is poisoned and registers nothing, so
+// a later logout of that session cannot sign it out.
+type UnknownRPError struct {
+	RPID, SessionID string
+}
+
+func (e *UnknownRPError) Error() string {
+	return fmt.Sprintf("session.joined: unknown rp_id %q (not in relying_parties)", e.RPID)
+}
+
+// UnknownRPJoins is the number of session.joined events poisoned because
+// their rp_id is not configured (metric signoff_unknown_rp_joins_total).
+func (c *Coordinator) UnknownRPJoins() uint64 { return c.unknownRPJoins.Load() }
+
+// unknownRPJoin counts and logs a poisoned join for an unknown rp_id, once
+// the poisoning is committed.
+func (c *Coordinator) unknownRPJoin(tx *store.Tx, err error) {
+	var u *UnknownRPError
+	if !errors.As(err, &u) {
+		return
+	}
+	tx.AfterCommit(func() {
+		c.unknownRPJoins.Add(1)
+		c.log.Warn("session.joined for an unknown relying party: the session is NOT registered and no logout will reach it; add the rp_id to relying_parties or fix the publisher",
+			"rp_id", u.RPID, "session_id", u.SessionID)
+	})
+}
+
 // Start begins the saga of req (idempotent on req.LogoutID).
 func (c *Coordinator) Start(ctx context.Context, req events.LogoutRequested) error {
 	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error { return c.start(tx, req) })
@@ -173,7 +205,13 @@ func (c *Coordinator) start(tx *store.Tx, req events.LogoutRequested) error {
 	if err := tx.SaveSaga(s); err != nil {
 		return err
 	}
-	c.log.Info("logout started", "logout_id", s.LogoutID, "initiator", s.Initiator, "participants", len(s.Participants))
+	tx.AfterCommit(func() {
+		c.log.Info("logout started", "logout_id", s.LogoutID, "initiator", s.Initiator, "participants", len(s.Participants))
+		if s.NoRPSessions() {
+			c.log.Warn("logout found no relying party session: nothing to sign out at any application (were its session.joined events for unknown rp_ids? see signoff_unknown_rp_joins_total)",
+				"logout_id", s.LogoutID, "session_id", s.SessionID, "subject", s.Subject)
+		}
+	})
 	return c.apply(tx, s, cmds, now)
 }
 
@@ -338,10 +376,20 @@ func (c *Coordinator) apply(tx *store.Tx, s saga.Saga, cmds []saga.Command, now 
 			id, subject = d.EventID, events.DispatchSubject(p.Adapter)
 			payload, err = events.Encode(d)
 		case saga.Complete:
-			ev := events.Completed{EventID: uuid.NewString(), LogoutID: s.LogoutID, OccurredAt: now, Outcome: cmd.Outcome, Participants: cmd.Participants}
+			ev := events.Completed{EventID: uuid.NewString(), LogoutID: s.LogoutID, OccurredAt: now, Outcome: cmd.Outcome, Participants: cmd.Participants, Detail: cmd.Detail}
 			id, subject = ev.EventID, events.SubjectLogoutCompleted
 			payload, err = events.Encode(ev)
-			c.log.Info("logout completed", "logout_id", s.LogoutID, "outcome", cmd.Outcome, "participants", len(cmd.Participants))
+			// Logged once committed: a rolled-back apply (an intake batch
+			// stopped by a shutdown) runs again after the restart.
+			logoutID, outcome, n := s.LogoutID, cmd.Outcome, len(cmd.Participants)
+			detail := cmd.Detail
+			tx.AfterCommit(func() {
+				if detail != "" {
+					c.log.Info("logout completed", "logout_id", logoutID, "outcome", outcome, "participants", n, "detail", detail)
+					return
+				}
+				c.log.Info("logout completed", "logout_id", logoutID, "outcome", outcome, "participants", n)
+			})
 		default:
 			return fmt.Errorf("coordinator: unknown command %T", cmd)
 		}

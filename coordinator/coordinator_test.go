@@ -161,3 +161,53 @@ func state(s saga.Saga, rp string) string {
 	}
 	return ""
 }
+
+// TestUnknownRPJoinAndEmptyLogout: a session.joined for an rp_id that is
+// not configured is refused (poison) with an error naming it; a logout that
+// finds no relying party session completes with a detail that says so.
+func TestUnknownRPJoinAndEmptyLogout(t *testing.T) {
+	c, st, clk := setup(t)
+	ctx := context.Background()
+	b, _ := events.Encode(events.SessionJoined{EventID: "0b6f2b8e-5d7a-4a39-9d2e-3c1f4f3f8a11", SessionID: "s9", Subject: "zed", RPID: "gone", OccurredAt: clk.Now()})
+	_, err := c.Prepare(events.SubjectSessionJoined, "", b)
+	var u *UnknownRPError
+	if !errors.Is(err, bus.ErrPermanent) || !errors.As(err, &u) || u.RPID != "gone" || u.SessionID != "s9" {
+		t.Fatalf("join for an unknown rp_id: %v", err)
+	}
+	if err := c.Start(ctx, events.LogoutRequested{LogoutID: "L9", SessionID: "s9", Initiator: events.InitiatorUser, Scope: events.ScopeGlobal}); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := st.PendingOutbox(ctx, 100)
+	var found bool
+	for _, r := range rows {
+		if r.Subject != events.SubjectLogoutCompleted {
+			continue
+		}
+		ev, err := events.Decode[events.Completed](r.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = ev.LogoutID == "L9"
+		if ev.Outcome != events.CompletedComplete || len(ev.Participants) != 0 || ev.Detail != events.CompletedNoSessions {
+			t.Errorf("completed %+v", ev)
+		}
+	}
+	if !found {
+		t.Fatal("no logout.completed for L9")
+	}
+	// A logout with relying parties carries no detail.
+	if err := c.Start(ctx, events.LogoutRequested{LogoutID: "L1", SessionID: "s1", Initiator: events.InitiatorUser, Scope: events.ScopeGlobal}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rp := range []string{"wiki", "chat"} {
+		if err := c.Record(ctx, events.Result{LogoutID: "L1", RPID: rp, Outcome: events.OutcomeSucceeded, FinishedAt: clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, _ = st.PendingOutbox(ctx, 100)
+	for _, r := range rows {
+		if ev, err := events.Decode[events.Completed](r.Payload); err == nil && ev.LogoutID == "L1" && ev.Detail != "" {
+			t.Errorf("L1 completed with detail %q", ev.Detail)
+		}
+	}
+}

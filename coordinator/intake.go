@@ -67,6 +67,7 @@ func (c *Coordinator) ApplyBatch(ctx context.Context, partition int, msgs []jets
 			return err
 		}
 		m := msgs[i]
+		c.unknownRPJoin(tx, err)
 		c.log.Warn("event poisoned", "subject", m.Subject(), "reason", err.Error())
 		return tx.AddOutboxWithHeaders(uuid.NewString(), events.SubjectPoison, m.Data(), map[string]string{
 			events.HeaderPoisonReason: err.Error(), events.HeaderPoisonSubject: m.Subject(),

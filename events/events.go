@@ -172,4 +172,14 @@ type Completed struct {
 	OccurredAt   time.Time            `json:"occurred_at"`
 	Outcome      string               `json:"outcome"`
 	Participants []ParticipantOutcome `json:"participants"`
+	// Detail explains an outcome the participants alone do not, e.g. a
+	// logout for which no relying party session was known
+	// (CompletedNoSessions). Optional; empty otherwise.
+	Detail string `json:"detail,omitempty"`
 }
+
+// CompletedNoSessions is the Detail of a logout.completed whose logout
+// found no relying party session of the user: nothing was signed out but
+// the sign-in service itself (a session.joined for an rp_id that is not
+// configured is poisoned and registers nothing).
+const CompletedNoSessions = "no relying party session was known for this sign-in; nothing was signed out at any application"

@@ -100,6 +100,12 @@ type LogoutView struct {
 	Status       string            `json:"status"` // running, complete, partial
 	ReturnTo     string            `json:"-"`
 	Participants []ParticipantView `json:"participants"`
+	// Scope is the logout's scope (events.Scope*); initiator_only is
+	// "sign out of this app only".
+	Scope string `json:"scope,omitempty"`
+	// StillSignedIn names the applications of the sign-in that a logout of
+	// scope initiator_only left signed in, when known.
+	StillSignedIn []string `json:"-"`
 }
 
 // ParticipantView is one participant of a logout.
@@ -109,6 +115,9 @@ type ParticipantView struct {
 	Adapter string `json:"adapter"`
 	Outcome string `json:"outcome"` // pending or an events.Outcome*
 	Detail  string `json:"detail"`
+	// Reason is the plain sentence the sign-out page shows instead of
+	// Detail (set only on the page's own event stream).
+	Reason string `json:"reason,omitempty"`
 	// SID is the participant's session at the RP (front-channel iframes).
 	SID string `json:"-"`
 }
@@ -467,15 +476,18 @@ func (b *browser) awaitSaga(r *http.Request, v LogoutView) LogoutView {
 
 type pageData struct {
 	ID, Base, Status, Title, Summary, Continue, RefusedRedirect string
-	Running, Complete, Refresh                                  bool
-	Participants                                                []participantRow
-	Frames                                                      []Frame
-	Hop                                                         *Frame
-	FrameTimeoutMS                                              int64
-	Nonce                                                       string
-	CSS                                                         template.CSS
-	JS                                                          template.JS
-	LabelsJSON                                                  map[string]string
+	// Progress replaces the default "Signing you out of every
+	// application" while the logout runs.
+	Progress                   string
+	Running, Complete, Refresh bool
+	Participants               []participantRow
+	Frames                     []Frame
+	Hop                        *Frame
+	FrameTimeoutMS             int64
+	Nonce                      string
+	CSS                        template.CSS
+	JS                         template.JS
+	LabelsJSON                 map[string]string
 }
 
 type participantRow struct {
@@ -492,43 +504,18 @@ var labels = map[string]string{
 
 func (b *browser) pageData(v LogoutView) pageData {
 	d := pageData{ID: v.ID, Base: b.base, Status: v.Status, Running: v.Status == "running", Refresh: v.Status == "running"}
-	d.Title, d.Summary = headline(v)
+	d.Title, d.Summary = headline(v, b.LocalRPID)
+	if d.Running && v.Scope == events.ScopeInitiatorOnly && len(v.Participants) > 0 {
+		d.Progress = "Signing you out of " + v.Participants[0].Name + " only. This takes a few seconds; please keep this page open."
+	}
 	d.Complete = v.Status == events.CompletedComplete
 	d.Continue = firstNonEmpty(v.ReturnTo, b.DefaultRedirect)
 	for _, p := range v.Participants {
 		row := participantRow{RPID: p.RPID, Name: p.Name, Outcome: p.Outcome, Label: labels[p.Outcome]}
-		if p.Outcome != "pending" && p.Outcome != events.OutcomeSucceeded {
-			row.ShownDetail = p.Detail
-		}
+		row.ShownDetail = reason(p, b.LocalRPID)
 		d.Participants = append(d.Participants, row)
 	}
 	return d
-}
-
-// headline is the page title and the sentence that tells the user the
-// truth about the logout.
-func headline(v LogoutView) (title, summary string) {
-	if v.Status == "running" {
-		return "Signing you out…", ""
-	}
-	var ok, notOK []string
-	for _, p := range v.Participants {
-		if p.Outcome == events.OutcomeSucceeded {
-			ok = append(ok, p.Name)
-		} else {
-			notOK = append(notOK, p.Name)
-		}
-	}
-	switch {
-	case len(ok) == 0 && len(notOK) == 0:
-		return "You are signed out", "You were already signed out."
-	case len(notOK) == 0:
-		return "You are signed out", "You were signed out of " + list(ok) + "."
-	case len(ok) == 0:
-		return "Sign-out not confirmed", list(notOK) + " did not confirm the sign-out."
-	default:
-		return "Sign-out not confirmed everywhere", "You were signed out of " + list(ok) + ". " + list(notOK) + " did not confirm."
-	}
 }
 
 func list(names []string) string {
@@ -578,6 +565,19 @@ type streamState struct {
 	Summary string `json:"summary,omitempty"`
 }
 
+// pageView is v as the sign-out page receives it: each participant with
+// its plain Reason and without the technical Detail (operators read that in
+// the logs, the events and the admin API).
+func pageView(v LogoutView, localRPID string) LogoutView {
+	ps := make([]ParticipantView, len(v.Participants))
+	for i, p := range v.Participants {
+		p.Reason, p.Detail = reason(p, localRPID), ""
+		ps[i] = p
+	}
+	v.Participants = ps
+	return v
+}
+
 // events streams the saga's state as server-sent events until it ends.
 func (b *browser) events(w http.ResponseWriter, r *http.Request) {
 	if _, ok := b.view(w, r); !ok {
@@ -605,10 +605,10 @@ func (b *browser) events(w http.ResponseWriter, r *http.Request) {
 		v, found, err := b.Status.Logout(ctx, id)
 		if err == nil && found {
 			b.confirmLocal(r, v)
-			st := streamState{LogoutView: v}
+			st := streamState{LogoutView: pageView(v, b.LocalRPID)}
 			if v.Status != "running" {
 				st.Outcome = v.Status
-				st.Title, st.Summary = headline(v)
+				st.Title, st.Summary = headline(v, b.LocalRPID)
 			}
 			data, _ := json.Marshal(st)
 			if string(data) != string(last) {

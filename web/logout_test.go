@@ -339,7 +339,7 @@ func TestPageHeadersAndConfirmation(t *testing.T) {
 	get(t, c, e.srv.URL+"/logout")
 	id := e.logouts.reqs[0].LogoutID
 	e.status.set(id, LogoutView{ID: id, Status: "running", Participants: []ParticipantView{
-		{RPID: "signoff", Name: "this sign-in service", Outcome: "pending"},
+		{RPID: "signoff", Name: "This sign-in service", Outcome: "pending"},
 		{RPID: "wiki", Name: "Wiki", Adapter: "frontchannel", Outcome: "pending", SID: "w1"},
 	}})
 	resp, body := get(t, c, e.srv.URL+"/logout/"+id)
@@ -373,16 +373,19 @@ func TestPageHeadersAndConfirmation(t *testing.T) {
 	}
 
 	e.status.set(id, LogoutView{ID: id, Status: "partial", ReturnTo: "https://app.example.com/bye", Participants: []ParticipantView{
-		{RPID: "signoff", Name: "this sign-in service", Outcome: events.OutcomeSucceeded},
+		{RPID: "signoff", Name: "This sign-in service", Outcome: events.OutcomeSucceeded},
 		{RPID: "wiki", Name: "Wiki", Outcome: events.OutcomeSucceeded},
-		{RPID: "chat", Name: "Chat", Outcome: events.OutcomeTimedOut, Detail: "HTTP 503"},
+		{RPID: "chat", Name: "Chat", Outcome: events.OutcomeTimedOut, Detail: "no confirmation before the deadline after 9 attempt(s); last error: HTTP 503"},
 	}})
 	_, body = get(t, c, e.srv.URL+"/logout/"+id)
 	for _, want := range []string{"You were signed out of this sign-in service and Wiki. Chat did not confirm.", "Close your browser to be sure",
-		`href="https://app.example.com/bye"`, "HTTP 503", "Not confirmed"} {
+		`href="https://app.example.com/bye"`, "Chat did not confirm in time.", "Not confirmed", `<span class="name">This sign-in service</span>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("confirmation lacks %q", want)
 		}
+	}
+	if strings.Contains(body, "HTTP 503") || strings.Contains(body, "attempt(s)") {
+		t.Error("the page shows the technical detail")
 	}
 	if strings.Contains(body, "<iframe") && strings.Contains(body, `data-rp="wiki"`) {
 		t.Error("an iframe is rendered for a participant that already ended")
@@ -420,7 +423,8 @@ func TestEventsStreamUntilTheEnd(t *testing.T) {
 		t.Fatalf("%d events, want 2 (one per change): %+v", len(states), states)
 	}
 	last := states[1]
-	if last.Status != "partial" || last.Summary != "Chat did not confirm the sign-out." || last.Participants[0].Detail != "HTTP 400" {
+	if last.Status != "partial" || last.Summary != "Chat did not confirm the sign-out." || last.Participants[0].Detail != "" ||
+		last.Participants[0].Reason != "Chat refused the sign-out." {
 		t.Errorf("final event %+v", last)
 	}
 }

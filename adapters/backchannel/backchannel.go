@@ -165,8 +165,13 @@ type Stats struct {
 	InFlight int64
 	// Attempts is the number of HTTP requests sent.
 	Attempts uint64
-	// Succeeded, Failed and TimedOut count published outcomes.
+	// Succeeded, Failed and TimedOut count published outcomes of
+	// deliveries.
 	Succeeded, Failed, TimedOut uint64
+	// Late counts dispatches that arrived after their logout deadline:
+	// nothing was sent, and the timed_out result published for them
+	// (detail delivery.DetailLate) is not counted in TimedOut.
+	Late uint64
 	// PublishErrors counts failed attempts to publish a result.
 	PublishErrors uint64
 }
@@ -186,7 +191,7 @@ type Adapter struct {
 	runCtx context.Context
 	stop   context.CancelFunc
 
-	accepted, attempts, succeeded, failed, timedOut, publishErrors atomic.Uint64
+	accepted, attempts, succeeded, failed, timedOut, late, publishErrors atomic.Uint64
 }
 
 // New validates cfg and returns an Adapter. Every RP must be valid and have
@@ -318,6 +323,7 @@ func (a *Adapter) Stats() Stats {
 		Succeeded:     a.succeeded.Load(),
 		Failed:        a.failed.Load(),
 		TimedOut:      a.timedOut.Load(),
+		Late:          a.late.Load(),
 		PublishErrors: a.publishErrors.Load(),
 	}
 }
@@ -335,6 +341,13 @@ func (a *Adapter) run(d events.Dispatch) {
 	res.RPID = d.RPID
 	res.Adapter = events.AdapterBackchannel
 	res.FinishedAt = a.now().UTC()
+	if res.Outcome == events.OutcomeTimedOut && res.Detail == delivery.DetailLate && res.Attempts == 0 {
+		a.late.Add(1)
+		a.log.Info("dispatch arrived after its logout deadline; nothing sent",
+			"logout_id", d.LogoutID, "rp_id", d.RPID)
+		a.publish(res)
+		return
+	}
 	switch res.Outcome {
 	case events.OutcomeSucceeded:
 		a.succeeded.Add(1)

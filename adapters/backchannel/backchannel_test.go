@@ -384,6 +384,11 @@ func TestDeadlineAlreadyPassed(t *testing.T) {
 	if res.Outcome != events.OutcomeTimedOut || res.Attempts != 0 || len(rp.requests()) != 0 {
 		t.Fatalf("result = %+v", res)
 	}
+	// Nothing was sent: not counted as a delivery that timed out (issue 15:
+	// the counter read 4 for 1 real timeout after a restart).
+	if st := a.Stats(); st.TimedOut != 0 || st.Late != 1 {
+		t.Errorf("stats %+v, want TimedOut 0 and Late 1", st)
+	}
 }
 
 func TestNetworkErrorRetried(t *testing.T) {

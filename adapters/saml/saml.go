@@ -217,6 +217,10 @@ type Stats struct {
 	// Succeeded, Failed and TimedOut count published outcomes (SOAP
 	// deliveries, browser LogoutResponses and acknowledgements).
 	Succeeded, Failed, TimedOut uint64
+	// Late counts dispatches that arrived after their logout deadline:
+	// nothing was sent, and the timed_out result published for them
+	// (detail delivery.DetailLate) is not counted in TimedOut.
+	Late uint64
 	// PublishErrors counts failed attempts to publish a result.
 	PublishErrors uint64
 	// Refused counts inbound messages refused at /saml/slo and
@@ -250,6 +254,7 @@ type Adapter struct {
 	succeeded  atomic.Uint64
 	failed     atomic.Uint64
 	timedOut   atomic.Uint64
+	late       atomic.Uint64
 	publishErr atomic.Uint64
 	refused    atomic.Uint64
 	spInit     atomic.Uint64
@@ -409,7 +414,7 @@ func (a *Adapter) Close(ctx context.Context) error {
 func (a *Adapter) Stats() Stats {
 	return Stats{
 		Accepted: a.accepted.Load(), InFlight: a.pool.InFlight(), Attempts: a.attempts.Load(),
-		Succeeded: a.succeeded.Load(), Failed: a.failed.Load(), TimedOut: a.timedOut.Load(),
+		Succeeded: a.succeeded.Load(), Failed: a.failed.Load(), TimedOut: a.timedOut.Load(), Late: a.late.Load(),
 		PublishErrors: a.publishErr.Load(), Refused: a.refused.Load(), SPInitiated: a.spInit.Load(),
 	}
 }
@@ -443,6 +448,11 @@ func (a *Adapter) run(d events.Dispatch) {
 		}
 	}
 	res.LogoutID, res.RPID = d.LogoutID, d.RPID
+	if res.Outcome == events.OutcomeTimedOut && res.Detail == delivery.DetailLate && res.Attempts == 0 {
+		a.log.Info("dispatch arrived after its logout deadline; nothing sent", "logout_id", d.LogoutID, "rp_id", d.RPID)
+		a.publish(res)
+		return
+	}
 	level := slog.LevelInfo
 	if res.Outcome != events.OutcomeSucceeded {
 		level = slog.LevelWarn
@@ -478,13 +488,16 @@ func (a *Adapter) publish(r events.Result) {
 	r.EventID = uuid.NewString()
 	r.Adapter = events.AdapterSAML
 	r.FinishedAt = a.now().UTC()
-	if r.Attempts == 0 {
+	late := r.Outcome == events.OutcomeTimedOut && r.Detail == delivery.DetailLate && r.Attempts == 0
+	if r.Attempts == 0 && !late {
 		r.Attempts = 1
 	}
-	switch r.Outcome {
-	case events.OutcomeSucceeded:
+	switch {
+	case late:
+		a.late.Add(1)
+	case r.Outcome == events.OutcomeSucceeded:
 		a.succeeded.Add(1)
-	case events.OutcomeTimedOut:
+	case r.Outcome == events.OutcomeTimedOut:
 		a.timedOut.Add(1)
 	default:
 		a.failed.Add(1)

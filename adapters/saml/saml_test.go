@@ -163,6 +163,25 @@ func TestSOAPNoNameID(t *testing.T) {
 	}
 }
 
+// TestSOAPDispatchAfterDeadline: a dispatch that arrives after its logout
+// deadline sends nothing and is not counted as a delivery that timed out.
+func TestSOAPDispatchAfterDeadline(t *testing.T) {
+	e, tsp := soapEnv(t)
+	d := dispatch("payroll", events.InitiatorUser, -time.Second, samlSession("s1", "alice-pid", "_idx1"))
+	if err := e.a.Handle(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.res.next(t, 5*time.Second); res.Outcome != events.OutcomeTimedOut || res.Attempts != 0 {
+		t.Errorf("result %+v", res)
+	}
+	if reqs, _ := tsp.snapshot(); len(reqs) != 0 {
+		t.Errorf("%d requests sent", len(reqs))
+	}
+	if st := e.a.Stats(); st.TimedOut != 0 || st.Late != 1 {
+		t.Errorf("stats %+v, want TimedOut 0 and Late 1", st)
+	}
+}
+
 // TestClose: Handle refuses after Close.
 func TestClose(t *testing.T) {
 	e, _ := soapEnv(t)

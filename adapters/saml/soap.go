@@ -38,7 +38,7 @@ func (a *Adapter) deliver(sp SP, d events.Dispatch) (res events.Result, ok bool)
 	}
 	remaining := deadline.Sub(a.now())
 	if remaining <= 0 {
-		return events.Result{Outcome: events.OutcomeTimedOut, Detail: "deadline passed before the first attempt"}, true
+		return events.Result{Outcome: events.OutcomeTimedOut, Detail: delivery.DetailLate}, true
 	}
 	ctx, cancel := context.WithTimeout(a.runCtx, remaining)
 	defer cancel()

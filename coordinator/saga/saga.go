@@ -112,6 +112,20 @@ type Dispatch struct {
 type Complete struct {
 	Outcome      string
 	Participants []events.ParticipantOutcome
+	// Detail is events.CompletedNoSessions when no relying party took
+	// part (NoRPSessions), empty otherwise.
+	Detail string
+}
+
+// NoRPSessions reports whether the logout found no relying party session:
+// its only participant, if any, is this sign-in service (LocalRPID).
+func (s *Saga) NoRPSessions() bool {
+	for _, p := range s.Participants {
+		if p.RPID != LocalRPID {
+			return false
+		}
+	}
+	return true
 }
 
 func (Dispatch) isCommand() {}
@@ -139,7 +153,7 @@ func Start(req events.LogoutRequested, sessions []Session, dir Directory, deadli
 	}
 	index := map[string]int{}
 	if req.Browser {
-		p := Participant{RPID: LocalRPID, Name: "this sign-in service", Adapter: events.AdapterCookie, State: StatePending}
+		p := Participant{RPID: LocalRPID, Name: "This sign-in service", Adapter: events.AdapterCookie, State: StatePending}
 		if rp, ok := dir.RP(LocalRPID); ok {
 			p.Name = rp.Name
 		}
@@ -281,5 +295,9 @@ func (s *Saga) finishIfDone(now time.Time) []Command {
 	for i, p := range s.Participants {
 		parts[i] = events.ParticipantOutcome{RPID: p.RPID, Name: p.Name, Adapter: p.Adapter, Outcome: p.State, Detail: p.Detail}
 	}
-	return []Command{Complete{Outcome: outcome, Participants: parts}}
+	c := Complete{Outcome: outcome, Participants: parts}
+	if s.NoRPSessions() {
+		c.Detail = events.CompletedNoSessions
+	}
+	return []Command{c}
 }

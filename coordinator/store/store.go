@@ -305,6 +305,7 @@ func (s *Store) writer() {
 func (s *Store) commit(batch []*op) {
 	errs := make([]error, len(batch))
 	outbox := false
+	var after []func()
 	err := func() error {
 		ctx := context.Background()
 		tx, err := s.w.BeginTx(ctx, nil)
@@ -321,7 +322,7 @@ func (s *Store) commit(batch []*op) {
 					tx.Rollback()
 					return nil
 				}
-				outbox = t.outbox
+				outbox, after = t.outbox, t.after
 			}
 			if err := tx.Commit(); err != nil {
 				return fmt.Errorf("store: commit: %w", err)
@@ -343,8 +344,9 @@ func (s *Store) commit(batch []*op) {
 					tx.Rollback()
 					return fmt.Errorf("store: rollback to savepoint: %w", err)
 				}
-			} else if t.outbox {
-				outbox = true
+			} else {
+				outbox = outbox || t.outbox
+				after = append(after, t.after...)
 			}
 			if _, err := tx.Exec("RELEASE op"); err != nil {
 				tx.Rollback()
@@ -356,6 +358,11 @@ func (s *Store) commit(batch []*op) {
 		}
 		return nil
 	}()
+	if err == nil {
+		for _, f := range after {
+			f()
+		}
+	}
 	for i, o := range batch {
 		if err != nil {
 			o.errc <- err
@@ -419,8 +426,10 @@ func (s *Store) Apply(ctx context.Context, partition int, seq uint64, fns []func
 			if _, err := t.stmt("savepointEv").Exec(); err != nil {
 				return fmt.Errorf("store: savepoint: %w", err)
 			}
+			kept := len(t.after)
 			ferr := fn(t)
 			if ferr != nil {
+				t.after = t.after[:kept]
 				if _, err := t.stmt("rollbackEv").Exec(); err != nil {
 					return fmt.Errorf("store: rollback to savepoint: %w", err)
 				}

@@ -47,7 +47,16 @@ type Tx struct {
 	s      *Store
 	ctx    context.Context
 	outbox bool
+	// after are run once the transaction has committed (AfterCommit).
+	after []func()
 }
+
+// AfterCommit runs f once the changes made so far by the caller are
+// committed, and never if they are rolled back (a failed fn, a poisoned
+// event, a failed commit). Log lines and counters about what a transaction
+// did belong here: written inside it, they would repeat when the same
+// event is applied again after a rollback.
+func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
 func (t *Tx) stmt(name string) *sql.Stmt { return t.tx.StmtContext(t.ctx, t.s.stmts[name]) }
 

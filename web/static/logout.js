@@ -71,7 +71,7 @@
       st.className = "state " + p.outcome;
       st.textContent = labels[p.outcome] || p.outcome;
       var dt = li.querySelector(".detail");
-      dt.textContent = p.outcome === "succeeded" || p.outcome === "pending" ? "" : (p.detail || "");
+      dt.textContent = p.outcome === "succeeded" || p.outcome === "pending" ? "" : (p.reason || "");
     });
     if (v.status !== "running") {
       document.getElementById("progress").classList.add("hidden");

@@ -236,6 +236,13 @@ type Attempt struct {
 }
 
 // Outcome is the end of a Retry loop.
+// DetailLate is the detail of a timed_out result for a dispatch that
+// reached its adapter after the logout deadline: nothing was sent. It is
+// not a delivery that timed out (the coordinator's deadline sweep times the
+// participant out in any case), so adapters count it apart and log it at
+// INFO, not as a failed delivery.
+const DetailLate = "deadline passed before the first attempt"
+
 type Outcome struct {
 	// Outcome is events.OutcomeSucceeded, OutcomeFailed or OutcomeTimedOut.
 	Outcome  string

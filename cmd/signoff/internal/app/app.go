@@ -260,7 +260,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	browserCfg := &web.Browser{
-		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{a.store}, Local: a.local,
+		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{a.store, dir}, Local: a.local,
 		Frames: frames{a.fc, a.saml}, Redirects: redirect.Policy{AllowedDomains: cfg.Redirects.AllowedDomains},
 		Steps: a.store, DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
 		Logger: o.Logger.With("component", "web"), Now: o.Now,
@@ -487,6 +487,7 @@ func (a *App) metrics(w io.Writer) {
 		{Name: "signoff_saml_refused_total", Help: "Inbound SAML messages refused.", Value: func() uint64 { return ss.Refused }},
 		{Name: "signoff_saml_sp_initiated_total", Help: "SP-initiated SAML logouts started.", Value: func() uint64 { return ss.SPInitiated }},
 		{Name: "signoff_intake_events_total", Help: "Events applied by the coordinator's ordered intake.", Value: func() uint64 { return a.intake.Stats().Events }},
+		{Name: "signoff_unknown_rp_joins_total", Help: "session.joined events for an rp_id that is not configured (poisoned, nothing registered).", Value: a.coord.UnknownRPJoins},
 		{Name: "signoff_intake_batches_total", Help: "sqlite transactions of the ordered intake.", Value: func() uint64 { return a.intake.Stats().Batches }},
 	})
 	is := a.intake.Stats()
@@ -554,7 +555,7 @@ func directory(cfg *config.Config) (dirMap, []backchannel.RP, []frontchannel.RP)
 	d := dirMap{rps: map[string]saga.RP{}, enabled: map[string]bool{
 		events.AdapterBackchannel: true, events.AdapterFrontchannel: true, events.AdapterCookie: true, events.AdapterSAML: true,
 	}}
-	d.rps[saga.LocalRPID] = saga.RP{ID: saga.LocalRPID, Name: "this sign-in service", Adapter: events.AdapterCookie}
+	d.rps[saga.LocalRPID] = saga.RP{ID: saga.LocalRPID, Name: "This sign-in service", Adapter: events.AdapterCookie}
 	var bc []backchannel.RP
 	var fc []frontchannel.RP
 	for _, rp := range cfg.RelyingParties {
@@ -616,14 +617,24 @@ func (a *App) RequestLogout(ctx context.Context, req events.LogoutRequested) err
 }
 
 // statusReader shows sagas to the web pages.
-type statusReader struct{ st *store.Store }
+type statusReader struct {
+	st  *store.Store
+	dir dirMap
+}
 
 func (s statusReader) Logout(ctx context.Context, id string) (web.LogoutView, bool, error) {
 	sg, ok, err := s.st.Saga(ctx, id)
 	if err != nil || !ok {
 		return web.LogoutView{}, ok, err
 	}
-	v := web.LogoutView{ID: sg.LogoutID, Status: sg.Status, ReturnTo: sg.ReturnTo}
+	v := web.LogoutView{ID: sg.LogoutID, Status: sg.Status, ReturnTo: sg.ReturnTo, Scope: sg.Scope}
+	if sg.Scope == events.ScopeInitiatorOnly && sg.SessionID != "" && !sg.Running() {
+		// "This app only": the applications of the sign-in that are still
+		// signed in, for the headline.
+		if v.StillSignedIn, err = (sessionDirectory{s.st, s.dir}).names(ctx, sg.SessionID, sg.InitiatingRPID); err != nil {
+			return web.LogoutView{}, false, err
+		}
+	}
 	for _, p := range sg.Participants {
 		pv := web.ParticipantView{RPID: p.RPID, Name: p.Name, Adapter: p.Adapter, Outcome: p.State, Detail: p.Detail}
 		for _, ds := range p.Sessions {
@@ -723,6 +734,22 @@ func (s sessionDirectory) Apps(ctx context.Context, sessionID string) ([]web.App
 			name = rp.Name
 		}
 		out = append(out, web.App{RPID: id, Name: name})
+	}
+	return out, nil
+}
+
+// names are the display names of the applications sessionID is still
+// signed in to, but skip.
+func (s sessionDirectory) names(ctx context.Context, sessionID, skip string) ([]string, error) {
+	apps, err := s.Apps(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range apps {
+		if a.RPID != skip && a.RPID != saga.LocalRPID {
+			out = append(out, a.Name)
+		}
 	}
 	return out, nil
 }

@@ -86,7 +86,8 @@ func TestBrowserLogoutOverHTTP(t *testing.T) {
 	resp, _ = browser.Get(base + "/logout/" + id)
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), "You were signed out of this sign-in service and RP wiki.") {
+	if !strings.Contains(string(body), "You were signed out of this sign-in service and RP wiki.") ||
+		!strings.Contains(string(body), `<span class="name">This sign-in service</span>`) {
 		t.Errorf("confirmation page: %s", body)
 	}
 	// Another browser sees nothing.

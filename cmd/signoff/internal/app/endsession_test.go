@@ -32,6 +32,8 @@ type esEnv struct {
 	base       string
 	wiki, chat *testRP
 	cookie     string
+	// lastPage is the confirmation page choose ended on.
+	lastPage string
 }
 
 const byeURI = "https://wiki.example.com/bye"
@@ -131,6 +133,7 @@ func (e *esEnv) choose(b *http.Client, page, scope string) (status int, cont str
 		}
 		return nil
 	})
+	e.lastPage = body
 	if m := regexp.MustCompile(`class="button" href="([^"]+)"`).FindStringSubmatch(body); m != nil {
 		cont = html.UnescapeString(m[1])
 	}
@@ -220,6 +223,11 @@ func TestThisAppOnlyOrEverywhere(t *testing.T) {
 	}
 	if n, toks := e.wiki.snapshot(); n != 1 || toks[0].SID != "wsid-"+s {
 		t.Errorf("wiki got %d tokens", n)
+	}
+	// The page says what happened, and what is still signed in.
+	if !strings.Contains(e.lastPage, `<h1 id="title" tabindex="-1">You are signed out of RP wiki</h1>`) ||
+		!strings.Contains(e.lastPage, "You are signed out of RP wiki. You are still signed in to RP chat.") {
+		t.Errorf("confirmation after 'this app only':\n%s", e.lastPage)
 	}
 	if n, _ := e.chat.snapshot(); n != 0 {
 		t.Errorf("chat got %d tokens after 'this app only'", n)

@@ -486,11 +486,12 @@ func TestBrowserSignOutEverywhere(t *testing.T) {
 	wantRows(t, ctx, map[string]string{
 		"signoff": "Signed out", "notes": "Signed out", "wiki": "Signed out", "chat": "Not confirmed",
 	})
-	if got := text(t, ctx, "#p-signoff .name"); got != "this sign-in service" {
+	if got := text(t, ctx, "#p-signoff .name"); got != "This sign-in service" {
 		t.Errorf("the local session's row is named %q", got)
 	}
-	if got := text(t, ctx, "#p-chat .detail"); !strings.Contains(got, "HTTP 503") {
-		t.Errorf("Chat's detail %q does not tell its HTTP 503", got)
+	// Plain words for the user; the HTTP 503 stays in the logs and events.
+	if got := text(t, ctx, "#p-chat .detail"); got != "Chat did not confirm in time." {
+		t.Errorf("Chat's detail %q, want \"Chat did not confirm in time.\"", got)
 	}
 	summary := text(t, ctx, "#done .summary")
 	signedOut, notConfirmed, ok := strings.Cut(summary, ". ")
@@ -654,8 +655,8 @@ func TestFrontchannelWithoutAckIsNotConfirmed(t *testing.T) {
 		"signoff": "Signed out", "notes": "Signed out", "wiki": "Not confirmed", "chat": "Not confirmed",
 	})
 	// Settled by the page's iframe timeout, not by the saga's deadline.
-	if got := text(t, ctx, "#p-wiki .detail"); !strings.Contains(got, "loaded but did not confirm within 5s") {
-		t.Errorf("Wiki's detail %q, want the iframe timeout", got)
+	if got := text(t, ctx, "#p-wiki .detail"); got != "Wiki did not confirm in time." {
+		t.Errorf("Wiki's detail %q, want \"Wiki did not confirm in time.\" (the iframe timeout)", got)
 	}
 	summary := text(t, ctx, "#done .summary")
 	signedOut, notConfirmed, _ := strings.Cut(summary, ". ")
@@ -847,8 +848,12 @@ func TestThisAppOnlyOrEverywhere(t *testing.T) {
 	if got := rowStates(t, ctx); len(got) != 1 || got["notes"] != "Signed out" {
 		t.Errorf("after 'Notes only' the page shows %v, want only Notes \"Signed out\"", got)
 	}
-	if got := text(t, ctx, "#done .summary"); got != "You were signed out of Notes." {
-		t.Errorf("summary %q", got)
+	if got := text(t, ctx, "#title"); got != "You are signed out of Notes" {
+		t.Errorf("title %q, want \"You are signed out of Notes\"", got)
+	}
+	if got := text(t, ctx, "#done .summary"); !strings.HasPrefix(got, "You are signed out of Notes. You are still signed in to ") ||
+		!strings.Contains(got, "Wiki") || !strings.Contains(got, "Chat") {
+		t.Errorf("summary %q, want \"You are signed out of Notes. You are still signed in to Wiki and Chat.\"", got)
 	}
 	followContinue(t, ctx, u.Notes, "Notes", state)
 	for _, r := range []struct{ name, url, want string }{

@@ -184,7 +184,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	idp.serve(idpListener)
 	defer idp.srv.Close()
 
-	names := map[string]string{"signoff": "this sign-in service"}
+	names := map[string]string{"signoff": "This sign-in service"}
 	for _, r := range rps {
 		names[r.id] = r.name
 	}
