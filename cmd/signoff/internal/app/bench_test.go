@@ -37,11 +37,10 @@ func BenchmarkLogoutPath(b *testing.B) {
 	}
 }
 
-// benchApp starts signoff with 3 loopback back-channel RPs answering 200
-// (hits counts accepted tokens) and b.N sessions registered at all three
-// directly in the store (s<i> of user u<i>).
-func benchApp(b *testing.B, alg string) (*App, *atomic.Int64) {
-	hits := new(atomic.Int64)
+// benchConfig is the configuration of the whole-path benchmarks: 3
+// loopback back-channel RPs answering 200 to a token (counted in hits),
+// a 5-minute deadline, sync_always unless SIGNOFF_BENCH_SYNC_ALWAYS=false.
+func benchConfig(b *testing.B, alg string, hits *atomic.Int64) *config.Config {
 	cfg := config.Default()
 	cfg.DataDir = b.TempDir()
 	cfg.Listen = "127.0.0.1:0"
@@ -65,6 +64,15 @@ func benchApp(b *testing.B, alg string) (*App, *atomic.Int64) {
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
+	return cfg
+}
+
+// benchApp starts signoff with 3 loopback back-channel RPs answering 200
+// (hits counts accepted tokens) and b.N sessions registered at all three
+// directly in the store (s<i> of user u<i>).
+func benchApp(b *testing.B, alg string) (*App, *atomic.Int64) {
+	hits := new(atomic.Int64)
+	cfg := benchConfig(b, alg, hits)
 	a := startApp(b, cfg)
 	// Register b.N sessions at the 3 RPs directly in the store.
 	ctx := context.Background()

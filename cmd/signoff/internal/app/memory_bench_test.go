@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -68,29 +66,7 @@ type benchRig struct {
 
 func newBenchRig(b *testing.B, alg string) *benchRig {
 	r := &benchRig{b: b}
-	cfg := config.Default()
-	cfg.DataDir = b.TempDir()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Issuer = testIssuer
-	cfg.Logout.Deadline = config.Duration(5 * time.Minute)
-	cfg.NATS.SyncAlways = os.Getenv("SIGNOFF_BENCH_SYNC_ALWAYS") != "false"
-	for i := range 3 {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			if req.PostFormValue("logout_token") == "" {
-				w.WriteHeader(http.StatusBadRequest)
-				return
-			}
-			r.hits.Add(1)
-			w.WriteHeader(http.StatusOK)
-		}))
-		b.Cleanup(srv.Close)
-		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: fmt.Sprintf("rp%d", i), Name: fmt.Sprintf("RP %d", i),
-			OIDC: &config.OIDC{ClientID: fmt.Sprintf("rp%d", i), BackchannelLogoutURI: srv.URL, BackchannelLogoutSessionRequired: true,
-				LogoutTokenAlg: alg, LogoutTokenTyp: "logout+jwt"}})
-	}
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
+	cfg := benchConfig(b, alg, &r.hits)
 	r.cfg = cfg
 	r.a = startApp(b, cfg)
 	nc, err := r.a.Bus().Connect("bench")
