@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/signoff/signoff/cmd/signoff/internal/app"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
@@ -215,8 +214,8 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		return err
 	}
 	<-ctx.Done()
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	log.Info("shutting down", "grace", cfg.Shutdown.Grace.Std())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Grace.Std())
 	defer cancel()
 	if err := a.Close(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)

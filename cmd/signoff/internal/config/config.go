@@ -132,6 +132,8 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Admin configures the admin API. Addition beyond the contract.
 	Admin Admin `yaml:"admin"`
+	// Shutdown bounds a graceful stop. Addition beyond the contract.
+	Shutdown Shutdown `yaml:"shutdown"`
 	// OIDCProvider verifies id_token_hint at /oidc/end_session.
 	OIDCProvider OIDCProvider `yaml:"oidc_provider"`
 
@@ -292,6 +294,19 @@ type Logout struct {
 	// Addition beyond the contract.
 	ChooseScope string `yaml:"choose_scope"`
 }
+
+// Shutdown bounds a graceful stop (SIGTERM, SIGINT).
+type Shutdown struct {
+	// Grace is how long deliveries in progress may go on after the stop
+	// signal (default 8s, between 1s and 10m): within docker's 10 s and
+	// Kubernetes' 30 s default grace periods. Deliveries still unfinished
+	// then are abandoned without a result; their sagas resume on the next
+	// start.
+	Grace Duration `yaml:"grace"`
+}
+
+// DefaultShutdownGrace is the default of shutdown.grace.
+const DefaultShutdownGrace = 8 * time.Second
 
 // OIDCProvider is the OpenID Provider whose ID Tokens RPs send as
 // id_token_hint to /oidc/end_session, when it is not signoff itself.
@@ -589,6 +604,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Session.CookieName == "" {
 		c.Session.CookieName = DefaultCookieName
+	}
+	if !set("shutdown.grace") && c.Shutdown.Grace == 0 {
+		c.Shutdown.Grace = Duration(DefaultShutdownGrace)
 	}
 	if !set("logout.deadline") && c.Logout.Deadline == 0 {
 		c.Logout.Deadline = Duration(DefaultLogoutDeadline)

@@ -78,6 +78,7 @@ func TestLoadExample(t *testing.T) {
 			},
 		},
 		Backchannel: Backchannel{AttemptTimeout: Duration(5 * time.Second), Concurrency: 256},
+		Shutdown:    Shutdown{Grace: Duration(8 * time.Second)},
 		Log:         Log{Level: "info", Format: "text"},
 	}
 	c.src = nil
@@ -351,6 +352,7 @@ relying_parties:
 		{"nats.sync_always", c.NATS.SyncAlways, true},
 		{"session.cookie_name", c.Session.CookieName, "signoff_session"},
 		{"logout.deadline", c.Logout.Deadline.Std(), 30 * time.Second},
+		{"shutdown.grace", c.Shutdown.Grace.Std(), 8 * time.Second},
 		{"backchannel.attempt_timeout", c.Backchannel.AttemptTimeout.Std(), 5 * time.Second},
 		{"backchannel.concurrency", c.Backchannel.Concurrency, 256},
 		{"log.level", c.Log.Level, "info"},

@@ -64,6 +64,7 @@ func (c *Config) Validate() error {
 	v.checkOptionalRange("session.expiration", c.Session.Expiration, MinSessionLifetime, MaxSessionLifetime)
 	v.checkOptionalRange("session.inactivity", c.Session.Inactivity, MinSessionLifetime, MaxSessionLifetime)
 	v.checkRange("logout.deadline", c.Logout.Deadline, time.Second, 10*time.Minute)
+	v.checkRange("shutdown.grace", c.Shutdown.Grace, time.Second, 10*time.Minute)
 	if !slices.Contains([]string{"rp_initiated", "always", "never"}, c.Logout.ChooseScope) {
 		v.add("logout.choose_scope", "must be rp_initiated, always or never, got %q", c.Logout.ChooseScope)
 	}

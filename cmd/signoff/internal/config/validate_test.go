@@ -70,6 +70,8 @@ func TestValidationRules(t *testing.T) {
 		{"inactivity in days", "public_url: https://auth.example.com\nsession:\n  inactivity: 91d #<\n", "session.inactivity", `invalid duration "91d"`},
 		{"inactivity too long", "public_url: https://auth.example.com\nsession:\n  inactivity: 2184h #<\n", "session.inactivity", "must be 0 (none) or between 1m and 2160h (90 days), got 2184h0m0s"},
 		{"inactivity negative", "public_url: https://auth.example.com\nsession:\n  inactivity: -30m #<\n", "session.inactivity", "must be 0 (none) or between 1m and 2160h (90 days), got -30m0s"},
+		{"shutdown grace zero", "public_url: https://auth.example.com\nshutdown:\n  grace: 0s #<\n", "shutdown.grace", "must be between 1s and 10m, got 0s"},
+		{"shutdown grace too long", "public_url: https://auth.example.com\nshutdown: {grace: 1h} #<\n", "shutdown.grace", "must be between 1s and 10m, got 1h0m0s"},
 		{"deadline too short", "public_url: https://auth.example.com\nlogout:\n  deadline: 500ms #<\n", "logout.deadline", "must be between 1s and 10m, got 500ms"},
 		{"deadline too long", "public_url: https://auth.example.com\nlogout:\n  deadline: 11m #<\n", "logout.deadline", "must be between 1s and 10m, got 11m0s"},
 		{"deadline negative", "public_url: https://auth.example.com\nlogout: {deadline: -5s} #<\n", "logout.deadline", "must be between 1s and 10m"},
