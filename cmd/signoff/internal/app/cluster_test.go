@@ -215,8 +215,14 @@ func TestClusterNodeKill(t *testing.T) {
 		// puts more dispatches in flight than the back-channel slots
 		// (256) and MaxAckPending (128) together.
 		parts    = 2 * nodeCount
-		users    = 1200
-		deadline = 60 * time.Second
+		users = 1200
+		// The logout deadline is longer than the wait for a recovery
+		// (stuckAfter) plus a node's restart: a kill that leaves signoff
+		// without progress until the killed node is back (seen in about
+		// one run in four under -race; README, "Scaling out") still
+		// costs no RP session its token; the recovery times are logged.
+		deadline   = 180 * time.Second
+		stuckAfter = 60 * time.Second
 	)
 	nodes := startNATSCluster(t, nodeCount)
 	urls := make([]string, len(nodes))
@@ -322,8 +328,8 @@ func TestClusterNodeKill(t *testing.T) {
 		}
 		var first time.Time
 		// Slow is not stuck: the kills go on unless nothing completes
-		// within a whole logout deadline.
-		err := waitFor(deadline, 100*time.Millisecond, func() error {
+		// within stuckAfter.
+		err := waitFor(stuckAfter, 100*time.Millisecond, func() error {
 			var ok bool
 			if first, ok = live.firstAfter(killedAt, after); !ok {
 				return errors.New("no logout requested after the kill has completed")
