@@ -83,6 +83,15 @@ type SAMLSession struct {
 	SessionIndex    string `json:"session_index,omitempty"`
 }
 
+// Upstream names a session at an upstream identity provider that signoff
+// follows: Id is the configured upstream (upstreams[].id, or an SSF
+// transmitter's id) and SID its session id there (the sid claim of OpenID
+// Connect Back-Channel Logout 1.0, section 2.4, or a CAEP session id).
+type Upstream struct {
+	ID  string `json:"id"`
+	SID string `json:"sid,omitempty"`
+}
+
 // SessionJoined is published by the IdP when a user signs in to an RP
 // (subject signoff.session.joined).
 type SessionJoined struct {
@@ -94,6 +103,9 @@ type SessionJoined struct {
 	OIDC       *OIDCSession `json:"oidc,omitempty"`
 	SAML       *SAMLSession `json:"saml,omitempty"`
 	ExpiresAt  *time.Time   `json:"expires_at,omitempty"`
+	// Upstream is set when the session rests on a session at an upstream
+	// IdP: a logout there (by back-channel token or Shared Signals) ends it.
+	Upstream *Upstream `json:"upstream,omitempty"`
 }
 
 // SessionActivity is published by the IdP when a session is used
@@ -120,6 +132,11 @@ type LogoutRequested struct {
 	// Browser is true when signoff's logout page follows this logout in
 	// the user's browser: the local session cookie becomes a participant.
 	Browser bool `json:"browser,omitempty"`
+	// Upstream, when set, names the sessions to end by their upstream
+	// session: every session whose session.joined carried the same
+	// upstream id and sid. With only Upstream.ID and Subject, all the
+	// user's sessions that rest on that upstream end.
+	Upstream *Upstream `json:"upstream,omitempty"`
 }
 
 // DispatchSession is one IdP session of the user at the participant RP.
