@@ -138,6 +138,9 @@ func (c *Coordinator) Prepare(subject, seal string, payload []byte) (func(tx *st
 		if err != nil {
 			return nil, err
 		}
+		if up := req.Upstream; up != nil && up.SID == "" && req.Subject == "" {
+			return nil, bus.Permanent(fmt.Errorf("logout.requested: upstream %q without upstream.sid needs subject (whose sessions at that upstream end)", up.ID))
+		}
 		return func(tx *store.Tx) error { return c.start(tx, req) }, nil
 	case events.SubjectLogoutResult:
 		if c.cfg.Sealer != nil {
@@ -193,12 +196,15 @@ func (c *Coordinator) start(tx *store.Tx, req events.LogoutRequested) error {
 	if err != nil || exists {
 		return err
 	}
-	sessions, err := tx.Sessions(req.SessionID, req.Subject)
+	sessions, err := resolve(tx, req)
 	if err != nil {
 		return err
 	}
 	now := c.now()
 	s, cmds := saga.Start(req, sessions, c.cfg.Directory, c.cfg.Deadline, now)
+	if req.Upstream != nil {
+		cmds = noUpstreamSessions(cmds, *req.Upstream)
+	}
 	if err := tx.EndSessions(taken(s)); err != nil {
 		return err
 	}
@@ -215,10 +221,14 @@ func (c *Coordinator) start(tx *store.Tx, req events.LogoutRequested) error {
 	return c.apply(tx, s, cmds, now)
 }
 
-// taken lists the registry sessions a saga took over.
+// taken lists the registry sessions a saga took over (fan-out participants
+// took none).
 func taken(s saga.Saga) []saga.Session {
 	var out []saga.Session
 	for _, p := range s.Participants {
+		if p.Fanout {
+			continue
+		}
 		for _, ds := range p.Sessions {
 			out = append(out, saga.Session{SessionID: ds.SessionID, RPID: p.RPID})
 		}

@@ -54,6 +54,10 @@ type RP struct {
 	ID      string
 	Name    string
 	Adapter string
+	// SubjectNameIDFormat is set for a SAML RP whose NameID is the
+	// subject (config name_id: subject): a fan-out participant's
+	// LogoutRequest names the user by NameID = subject in this format.
+	SubjectNameIDFormat string
 }
 
 // Directory answers which RP an rp_id is, and whether an adapter is enabled.
@@ -74,6 +78,10 @@ type Participant struct {
 	Sessions []events.DispatchSession
 	// FinishedAt is set when State is terminal.
 	FinishedAt time.Time
+	// Fanout is true for a participant added by Start because its RP is
+	// configured fanout: always, with no registered session (not stored:
+	// only the saga returned by Start has it).
+	Fanout bool
 }
 
 // Terminal reports whether the participant has reached a final outcome.
@@ -191,6 +199,7 @@ func Start(req events.LogoutRequested, sessions []Session, dir Directory, deadli
 			SessionID: sess.SessionID, OIDC: sess.OIDC, SAML: sess.SAML,
 		})
 	}
+	s.addFanout(dir, now)
 	var cmds []Command
 	for _, p := range s.Participants {
 		if !p.Terminal() {

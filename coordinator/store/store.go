@@ -230,6 +230,17 @@ func migrate(w *sql.DB) error {
 	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expiry_at) WHERE expiry_at IS NOT NULL`); err != nil {
 		return err
 	}
+	// The upstream session a session rests on (session.joined upstream),
+	// and the index of the logouts that name it (upstream.go).
+	if err := addColumn(tx, "sessions", "upstream_id", "TEXT NOT NULL DEFAULT ''"); err != nil {
+		return err
+	}
+	if err := addColumn(tx, "sessions", "upstream_sid", "TEXT NOT NULL DEFAULT ''"); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_upstream ON sessions(upstream_id, upstream_sid) WHERE upstream_id != ''`); err != nil {
+		return err
+	}
 	// SP-initiated SAML logout looks sessions up by rp_id and NameID.
 	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_saml_name_id ON sessions(rp_id, json_extract(saml, '$.name_id')) WHERE saml != ''`); err != nil {
 		return err

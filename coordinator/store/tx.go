@@ -13,10 +13,14 @@ import (
 )
 
 var statements = map[string]string{
-	"joinSession": `INSERT INTO sessions(session_id, rp_id, subject, sid, saml, joined_at, expires_at, last_active)
-		VALUES(?,?,?,?,?,?,?,?)
+	"joinSession": `INSERT INTO sessions(session_id, rp_id, subject, sid, saml, joined_at, expires_at, last_active, upstream_id, upstream_sid)
+		VALUES(?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(session_id, rp_id) DO UPDATE SET subject=excluded.subject, sid=excluded.sid, saml=excluded.saml,
-			expires_at=excluded.expires_at, last_active=MAX(last_active, excluded.last_active)`,
+			expires_at=excluded.expires_at, last_active=MAX(last_active, excluded.last_active),
+			upstream_id=CASE WHEN excluded.upstream_id != '' THEN excluded.upstream_id ELSE upstream_id END,
+			upstream_sid=CASE WHEN excluded.upstream_id != '' THEN excluded.upstream_sid ELSE upstream_sid END`,
+	"sessionsByUpstreamSID": sessionsByUpstreamSIDQuery,
+	"sessionsByUpstreamSub": sessionsByUpstreamSubQuery,
 	"touchSession":         `UPDATE sessions SET last_active = MAX(last_active, ?) WHERE session_id = ?`,
 	"sessionsByID":         `SELECT session_id, rp_id, subject, sid, saml FROM sessions WHERE session_id = ? ORDER BY joined_at, rp_id`,
 	"sessionsBySub":        `SELECT session_id, rp_id, subject, sid, saml FROM sessions WHERE subject = ? ORDER BY joined_at, rp_id`,
@@ -61,7 +65,9 @@ func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 func (t *Tx) stmt(name string) *sql.Stmt { return t.tx.StmtContext(t.ctx, t.s.stmts[name]) }
 
 // JoinSession records that a session is signed in to an RP (session.joined).
-// Joining again updates the RP's sid/NameID and expires_at. The join counts
+// Joining again updates the RP's sid/NameID and expires_at, and the
+// upstream session when the join names one (a join without upstream keeps
+// the one recorded). The join counts
 // as activity of the session, and expiry_at of all its rows is recomputed
 // with the policy of SetExpiryPolicy.
 func (t *Tx) JoinSession(ev events.SessionJoined) error {
@@ -82,7 +88,11 @@ func (t *Tx) JoinSession(ev events.SessionJoined) error {
 		exp = expiresNanos(*ev.ExpiresAt)
 	}
 	at := ev.OccurredAt
-	if _, err := t.stmt("joinSession").Exec(ev.SessionID, ev.RPID, ev.Subject, sid, samlJSON, nanos(at), exp, nanos(at)); err != nil {
+	var upID, upSID string
+	if ev.Upstream != nil {
+		upID, upSID = ev.Upstream.ID, ev.Upstream.SID
+	}
+	if _, err := t.stmt("joinSession").Exec(ev.SessionID, ev.RPID, ev.Subject, sid, samlJSON, nanos(at), exp, nanos(at), upID, upSID); err != nil {
 		return fmt.Errorf("store: join session %s at %s: %w", ev.SessionID, ev.RPID, err)
 	}
 	return t.refreshExpiry(ev.SessionID)
