@@ -263,7 +263,7 @@ func TestFanoutParticipants(t *testing.T) {
 			req:  events.LogoutRequested{Upstream: &events.Upstream{ID: "corp", SID: "C"}, Scope: events.ScopeGlobal},
 			want: []string{"wiki:backchannel:s6", "crm:backchannel:", "payroll:saml:signoff:fanout=bob"}},
 		{name: "unknown session, no subject: no fan-out",
-			req:  events.LogoutRequested{SessionID: "nope", Scope: events.ScopeGlobal}},
+			req: events.LogoutRequested{SessionID: "nope", Scope: events.ScopeGlobal}},
 		{name: "initiator_only: no fan-out",
 			req:  events.LogoutRequested{SessionID: "s5", Scope: events.ScopeInitiatorOnly, InitiatingRPID: "wiki", Initiator: events.InitiatorRP},
 			want: []string{"wiki:backchannel:s5"}},

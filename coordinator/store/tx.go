@@ -19,8 +19,6 @@ var statements = map[string]string{
 			expires_at=excluded.expires_at, last_active=MAX(last_active, excluded.last_active),
 			upstream_id=CASE WHEN excluded.upstream_id != '' THEN excluded.upstream_id ELSE upstream_id END,
 			upstream_sid=CASE WHEN excluded.upstream_id != '' THEN excluded.upstream_sid ELSE upstream_sid END`,
-	"sessionsByUpstreamSID": sessionsByUpstreamSIDQuery,
-	"sessionsByUpstreamSub": sessionsByUpstreamSubQuery,
 	"touchSession":         `UPDATE sessions SET last_active = MAX(last_active, ?) WHERE session_id = ?`,
 	"sessionsByID":         `SELECT session_id, rp_id, subject, sid, saml FROM sessions WHERE session_id = ? ORDER BY joined_at, rp_id`,
 	"sessionsBySub":        `SELECT session_id, rp_id, subject, sid, saml FROM sessions WHERE subject = ? ORDER BY joined_at, rp_id`,

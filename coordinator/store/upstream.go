@@ -20,6 +20,11 @@ const sessionsByUpstreamSubQuery = `SELECT session_id, rp_id, subject, sid, saml
 	WHERE session_id IN (SELECT session_id FROM sessions WHERE subject = ? AND upstream_id = ?)
 	ORDER BY joined_at, rp_id`
 
+func init() {
+	statements["sessionsByUpstreamSID"] = sessionsByUpstreamSIDQuery
+	statements["sessionsByUpstreamSub"] = sessionsByUpstreamSubQuery
+}
+
 // UpstreamSessions returns the registered RP sessions that rest on a
 // session at the upstream upstreamID (session.joined upstream): with sid,
 // those of every signoff session that joined with that upstream sid; with
