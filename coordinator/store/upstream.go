@@ -10,7 +10,7 @@ import (
 // sessions that joined with upstream (id, sid); the inner lookup uses the
 // index sessions_upstream.
 const sessionsByUpstreamSIDQuery = `SELECT session_id, rp_id, subject, sid, saml FROM sessions
-	WHERE session_id IN (SELECT session_id FROM sessions WHERE upstream_id = ? AND upstream_sid = ?)
+	WHERE session_id IN (SELECT session_id FROM sessions WHERE upstream_id != '' AND upstream_id = ? AND upstream_sid = ?)
 	ORDER BY joined_at, rp_id`
 
 // sessionsByUpstreamSubQuery returns every RP session of the signoff
