@@ -136,6 +136,9 @@ type Config struct {
 	Shutdown Shutdown `yaml:"shutdown"`
 	// OIDCProvider verifies id_token_hint at /oidc/end_session.
 	OIDCProvider OIDCProvider `yaml:"oidc_provider"`
+	// Upstreams are OpenID Providers at which signoff is registered as an
+	// RP with a back-channel logout URI (upstream.go).
+	Upstreams []Upstream `yaml:"upstreams"`
 
 	src *source // where values came from; nil for Default()
 }
@@ -330,6 +333,10 @@ type RelyingParty struct {
 	OIDC *OIDC `yaml:"oidc"`
 	// SAML configures a SAML service provider.
 	SAML *SAML `yaml:"saml"`
+	// Fanout is "always" for an RP that takes part in every logout of a
+	// subject, even without a known session there (upstream.go); empty
+	// otherwise.
+	Fanout string `yaml:"fanout"`
 }
 
 // OIDC configures the logout channels of an OpenID Connect RP.
@@ -384,6 +391,11 @@ type SAML struct {
 	CertificateFile string `yaml:"certificate_file"`
 	// CertificatePath is CertificateFile resolved like MetadataPath.
 	CertificatePath string `yaml:"-"`
+	// NameID is "subject" when the SP's NameID is the user's subject
+	// (upstream.go); empty otherwise.
+	NameID string `yaml:"name_id"`
+	// NameIDFormat is the Format of that NameID (default persistent).
+	NameIDFormat string `yaml:"name_id_format"`
 }
 
 // SAML front-channel modes.

@@ -101,6 +101,7 @@ func (c *Config) Validate() error {
 	}
 
 	v.relyingParties(c.RelyingParties)
+	v.upstreams(c)
 	return v.err()
 }
 

@@ -108,6 +108,21 @@ func TestValidationRules(t *testing.T) {
 		{"inline without slo", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml: #<\n      entity_id: https://payroll.example.com/sp\n      certificate_file: sp.pem\n", "relying_parties[0].saml", "needs slo_redirect_url, slo_post_url or slo_soap_url"},
 		{"inline slo http", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      entity_id: https://payroll.example.com/sp\n      certificate_file: sp.pem\n      slo_redirect_url: http://payroll.example.com/slo #<\n", "relying_parties[0].saml.slo_redirect_url", "must use https"},
 		{"inline entity_id spaces", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      entity_id: 'https://payroll.example.com/ sp' #<\n      certificate_file: sp.pem\n      slo_post_url: https://payroll.example.com/slo\n", "relying_parties[0].saml.entity_id", "must be a URI of at most 1024 characters without whitespace"},
+
+		// upstreams, fanout and name_id
+		{"upstream id", "public_url: https://auth.example.com\nupstreams:\n  - id: 'corp idp' #<\n    issuer: https://idp.example.com\n    client_id: signoff\n    jwks_uri: https://idp.example.com/jwks\n", "upstreams[0].id", "must be 1-64 characters"},
+		{"upstream id duplicate", "public_url: https://auth.example.com\nupstreams:\n  - {id: corp, issuer: 'https://a.example.com', client_id: s, jwks_uri: 'https://a.example.com/j'}\n  - {id: corp, issuer: 'https://b.example.com', client_id: s, jwks_uri: 'https://b.example.com/j'} #<\n", "upstreams[1].id", `"corp" is already the id of upstreams[0]`},
+		{"upstream issuer required", "public_url: https://auth.example.com\nupstreams:\n  - id: corp #<\n    client_id: signoff\n    jwks_uri: https://idp.example.com/jwks\n", "upstreams[0].issuer", "required"},
+		{"upstream client_id required", "public_url: https://auth.example.com\nupstreams:\n  - id: corp #<\n    issuer: https://idp.example.com\n    jwks_uri: https://idp.example.com/jwks\n", "upstreams[0].client_id", "required"},
+		{"upstream jwks_uri http", "public_url: https://auth.example.com\nupstreams:\n  - id: corp\n    issuer: https://idp.example.com\n    client_id: signoff\n    jwks_uri: http://idp.example.com/jwks #<\n", "upstreams[0].jwks_uri", "must use https"},
+		{"upstream algorithm", "public_url: https://auth.example.com\nupstreams:\n  - id: corp\n    issuer: https://idp.example.com\n    client_id: signoff\n    jwks_uri: https://idp.example.com/jwks\n    algorithms: [RS256, HS256] #<\n", "upstreams[0].algorithms[1]", `must be one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA; got "HS256"`},
+		{"fanout value", "public_url: https://auth.example.com\n" + rp + "    fanout: sometimes #<\n", "relying_parties[0].fanout", `must be always or absent; got "sometimes"`},
+		{"fanout with session required", "public_url: https://auth.example.com\n" + rp + "      backchannel_logout_session_required: true #<\n    fanout: always\n", "relying_parties[0].oidc.backchannel_logout_session_required", "must be false with fanout: always"},
+		{"fanout front-channel only", "public_url: https://auth.example.com\nrelying_parties:\n  - id: app\n    oidc: {client_id: app, frontchannel_logout_uri: 'https://app.example.com/fc'}\n    fanout: always #<\n", "relying_parties[0].fanout", "always needs oidc.backchannel_logout_uri"},
+		{"fanout saml without name_id", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml: #<\n      metadata_file: sp.xml\n    fanout: always\n", "relying_parties[0].saml.name_id", "must be subject with fanout: always"},
+		{"fanout saml transient", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      metadata_file: sp.xml\n      name_id: subject\n      name_id_format: urn:oasis:names:tc:SAML:2.0:nameid-format:transient #<\n    fanout: always\n", "relying_parties[0].saml.name_id_format", "must be urn:oasis:names:tc:SAML:2.0:nameid-format:persistent (persistent) with fanout: always"},
+		{"name_id value", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      metadata_file: sp.xml\n      name_id: email #<\n", "relying_parties[0].saml.name_id", `must be subject or absent; got "email"`},
+		{"name_id_format without name_id", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      metadata_file: sp.xml\n      name_id_format: urn:oasis:names:tc:SAML:2.0:nameid-format:persistent #<\n", "relying_parties[0].saml.name_id_format", "only with name_id: subject"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,6 +168,7 @@ func TestValidAccepted(t *testing.T) {
 		{"admin token", "public_url: https://auth.example.com\nadmin:\n  token: s3cret\n"},
 		{"session lifetimes", "public_url: https://auth.example.com\nsession: {expiration: 12h, inactivity: 30m}\n"},
 		{"session lifetime bounds", "public_url: https://auth.example.com\nsession: {expiration: 1m, inactivity: 2160h}\n"},
+		{"upstream and fanout", "public_url: https://auth.example.com\nupstreams:\n  - {id: corp.idp, issuer: 'https://idp.example.com/realms/x', client_id: signoff, jwks_uri: 'https://idp.example.com/certs', algorithms: [RS256, PS256, ES384]}\n" + rp + "    fanout: always\n  - id: payroll\n    saml: {metadata_file: sp.xml, name_id: subject}\n    fanout: always\n"},
 		{"session lifetimes explicitly none", "public_url: https://auth.example.com\nsession: {expiration: 0s, inactivity: 0s}\n"},
 	}
 	for _, tt := range tests {
