@@ -268,8 +268,12 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		Clients: clientsOf(cfg), ChooseScope: cfg.Logout.ChooseScope, AdminToken: cfg.Admin.Token,
 	}
 	samlBrowserBinder.web = browserCfg
+	extra, err := a.withUpstreams(a.saml.Handlers(), o)
+	if err != nil {
+		return nil, err
+	}
 	handler, err := web.New(web.Config{Keys: a.keys, Ready: a.readyErr, Metrics: a.metrics, Browser: browserCfg,
-		Extra: a.saml.Handlers()})
+		Extra: extra})
 	if err != nil {
 		return nil, err
 	}
@@ -573,8 +577,12 @@ func directory(cfg *config.Config) (dirMap, []backchannel.RP, []frontchannel.RP)
 				SessionRequired: rp.OIDC.FrontchannelLogoutSessionRequired})
 		case rp.SAML != nil:
 			r.Adapter = events.AdapterSAML
+			r.SubjectNameIDFormat = rp.SAML.SubjectNameIDFormat()
 		}
 		d.rps[rp.ID] = r
+		if rp.Fanout == config.FanoutAlways {
+			d.fanout = append(d.fanout, r)
+		}
 	}
 	return d, bc, fc
 }
@@ -582,6 +590,7 @@ func directory(cfg *config.Config) (dirMap, []backchannel.RP, []frontchannel.RP)
 type dirMap struct {
 	rps     map[string]saga.RP
 	enabled map[string]bool
+	fanout  []saga.RP // relying parties with fanout: always (upstream.go)
 }
 
 func (d dirMap) RP(id string) (saga.RP, bool)       { rp, ok := d.rps[id]; return rp, ok }
