@@ -80,6 +80,23 @@ relying_parties:
 			"c.yaml:15: relying_parties[1].saml.metadata_file: " + filepath.Join(dir, "garbage-sp.xml") + ":",
 			"c.yaml:19: relying_parties[2].saml.certificate_file: " + filepath.Join(dir, "missing.pem") + ": no such file or directory",
 		}},
+		{"fanout and upstream refusals", `public_url: https://auth.example.com
+data_dir: ` + data + `
+upstreams:
+  - {id: corp, issuer: 'https://idp.example.com', jwks_uri: 'https://idp.example.com/jwks'}
+relying_parties:
+  - id: crm
+    oidc: {client_id: crm, backchannel_logout_uri: 'https://crm.example.com/bc', backchannel_logout_session_required: true}
+    fanout: always
+  - id: payroll
+    saml: {metadata_file: good-sp.xml}
+    fanout: always
+`, 1, []string{
+			"3 problem(s)",
+			"c.yaml:4: upstreams[0].client_id: required",
+			"c.yaml:7: relying_parties[0].oidc.backchannel_logout_session_required: must be false with fanout: always",
+			"c.yaml:10: relying_parties[1].saml.name_id: must be subject with fanout: always",
+		}},
 		{"keys.dir without keys", "public_url: https://auth.example.com\ndata_dir: " + data + "\nkeys: {dir: " + filepath.Join(dir, "emptykeys") + "}\n",
 			1, []string{"c.yaml:3: keys.dir: signing keys:", "no keys"}},
 		{"data_dir is a file", "public_url: https://auth.example.com\ndata_dir: " + filepath.Join(dir, "a-file", "sub") + "\n",
