@@ -348,7 +348,8 @@ func TestFanoutAlwaysEndToEnd(t *testing.T) {
 	crm := newTestRP(t, "crm", "RS256")
 	wiki := newTestRP(t, "wiki", "RS256")
 	hr := newSAMLSP(t, "hr", true)
-	a, _ := startUpstream(t, 10*time.Second, op, []*testRP{crm, wiki}, []*samlSP{hr}, func(cfg *config.Config) {
+	a, base := startUpstream(t, 10*time.Second, op, []*testRP{crm, wiki}, []*samlSP{hr}, func(cfg *config.Config) {
+		cfg.Admin.Token = "admin-secret"
 		for i := range cfg.RelyingParties {
 			rp := &cfg.RelyingParties[i]
 			switch rp.ID {
@@ -383,5 +384,24 @@ func TestFanoutAlwaysEndToEnd(t *testing.T) {
 	}
 	if n := reqs[0].NameID; n.Value != "carol" || n.Format != config.NameIDPersistent || len(reqs[0].SessionIndexes) != 0 {
 		t.Errorf("hr LogoutRequest NameID %+v, SessionIndexes %v", n, reqs[0].SessionIndexes)
+	}
+	// The status the page shows lists the same participants.
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/logouts/fan-1", nil)
+	req.Header.Set("Authorization", "Bearer admin-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var view struct {
+		Status       string `json:"status"`
+		Participants []struct {
+			RPID, Name, Adapter, Outcome string
+		} `json:"participants"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&view); err != nil || view.Status != events.CompletedComplete || len(view.Participants) != 2 ||
+		view.Participants[0].Name != "RP crm" || view.Participants[0].Adapter != events.AdapterBackchannel || view.Participants[0].Outcome != events.OutcomeSucceeded ||
+		view.Participants[1].Name != "SP hr" || view.Participants[1].Adapter != events.AdapterSAML || view.Participants[1].Outcome != events.OutcomeSucceeded {
+		t.Errorf("status view %+v (%v)", view, err)
 	}
 }
