@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -403,5 +404,47 @@ func TestFanoutAlwaysEndToEnd(t *testing.T) {
 		view.Participants[0].Name != "RP crm" || view.Participants[0].Adapter != events.AdapterBackchannel || view.Participants[0].Outcome != events.OutcomeSucceeded ||
 		view.Participants[1].Name != "SP hr" || view.Participants[1].Adapter != events.AdapterSAML || view.Participants[1].Outcome != events.OutcomeSucceeded {
 		t.Errorf("status view %+v (%v)", view, err)
+	}
+}
+
+// TestFanoutBrowserSAML: in a logout from the browser, a browser SAML SP
+// with fanout: always and no known session is signed out by the page's
+// redirect hop with a LogoutRequest whose NameID is the user's subject
+// (resolved from the session of the cookie), and its signed Success
+// counts.
+func TestFanoutBrowserSAML(t *testing.T) {
+	op := newUpstreamOP(t)
+	wiki := newTestRP(t, "wiki", "RS256")
+	hr := newSAMLSP(t, "hr", false)
+	a, base := startUpstream(t, 8*time.Second, op, []*testRP{wiki}, []*samlSP{hr}, func(cfg *config.Config) {
+		for i := range cfg.RelyingParties {
+			if rp := &cfg.RelyingParties[i]; rp.ID == "hr" {
+				rp.Fanout, rp.SAML.NameID = config.FanoutAlways, config.NameIDSubject
+			}
+		}
+	})
+	c := appClient(t, a)
+	c.join("sess-h", "hank", "wiki", "wiki-h")
+	waitSessions(t, a, "sess-h", 1)
+	browser := browserClient(t, base, "sess-h")
+	resp, page := get(t, browser, base+"/logout")
+	if !strings.HasPrefix(resp.Request.URL.Path, "/logout/") {
+		t.Fatalf("/logout ended at %s", resp.Request.URL)
+	}
+	id := strings.TrimPrefix(resp.Request.URL.Path, "/logout/")
+	m := hopHref.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no hop to the fan-out SP on the page:\n%s", page)
+	}
+	if resp, _ = get(t, browser, html.UnescapeString(m[1])); resp.Request.URL.Path != "/logout/"+id {
+		t.Fatalf("the chain ended at %s", resp.Request.URL)
+	}
+	status, outcomes := waitEnded(t, browser, base, id)
+	if status != events.CompletedComplete || outcomes["hr"] != events.OutcomeSucceeded || outcomes["wiki"] != events.OutcomeSucceeded {
+		t.Errorf("logout: %s %v", status, outcomes)
+	}
+	reqs, _, errs := hr.snapshot()
+	if len(errs) > 0 || len(reqs) != 1 || reqs[0].NameID.Value != "hank" || reqs[0].NameID.Format != config.NameIDPersistent || len(reqs[0].SessionIndexes) != 0 {
+		t.Errorf("SP: requests %+v errors %v", reqs, errs)
 	}
 }
