@@ -448,3 +448,43 @@ func TestFanoutBrowserSAML(t *testing.T) {
 		t.Errorf("SP: requests %+v errors %v", reqs, errs)
 	}
 }
+
+// TestUpstreamTokenAgainAfterRestart: the jti memory is per process, so
+// after a restart the OP's same token is accepted again (200) — and starts
+// nothing: its logout_id is that of the first delivery, so the RP gets no
+// second logout token and logout.completed is not published twice.
+func TestUpstreamTokenAgainAfterRestart(t *testing.T) {
+	op := newUpstreamOP(t)
+	wiki := newTestRP(t, "wiki", "RS256")
+	a, base := startUpstream(t, 5*time.Second, op, []*testRP{wiki}, nil, nil)
+	c := appClient(t, a)
+	c.joinUpstream("s1", "alice", "wiki", "up-A", "wiki-s1", nil)
+	c.join("s2", "bob", "wiki", "wiki-s2")
+	waitSessions(t, a, "s1", 1)
+	waitSessions(t, a, "s2", 1)
+	raw := op.sign(t, op.claims("alice", "up-A"), nil)
+	if status, body, _ := postToken(t, base, "corp", raw); status != http.StatusOK {
+		t.Fatalf("first delivery: %d %v", status, body)
+	}
+	_, logoutID := UpstreamLogoutIDs("corp", jtiOf(raw))
+	c.waitCompleted(logoutID, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a2 := startApp(t, a.cfg, wiki)
+	c2 := appClient(t, a2)
+	if status, body, _ := postToken(t, base, "corp", raw); status != http.StatusOK {
+		t.Fatalf("after the restart: %d %v", status, body)
+	}
+	// A later logout, applied after the repeated request (ordered intake).
+	c2.logout("marker", "s2")
+	c2.waitCompleted("marker", 30*time.Second)
+	if _, count := c2.completed(); count[logoutID] != 1 {
+		t.Errorf("logout.completed of %s published %d times", logoutID, count[logoutID])
+	}
+	if _, toks := wiki.snapshot(); len(toks) != 2 || toks[0].SID != "wiki-s1" || toks[1].SID != "wiki-s2" {
+		t.Errorf("wiki tokens %+v, want wiki-s1 once, then the marker's wiki-s2", toks)
+	}
+}
