@@ -200,6 +200,11 @@ func (c *Coordinator) start(tx *store.Tx, req events.LogoutRequested) error {
 	if err != nil {
 		return err
 	}
+	if req.Upstream != nil && req.Upstream.SID != "" && len(sessions) > 0 {
+		// The sessions found name the user as the RPs know them; the
+		// upstream's sub is only a fallback (fan-out when none is found).
+		req.Subject = ""
+	}
 	now := c.now()
 	s, cmds := saga.Start(req, sessions, c.cfg.Directory, c.cfg.Deadline, now)
 	if req.Upstream != nil {
