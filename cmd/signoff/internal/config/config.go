@@ -136,6 +136,9 @@ type Config struct {
 	Shutdown Shutdown `yaml:"shutdown"`
 	// OIDCProvider verifies id_token_hint at /oidc/end_session.
 	OIDCProvider OIDCProvider `yaml:"oidc_provider"`
+	// Metrics places /metrics on a listener of its own. Addition beyond
+	// the contract.
+	Metrics Metrics `yaml:"metrics"`
 
 	src *source // where values came from; nil for Default()
 }
