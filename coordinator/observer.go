@@ -26,6 +26,6 @@ type Observer interface {
 type nopObserver struct{}
 
 func (nopObserver) LogoutCompleted(string, time.Duration, []events.ParticipantOutcome) {}
-func (nopObserver) ParticipantResult(string, string, string, time.Duration)           {}
-func (nopObserver) LateResult(string, string)                                         {}
-func (nopObserver) Poisoned(string)                                                   {}
+func (nopObserver) ParticipantResult(string, string, string, time.Duration)            {}
+func (nopObserver) LateResult(string, string)                                          {}
+func (nopObserver) Poisoned(string)                                                    {}
