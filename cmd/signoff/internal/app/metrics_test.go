@@ -7,6 +7,8 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -387,5 +389,40 @@ func TestMetricsListenBusy(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "metrics.listen "+busy.Addr().String()) {
 		t.Errorf("error %q does not name metrics.listen", err)
+	}
+}
+
+// TestPromtoolCheckMetrics: `promtool check metrics` (Prometheus' linter)
+// accepts a real scrape of a running App after a logout. Without promtool
+// the test is skipped, except in CI (CI=true), where .ci/run installs it.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("promtool not found; .ci/run installs Debian's prometheus package, which ships it")
+		}
+		t.Skip("promtool not found (apt-get install prometheus); required when CI=true")
+	}
+	check := func(exposition string) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(exposition)
+		return cmd.CombinedOutput()
+	}
+	// The linter does reject: a counter without _total.
+	if out, err := check("# HELP x_sent Sent.\n# TYPE x_sent counter\nx_sent 1\n"); err == nil {
+		t.Fatalf("promtool accepted a counter without _total: %s", out)
+	}
+	rp := newTestRP(t, "wiki", "ES256")
+	a := startApp(t, testConfig(t, 10*time.Second, rp), rp)
+	c := appClient(t, a)
+	c.join("sess-1", "alice", "wiki", "sid-1")
+	c.logout("L-promtool", "sess-1")
+	c.waitCompleted("L-promtool", 15*time.Second)
+	waitSample(t, a.Addr(), "signoff_logouts_completed_total", map[string]string{"outcome": "complete"}, 1)
+	out, err := check(scrape(t, a.Addr()))
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
