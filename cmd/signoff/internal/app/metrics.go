@@ -116,6 +116,9 @@ func newMetrics(cfg *config.Config) *metrics {
 		m.logouts.WithLabelValues(o)
 		m.logoutDuration.WithLabelValues(o)
 	}
+	for subject := range m.subjects {
+		m.poisoned.WithLabelValues(subject)
+	}
 	for _, rp := range cfg.RelyingParties {
 		adapter := rpAdapter(rp)
 		for o := range m.outcomes {
