@@ -498,3 +498,36 @@ func TestGrafanaDashboardMetricsExist(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsHangingRP: an RP that hangs keeps its logout running until
+// the deadline (2 s): the logout counts partial, its duration lands above
+// the 1 s bucket (it cannot end before the deadline), and the hanging
+// RP's participant counts timed_out.
+func TestMetricsHangingRP(t *testing.T) {
+	hang := newTestRP(t, "hang", "ES256", 0)
+	a := startApp(t, testConfig(t, 2*time.Second, hang), hang)
+	c := appClient(t, a)
+	c.join("sess-1", "alice", "hang", "sid-h")
+	c.logout("L-hang", "sess-1")
+	if done := c.waitCompleted("L-hang", 15*time.Second); done.Outcome != events.CompletedPartial {
+		t.Fatalf("completed %+v, want partial", done)
+	}
+	mfs := waitSample(t, a.Addr(), "signoff_logout_duration_seconds", map[string]string{"outcome": "partial"}, 1)
+	if v, _ := sample(mfs["signoff_participant_outcomes_total"], map[string]string{"adapter": "backchannel", "rp_id": "hang", "outcome": "timed_out"}); v != 1 {
+		t.Errorf("hang timed_out = %v, want 1", v)
+	}
+	for _, m := range mfs["signoff_logout_duration_seconds"].GetMetric() {
+		h := m.GetHistogram()
+		if h.GetSampleCount() != 1 {
+			continue
+		}
+		if h.GetSampleSum() < 2 {
+			t.Errorf("duration %v s, below the 2 s deadline", h.GetSampleSum())
+		}
+		for _, b := range h.GetBucket() {
+			if b.GetUpperBound() <= 1 && b.GetCumulativeCount() != 0 {
+				t.Errorf("bucket le=%v counts %d, want 0", b.GetUpperBound(), b.GetCumulativeCount())
+			}
+		}
+	}
+}
