@@ -64,6 +64,26 @@ func TestMetricsExposeIntakeAndConsumers(t *testing.T) {
 		if !regexp.MustCompile(want).MatchString(body) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	} // Every family of the hand-written /metrics of earlier versions keeps
+	// its name and type (dashboards and alerts use them).
+	mfs := families(t, body)
+	for name, typ := range map[string]dto.MetricType{
+		"signoff_outbox_published_total": dto.MetricType_COUNTER, "signoff_backchannel_attempts_total": dto.MetricType_COUNTER,
+		"signoff_backchannel_succeeded_total": dto.MetricType_COUNTER, "signoff_backchannel_failed_total": dto.MetricType_COUNTER,
+		"signoff_backchannel_timed_out_total": dto.MetricType_COUNTER, "signoff_saml_attempts_total": dto.MetricType_COUNTER,
+		"signoff_saml_succeeded_total": dto.MetricType_COUNTER, "signoff_saml_failed_total": dto.MetricType_COUNTER,
+		"signoff_saml_timed_out_total": dto.MetricType_COUNTER, "signoff_saml_refused_total": dto.MetricType_COUNTER,
+		"signoff_saml_sp_initiated_total": dto.MetricType_COUNTER, "signoff_intake_events_total": dto.MetricType_COUNTER,
+		"signoff_unknown_rp_joins_total": dto.MetricType_COUNTER, "signoff_intake_batches_total": dto.MetricType_COUNTER,
+		"signoff_intake_lag": dto.MetricType_GAUGE, "signoff_intake_applied_sequence": dto.MetricType_GAUGE,
+		"signoff_consumer_lag": dto.MetricType_GAUGE, "signoff_consumer_ack_pending": dto.MetricType_GAUGE,
+	} {
+		if mf := mfs[name]; mf == nil || mf.GetType() != typ {
+			t.Errorf("%s: %v, want a %v", name, mf, typ)
+		}
+	}
+	if v, _ := sample(mfs["signoff_outbox_published_total"], map[string]string{}); v < 1 {
+		t.Errorf("signoff_outbox_published_total = %v after a logout", v)
 	}
 }
 
