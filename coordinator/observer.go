@@ -8,7 +8,8 @@ import (
 
 // Observer is told what the coordinator committed, once it is committed
 // (a rolled-back intake batch tells nothing; it is applied again later).
-// It feeds metrics; its methods must be quick and must not block.
+// It feeds metrics (DESIGN.md, "Flow": the saga's start, results, deadline
+// and logout.completed); its methods must be quick and must not block.
 type Observer interface {
 	// LogoutCompleted: a saga ended with outcome (complete or partial)
 	// took after its start, with the final outcome of each participant.

@@ -64,7 +64,7 @@ type metrics struct {
 var _ coordinator.Observer = (*metrics)(nil)
 
 // newMetrics builds the registry with the families signoff itself counts;
-// the rest read the App's parts at scrape time (register).
+// the rest read the App's parts at scrape time (registerMetrics).
 func newMetrics(cfg *config.Config) *metrics {
 	m := &metrics{
 		reg:   prometheus.NewRegistry(),
