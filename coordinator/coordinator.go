@@ -63,6 +63,9 @@ type Config struct {
 	// bus; the others (front-channel, cookie) are driven by the browser
 	// page from the saga, and get no dispatch event. Nil: every adapter.
 	BusAdapters map[string]bool
+	// Observer is told of completed logouts, results and poisoned events
+	// once committed (metrics); nil tells no one.
+	Observer Observer
 }
 
 // Coordinator handles the coordinator's subjects.
@@ -96,6 +99,9 @@ func New(cfg Config) *Coordinator {
 	}
 	cfg.SessionExpiration = max(cfg.SessionExpiration, 0)
 	cfg.SessionInactivity = max(cfg.SessionInactivity, 0)
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	return &Coordinator{cfg: cfg, log: cfg.Logger}
 }
 
@@ -255,6 +261,7 @@ func (c *Coordinator) record(tx *store.Tx, r events.Result) error {
 		return bus.Permanent(fmt.Errorf("logout.result: unknown logout_id %q", r.LogoutID))
 	}
 	if !s.Running() {
+		tx.AfterCommit(func() { c.cfg.Observer.LateResult(r.Adapter, r.RPID) })
 		return nil
 	}
 	now := c.now()
@@ -271,6 +278,8 @@ func (c *Coordinator) record(tx *store.Tx, r events.Result) error {
 	if err := tx.SaveProgress(s, next); err != nil {
 		return err
 	}
+	adapter, took := r.Adapter, now.Sub(s.RequestedAt)
+	tx.AfterCommit(func() { c.cfg.Observer.ParticipantResult(adapter, r.RPID, r.Outcome, took) })
 	return c.apply(tx, next, cmds, now)
 }
 
@@ -397,8 +406,9 @@ func (c *Coordinator) apply(tx *store.Tx, s saga.Saga, cmds []saga.Command, now 
 			// Logged once committed: a rolled-back apply (an intake batch
 			// stopped by a shutdown) runs again after the restart.
 			logoutID, outcome, n := s.LogoutID, cmd.Outcome, len(cmd.Participants)
-			detail := cmd.Detail
+			detail, parts, took := cmd.Detail, cmd.Participants, now.Sub(s.RequestedAt)
 			tx.AfterCommit(func() {
+				c.cfg.Observer.LogoutCompleted(outcome, took, parts)
 				if detail != "" {
 					c.log.Info("logout completed", "logout_id", logoutID, "outcome", outcome, "participants", n, "detail", detail)
 					return

@@ -69,6 +69,8 @@ func (c *Coordinator) ApplyBatch(ctx context.Context, partition int, msgs []jets
 		m := msgs[i]
 		c.unknownRPJoin(tx, err)
 		c.log.Warn("event poisoned", "subject", m.Subject(), "reason", err.Error())
+		subject := m.Subject()
+		tx.AfterCommit(func() { c.cfg.Observer.Poisoned(subject) })
 		return tx.AddOutboxWithHeaders(uuid.NewString(), events.SubjectPoison, m.Data(), map[string]string{
 			events.HeaderPoisonReason: err.Error(), events.HeaderPoisonSubject: m.Subject(),
 		}, now)

@@ -6,7 +6,6 @@
 package web
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 )
@@ -21,8 +20,9 @@ type Config struct {
 	Keys KeySource
 	// Ready reports why signoff cannot serve yet (nil when it can).
 	Ready func() error
-	// Metrics writes the Prometheus text exposition of signoff's counters.
-	Metrics func(w io.Writer)
+	// Metrics serves GET /metrics (the Prometheus exposition); nil leaves
+	// the route out (404), as when metrics have a listener of their own.
+	Metrics http.Handler
 	// Browser enables the browser sign-out pages; nil leaves them out.
 	Browser *Browser
 	// Extra are more handlers by http.ServeMux pattern (such as
@@ -65,13 +65,9 @@ func New(cfg Config) (http.Handler, error) {
 		}
 		io.WriteString(w, "ready\n")
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		w.Header().Set("Cache-Control", "no-store")
-		if cfg.Metrics != nil {
-			cfg.Metrics(w)
-		}
-	})
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
 	return secure(mux), nil
 }
 
@@ -85,39 +81,4 @@ func secure(next http.Handler) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
-}
-
-// Counter is one metric line.
-type Counter struct {
-	Name, Help string
-	Value      func() uint64
-}
-
-// Gauge is one Prometheus gauge of /metrics, with optional labels
-// (rendered as given, e.g. `consumer="adapter-saml"`).
-type Gauge struct {
-	Name, Help, Labels string
-	Value              float64
-}
-
-// WriteGauges writes gauges in the Prometheus text format; gauges of one
-// name must be adjacent.
-func WriteGauges(w io.Writer, gs []Gauge) {
-	for i, g := range gs {
-		if i == 0 || gs[i-1].Name != g.Name {
-			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", g.Name, g.Help, g.Name)
-		}
-		if g.Labels != "" {
-			fmt.Fprintf(w, "%s{%s} %g\n", g.Name, g.Labels, g.Value)
-		} else {
-			fmt.Fprintf(w, "%s %g\n", g.Name, g.Value)
-		}
-	}
-}
-
-// WriteCounters writes counters in the Prometheus text format.
-func WriteCounters(w io.Writer, cs []Counter) {
-	for _, c := range cs {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", c.Name, c.Help, c.Name, c.Name, c.Value())
-	}
 }

@@ -16,9 +16,12 @@ func (k keys) JWKSJSON() []byte { return k }
 func TestEndpoints(t *testing.T) {
 	ready := errors.New("stream not provisioned")
 	h, err := New(Config{
-		Keys:    keys(`{"keys":[]}`),
-		Ready:   func() error { return ready },
-		Metrics: func(w io.Writer) { WriteCounters(w, []Counter{{"signoff_x_total", "x", func() uint64 { return 7 }}}) },
+		Keys:  keys(`{"keys":[]}`),
+		Ready: func() error { return ready },
+		Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+			io.WriteString(w, "signoff_x_total 7\n")
+		}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,5 +61,24 @@ func TestEndpoints(t *testing.T) {
 	resp, err := http.Get(srv.URL + "/readyz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("readyz after ready: %v %v", resp.StatusCode, err)
+	}
+}
+
+// TestNoMetricsRoute: without a Metrics handler (metrics.listen serves them
+// on a port of their own) the public handler answers 404 for /metrics.
+func TestNoMetricsRoute(t *testing.T) {
+	h, err := New(Config{Keys: keys(`{"keys":[]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics without a handler: %d, want 404", resp.StatusCode)
 	}
 }

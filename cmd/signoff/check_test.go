@@ -101,6 +101,9 @@ relying_parties:
 			1, []string{"c.yaml:3: keys.dir: signing keys:", "no keys"}},
 		{"data_dir is a file", "public_url: https://auth.example.com\ndata_dir: " + filepath.Join(dir, "a-file", "sub") + "\n",
 			1, []string{"c.yaml:2: data_dir: " + filepath.Join(dir, "a-file") + " is not a directory"}},
+		{"metrics.listen", "public_url: https://auth.example.com\ndata_dir: " + data + "\nmetrics:\n  listen: localhost:metrics\n",
+			1, []string{`c.yaml:4: metrics.listen: port must be a number from 0 to 65535; got "metrics"`}},
+		{"metrics.listen unknown key", "public_url: https://auth.example.com\nmetrics:\n  listn: 127.0.0.1:9090\n", 1, []string{`c.yaml:3: unknown key "listn" in metrics (did you mean "listen"?)`}},
 		{"unknown key stops at once", "public_url: https://auth.example.com\nlisen: 127.0.0.1:8080\n", 1, []string{`c.yaml:2: unknown key "lisen" (did you mean "listen"?)`}},
 	}
 	for _, tt := range tests {

@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -76,6 +75,7 @@ type App struct {
 	batcher  *bus.Batcher // group-commits results, requests and poison copies
 	httpSrv  *http.Server
 	listener net.Listener
+	prom     *metrics // the Prometheus registry (metrics.go)
 
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup
@@ -162,11 +162,12 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	a.batcher = bus.NewBatcher(a.js)
 
 	dir, bcRPs, fcRPs := directory(cfg)
+	a.prom = newMetrics(cfg)
 	a.coord = coordinator.New(coordinator.Config{
 		Store: a.store, Directory: dir, Deadline: cfg.Logout.Deadline.Std(), Now: o.Now,
 		SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
 		Logger: o.Logger.With("component", "coordinator"), Sealer: a.sealer,
-		BusAdapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterSAML: true},
+		BusAdapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterSAML: true}, Observer: a.prom,
 	})
 
 	resultPub := resultPublisher{batcher: a.batcher, sealer: a.sealer}
@@ -272,7 +273,11 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	handler, err := web.New(web.Config{Keys: a.keys, Ready: a.readyErr, Metrics: a.metrics, Browser: browserCfg,
+	metricsHandler, err := a.startMetrics()
+	if err != nil {
+		return nil, err
+	}
+	handler, err := web.New(web.Config{Keys: a.keys, Ready: a.readyErr, Metrics: metricsHandler, Browser: browserCfg,
 		Extra: extra})
 	if err != nil {
 		return nil, err
@@ -472,40 +477,8 @@ func (a *App) poison(ctx context.Context, m jetstream.Msg, reason error) error {
 	if err := a.batcher.Publish(ctx, &nats.Msg{Subject: events.SubjectPoison, Data: m.Data(), Header: h}); err != nil {
 		return fmt.Errorf("publish poison: %w", err)
 	}
+	a.prom.Poisoned(m.Subject())
 	return bus.Permanent(reason)
-}
-
-func (a *App) metrics(w io.Writer) {
-	st := a.bc.Stats()
-	ss := a.saml.Stats()
-	web.WriteCounters(w, []web.Counter{
-		{Name: "signoff_outbox_published_total", Help: "Events published by the outbox relay.", Value: a.published.Load},
-		{Name: "signoff_backchannel_attempts_total", Help: "Back-channel HTTP attempts.", Value: func() uint64 { return st.Attempts }},
-		{Name: "signoff_backchannel_succeeded_total", Help: "Back-channel participants signed out.", Value: func() uint64 { return st.Succeeded }},
-		{Name: "signoff_backchannel_failed_total", Help: "Back-channel participants failed.", Value: func() uint64 { return st.Failed }},
-		{Name: "signoff_backchannel_timed_out_total", Help: "Back-channel participants timed out.", Value: func() uint64 { return st.TimedOut }},
-		{Name: "signoff_saml_attempts_total", Help: "SAML SOAP LogoutRequests sent.", Value: func() uint64 { return ss.Attempts }},
-		{Name: "signoff_saml_succeeded_total", Help: "SAML participants signed out (signed Success).", Value: func() uint64 { return ss.Succeeded }},
-		{Name: "signoff_saml_failed_total", Help: "SAML participants failed.", Value: func() uint64 { return ss.Failed }},
-		{Name: "signoff_saml_timed_out_total", Help: "SAML participants timed out.", Value: func() uint64 { return ss.TimedOut }},
-		{Name: "signoff_saml_refused_total", Help: "Inbound SAML messages refused.", Value: func() uint64 { return ss.Refused }},
-		{Name: "signoff_saml_sp_initiated_total", Help: "SP-initiated SAML logouts started.", Value: func() uint64 { return ss.SPInitiated }},
-		{Name: "signoff_intake_events_total", Help: "Events applied by the coordinator's ordered intake.", Value: func() uint64 { return a.intake.Stats().Events }},
-		{Name: "signoff_unknown_rp_joins_total", Help: "session.joined events for an rp_id that is not configured (poisoned, nothing registered).", Value: a.coord.UnknownRPJoins},
-		{Name: "signoff_intake_batches_total", Help: "sqlite transactions of the ordered intake.", Value: func() uint64 { return a.intake.Stats().Batches }},
-	})
-	is := a.intake.Stats()
-	gs := []web.Gauge{
-		{Name: "signoff_intake_lag", Help: "Events of the coordinator's subjects in the stream not yet delivered to the intake.", Value: float64(is.Pending)},
-		{Name: "signoff_intake_applied_sequence", Help: "Stream sequence of the last event the intake applied.", Value: float64(is.Applied)},
-	}
-	for _, wc := range a.work {
-		gs = append(gs, web.Gauge{Name: "signoff_consumer_lag", Help: "Messages not yet delivered to a work consumer.", Labels: `consumer="` + wc.Name() + `"`, Value: float64(wc.Stats().Pending)})
-	}
-	for _, wc := range a.work {
-		gs = append(gs, web.Gauge{Name: "signoff_consumer_ack_pending", Help: "Messages delivered to a work consumer and not yet acknowledged.", Labels: `consumer="` + wc.Name() + `"`, Value: float64(wc.Stats().AckPending)})
-	}
-	web.WriteGauges(w, gs)
 }
 
 // Close shuts signoff down in order: HTTP, router (no new events), the
@@ -519,6 +492,7 @@ func (a *App) Close(ctx context.Context) error {
 		if a.httpSrv != nil {
 			errs = append(errs, a.httpSrv.Shutdown(ctx))
 		}
+		errs = append(errs, a.stopMetrics(ctx))
 		for _, w := range a.work {
 			w.Stop()
 		}

@@ -89,6 +89,12 @@ func TestForgedDispatchAndResultArePoisoned(t *testing.T) {
 			t.Errorf("poisoned with reason %q, want one about the integrity tag", r)
 		}
 	}
+	// Both paths to signoff.poison count in signoff_poisoned_total by
+	// subject: the work consumer (dispatches) and the intake (results).
+	mfs := waitSample(t, a.Addr(), "signoff_poisoned_total", map[string]string{"subject": dsubj}, 3)
+	if v, _ := sample(mfs["signoff_poisoned_total"], map[string]string{"subject": events.SubjectLogoutResult}); v != 2 {
+		t.Errorf("signoff_poisoned_total{subject=%q} = %v, want 2", events.SubjectLogoutResult, v)
+	}
 	if n, _ := other.snapshot(); n != 0 {
 		t.Errorf("the forged dispatch minted %d token(s) for chat", n)
 	}

@@ -345,10 +345,8 @@ func TestSAMLSOAPEndToEnd(t *testing.T) {
 			t.Errorf("%s: request %+v", sp.id, r)
 		}
 	}
-	var m bytes.Buffer
-	a.metrics(&m)
-	if !strings.Contains(m.String(), "signoff_saml_succeeded_total 2") {
-		t.Errorf("metrics:\n%s", m.String())
+	if m := scrape(t, a.Addr()); !strings.Contains(m, "\nsignoff_saml_succeeded_total 2\n") {
+		t.Errorf("metrics:\n%s", m)
 	}
 }
 

@@ -139,6 +139,9 @@ type Config struct {
 	// Upstreams are OpenID Providers at which signoff is registered as an
 	// RP with a back-channel logout URI (upstream.go).
 	Upstreams []Upstream `yaml:"upstreams"`
+	// Metrics places /metrics on a listener of its own. Addition beyond
+	// the contract.
+	Metrics Metrics `yaml:"metrics"`
 
 	src *source // where values came from; nil for Default()
 }
