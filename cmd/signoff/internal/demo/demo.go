@@ -191,11 +191,11 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if sp != nil {
 		names[sp.id] = sp.name
 	}
-	stopPrinting, err := printLive(nc, out, names)
+	live, err := printLive(nc, out, names)
 	if err != nil {
 		return err
 	}
-	defer stopPrinting()
+	defer live.stop()
 
 	urls := URLs{IdP: idp.url + "/", Signoff: signoffURL, Notes: rps[0].url + "/", Wiki: rps[1].url + "/", Chat: rps[2].url + "/"}
 	fmt.Fprintf(out, "signoff demo is running\n\n  Open %s in your browser: sign in, visit the apps, then \"Sign out everywhere\"\n  (or \"Sign out\" in one app: signoff asks \"this app only or everywhere\").\n\n", urls.IdP)
@@ -218,7 +218,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		<-ctx.Done()
 		return nil
 	}
-	return scripted(ctx, out, a, idp, []*rp{rps[0], rps[2]})
+	return scripted(ctx, out, a, idp, []*rp{rps[0], rps[2]}, live)
 }
 
 // syncWriter serialises writes to w.
@@ -234,8 +234,9 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 }
 
 // scripted signs a user in to the back-channel RPs and out again, without
-// a browser.
-func scripted(ctx context.Context, out io.Writer, a *app.App, p *idp, rps []*rp) error {
+// a browser. The outcome is printed once, by live (as for every logout);
+// scripted waits until it has been, so that Run returns after it.
+func scripted(ctx context.Context, out io.Writer, a *app.App, p *idp, rps []*rp, live *liveOutput) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	session, err := p.signIn(ctx, "alice", rps)
@@ -248,24 +249,66 @@ func scripted(ctx context.Context, out io.Writer, a *app.App, p *idp, rps []*rp)
 		return err
 	}
 	defer nc.Close()
-	start := time.Now()
 	done, err := client.Logout(ctx, nc, events.LogoutRequested{SessionID: session, Initiator: events.InitiatorUser, Scope: events.ScopeGlobal}, nil)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "logout %s: %s in %v\n  %s\n", done.LogoutID[:8], done.Outcome, time.Since(start).Round(time.Millisecond), client.Summary(done))
-	return nil
+	return live.waitPrinted(ctx, done.LogoutID)
+}
+
+// liveOutput prints every participant result and completion on the bus
+// (printLive).
+type liveOutput struct {
+	mu      sync.Mutex
+	stopped bool
+	start   map[string]time.Time
+	// printed[logoutID] is closed once the logout's outcome is printed.
+	printed map[string]chan struct{}
+	sub     *nats.Subscription
+}
+
+// printedChan returns the channel closed when logoutID's outcome has been
+// printed; l.mu is held.
+func (l *liveOutput) printedChan(logoutID string) chan struct{} {
+	ch, ok := l.printed[logoutID]
+	if !ok {
+		ch = make(chan struct{})
+		l.printed[logoutID] = ch
+	}
+	return ch
+}
+
+// waitPrinted waits until the outcome of logoutID has been printed.
+func (l *liveOutput) waitPrinted(ctx context.Context, logoutID string) error {
+	l.mu.Lock()
+	ch := l.printedChan(logoutID)
+	l.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("demo: the outcome of logout %s was not printed: %w", short(logoutID), ctx.Err())
+	}
+}
+
+// stop ends printing; it waits for a message being printed, so nothing is
+// written to out once it returns.
+func (l *liveOutput) stop() {
+	l.sub.Unsubscribe()
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
 }
 
 // printLive prints every participant result and completion on the bus.
-func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (func(), error) {
-	var mu sync.Mutex
-	stopped := false
-	start := map[string]time.Time{}
-	sub, err := nc.Subscribe("signoff.logout.>", func(m *nats.Msg) {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
+func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (*liveOutput, error) {
+	l := &liveOutput{start: map[string]time.Time{}, printed: map[string]chan struct{}{}}
+	start := l.start
+	var err error
+	l.sub, err = nc.Subscribe("signoff.logout.>", func(m *nats.Msg) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.stopped {
 			return
 		}
 		ev, err := events.DecodeSubject(m.Subject, m.Data)
@@ -286,19 +329,24 @@ func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (func(), e
 			fmt.Fprintf(out, "  %-22s %-10s attempts=%d %s (+%v)\n", name, ev.Outcome, ev.Attempts, detail(ev.Detail), since(start[ev.LogoutID]))
 		case events.Completed:
 			fmt.Fprintf(out, "logout %s: %s (+%v)\n  %s\n\n", short(ev.LogoutID), ev.Outcome, since(start[ev.LogoutID]), client.Summary(ev))
+			if ch := l.printedChan(ev.LogoutID); !isClosed(ch) {
+				close(ch)
+			}
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Stopping waits for a message being printed: nothing is written to
-	// out once it returns.
-	return func() {
-		sub.Unsubscribe()
-		mu.Lock()
-		stopped = true
-		mu.Unlock()
-	}, nil
+	return l, nil
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 func since(t time.Time) time.Duration {
