@@ -628,6 +628,9 @@ func (s statusReader) Logout(ctx context.Context, id string) (web.LogoutView, bo
 		return web.LogoutView{}, ok, err
 	}
 	v := web.LogoutView{ID: sg.LogoutID, Status: sg.Status, ReturnTo: sg.ReturnTo, Scope: sg.Scope}
+	if !sg.Running() && sg.NoRPSessions() {
+		v.Detail = events.CompletedNoSessions // as its logout.completed says
+	}
 	if sg.Scope == events.ScopeInitiatorOnly && sg.SessionID != "" && !sg.Running() {
 		// "This app only": the applications of the sign-in that are still
 		// signed in, for the headline.
