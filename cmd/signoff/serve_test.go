@@ -38,8 +38,15 @@ type serveProc struct {
 // startServe runs `signoff serve --config cfg` and waits for /readyz.
 func startServe(t *testing.T, cfg, base string) *serveProc {
 	t.Helper()
+	return startServeEnv(t, cfg, base, nil)
+}
+
+// startServeEnv is startServe with env added to the environment.
+func startServeEnv(t *testing.T, cfg, base string, env []string) *serveProc {
+	t.Helper()
 	p := &serveProc{t: t, cmd: exec.Command(signoffBinary(t), "serve", "--config", cfg), out: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.Env = append(os.Environ(), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -386,6 +393,11 @@ func TestShutdownGraceLeavesDeliveryToResume(t *testing.T) {
 		t.Fatalf("the logout completed before the restart: %v", l)
 	}
 	t.Logf("SIGTERM to exit: %s (grace %s)", took.Round(time.Millisecond), grace)
+	for _, w := range []string{"watermill", "subscriber_poisoned"} {
+		if strings.Contains(strings.ToLower(out1), w) {
+			t.Errorf("the log uses watermill's vocabulary (%q)", w)
+		}
+	}
 
 	run2 := startServe(t, e.cfg, e.base)
 	_, js = e.connect()
