@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -109,5 +112,33 @@ func TestLicenseAndImageRecipe(t *testing.T) {
 		if !regexp.MustCompile(re).MatchString(src) {
 			t.Errorf("Dockerfile: no match for %s", re)
 		}
+	}
+}
+
+// TestDemoOnceCLI: `signoff demo --once` (the built binary) prints the
+// outcome of its logout once on stdout, keeps log lines off stdout (they
+// interleaved with the demo's output), and exits 0.
+func TestDemoOnceCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, signoffBinary(t), "demo", "--once", "--data-dir", t.TempDir())
+	cmd.Env = append(os.Environ(), "SIGNOFF_LISTEN=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("signoff demo --once: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	if n := len(regexp.MustCompile(`(?m)^logout [0-9a-f]{8}: partial \(\+[^)]+\)$`).FindAllString(out, -1)); n != 1 {
+		t.Errorf("the outcome line appears %d times on stdout, want once:\n%s", n, out)
+	}
+	if n := strings.Count(out, "did not confirm"); n != 1 {
+		t.Errorf("the summary appears %d times on stdout, want once:\n%s", n, out)
+	}
+	if regexp.MustCompile(`(?m)^time=|level=(DEBUG|INFO|WARN|ERROR)`).MatchString(out) {
+		t.Errorf("log lines on stdout:\n%s", out)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -249,11 +250,17 @@ func scripted(ctx context.Context, out io.Writer, a *app.App, p *idp, rps []*rp,
 		return err
 	}
 	defer nc.Close()
-	done, err := client.Logout(ctx, nc, events.LogoutRequested{SessionID: session, Initiator: events.InitiatorUser, Scope: events.ScopeGlobal}, nil)
-	if err != nil {
+	logoutID := uuid.NewString()
+	printed := live.expect(logoutID)
+	if _, err := client.Logout(ctx, nc, events.LogoutRequested{LogoutID: logoutID, SessionID: session, Initiator: events.InitiatorUser, Scope: events.ScopeGlobal}, nil); err != nil {
 		return err
 	}
-	return live.waitPrinted(ctx, done.LogoutID)
+	select {
+	case <-printed:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("demo: the outcome of logout %s was not printed: %w", short(logoutID), ctx.Err())
+	}
 }
 
 // liveOutput prints every participant result and completion on the bus
@@ -262,33 +269,20 @@ type liveOutput struct {
 	mu      sync.Mutex
 	stopped bool
 	start   map[string]time.Time
-	// printed[logoutID] is closed once the logout's outcome is printed.
+	// printed[logoutID], for the logouts someone expects, is closed once
+	// the logout's outcome is printed.
 	printed map[string]chan struct{}
 	sub     *nats.Subscription
 }
 
-// printedChan returns the channel closed when logoutID's outcome has been
-// printed; l.mu is held.
-func (l *liveOutput) printedChan(logoutID string) chan struct{} {
-	ch, ok := l.printed[logoutID]
-	if !ok {
-		ch = make(chan struct{})
-		l.printed[logoutID] = ch
-	}
-	return ch
-}
-
-// waitPrinted waits until the outcome of logoutID has been printed.
-func (l *liveOutput) waitPrinted(ctx context.Context, logoutID string) error {
+// expect returns a channel closed once the outcome of logoutID has been
+// printed; call it before the logout is requested.
+func (l *liveOutput) expect(logoutID string) <-chan struct{} {
 	l.mu.Lock()
-	ch := l.printedChan(logoutID)
-	l.mu.Unlock()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("demo: the outcome of logout %s was not printed: %w", short(logoutID), ctx.Err())
-	}
+	defer l.mu.Unlock()
+	ch := make(chan struct{})
+	l.printed[logoutID] = ch
+	return ch
 }
 
 // stop ends printing; it waits for a message being printed, so nothing is
@@ -329,8 +323,9 @@ func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (*liveOutp
 			fmt.Fprintf(out, "  %-22s %-10s attempts=%d %s (+%v)\n", name, ev.Outcome, ev.Attempts, detail(ev.Detail), since(start[ev.LogoutID]))
 		case events.Completed:
 			fmt.Fprintf(out, "logout %s: %s (+%v)\n  %s\n\n", short(ev.LogoutID), ev.Outcome, since(start[ev.LogoutID]), client.Summary(ev))
-			if ch := l.printedChan(ev.LogoutID); !isClosed(ch) {
+			if ch, ok := l.printed[ev.LogoutID]; ok {
 				close(ch)
+				delete(l.printed, ev.LogoutID)
 			}
 		}
 	})
@@ -338,15 +333,6 @@ func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (*liveOutp
 		return nil, err
 	}
 	return l, nil
-}
-
-func isClosed(ch chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }
 
 func since(t time.Time) time.Duration {
