@@ -322,7 +322,11 @@ func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (*liveOutp
 			}
 			fmt.Fprintf(out, "  %-22s %-10s attempts=%d %s (+%v)\n", name, ev.Outcome, ev.Attempts, detail(ev.Detail), since(start[ev.LogoutID]))
 		case events.Completed:
-			fmt.Fprintf(out, "logout %s: %s (+%v)\n  %s\n\n", short(ev.LogoutID), ev.Outcome, since(start[ev.LogoutID]), client.Summary(ev))
+			fmt.Fprintf(out, "logout %s: %s (+%v)\n", short(ev.LogoutID), ev.Outcome, since(start[ev.LogoutID]))
+			if ev.Detail != "" {
+				fmt.Fprintf(out, "  %s\n", ev.Detail) // e.g. no session was known: not a bare "complete"
+			}
+			fmt.Fprintf(out, "  %s\n\n", client.Summary(ev))
 			if ch, ok := l.printed[ev.LogoutID]; ok {
 				close(ch)
 				delete(l.printed, ev.LogoutID)
