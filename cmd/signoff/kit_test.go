@@ -46,12 +46,20 @@ func TestExamplesStart(t *testing.T) {
 	})
 	t.Run("signoff.yaml", func(t *testing.T) {
 		dir := t.TempDir()
-		for _, f := range []string{"nats-idp.password", "payroll-sp.xml"} {
-			b, err := os.ReadFile(filepath.Join("examples", f))
+		// Every file beside it (the files it names are relative to it).
+		entries, err := os.ReadDir("examples")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range entries {
+			if f.IsDir() {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join("examples", f.Name()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			os.WriteFile(filepath.Join(dir, f), b, 0o600)
+			os.WriteFile(filepath.Join(dir, f.Name()), b, 0o600)
 		}
 		b, err := os.ReadFile("examples/signoff.yaml")
 		if err != nil {

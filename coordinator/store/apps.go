@@ -32,10 +32,13 @@ type SessionApp struct {
 }
 
 // sessionAppsLogoutsQuery lists the RP participants of the logouts of one
-// IdP session, newest logout first; it uses the index sagas_session.
+// IdP session that ended a session of it (not, say, an RP a logout reached
+// without a session of the user), newest logout first; it uses the index
+// sagas_session.
 const sessionAppsLogoutsQuery = `SELECT p.rp_id, p.state, s.requested_at FROM sagas s
 	JOIN participants p ON p.logout_id = s.logout_id
 	WHERE s.session_id = ? AND s.session_id != '' AND p.rp_id != ?
+		AND EXISTS (SELECT 1 FROM json_each(p.sessions) WHERE json_extract(value, '$.session_id') = s.session_id)
 	ORDER BY s.requested_at DESC, s.logout_id, p.pos`
 
 // SessionApps lists the applications of the IdP session sessionID with

@@ -18,8 +18,10 @@ import (
 func TestSessionApps(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
+	// part is a participant that ended a session of s1 (and of s2).
 	part := func(rp, state string) saga.Participant {
-		p := saga.Participant{RPID: rp, Name: rp, Adapter: events.AdapterBackchannel, State: state}
+		p := saga.Participant{RPID: rp, Name: rp, Adapter: events.AdapterBackchannel, State: state,
+			Sessions: []events.DispatchSession{{SessionID: "s2"}, {SessionID: "s1", OIDC: &events.OIDCSession{SID: rp + "-sid"}}}}
 		if state != saga.StatePending {
 			p.FinishedAt = t0
 		}
@@ -44,8 +46,11 @@ func TestSessionApps(t *testing.T) {
 			// Newer: notes signed out with proof after all; payroll still pending.
 			sg("L2", saga.StatusRunning, "s1", "alice", t0.Add(2*time.Minute),
 				part("notes", events.OutcomeSucceeded), part("payroll", saga.StatePending), part(saga.LocalRPID, saga.StatePending)),
-			// Unsupported counts as not confirmed.
-			sg("L3", saga.StatusPartial, "s1", "alice", t0.Add(30*time.Second), part("fax", events.OutcomeUnsupported)),
+			// Unsupported counts as not confirmed; an RP the logout reached
+			// without a session of s1 (fan-out) is not s1's.
+			sg("L3", saga.StatusPartial, "s1", "alice", t0.Add(30*time.Second), part("fax", events.OutcomeUnsupported),
+				saga.Participant{RPID: "crm", Name: "crm", Adapter: events.AdapterBackchannel, State: events.OutcomeTimedOut, FinishedAt: t0,
+					Sessions: []events.DispatchSession{{SessionID: "signoff:fanout"}}}),
 			// Another session, and a subject logout: not this session's.
 			sg("L4", saga.StatusPartial, "s2", "alice", t0, part("tv", events.OutcomeFailed)),
 			sg("L5", saga.StatusPartial, "", "alice", t0, part("radio", events.OutcomeFailed)),
