@@ -25,12 +25,31 @@ import (
 
 var confirmTmpl = template.Must(template.ParseFS(assets, "templates/confirm.html"))
 
-// App is one application a session is signed in to.
-type App struct{ RPID, Name string }
+// App is one application of a session, with its state.
+type App struct {
+	RPID, Name string
+	// State is AppSignedIn, AppSigningOut or AppNotConfirmed; empty means
+	// AppSignedIn.
+	State string
+}
+
+// States of an App, as the scope chooser shows them.
+const (
+	// AppSignedIn: the application's session is registered.
+	AppSignedIn = "signed_in"
+	// AppSigningOut: a sign-out of this session is still waiting for it.
+	AppSigningOut = "signing_out"
+	// AppNotConfirmed: the last sign-out of this session that reached the
+	// application ended without its confirmation; the user may still be
+	// signed in there.
+	AppNotConfirmed = "not_confirmed"
+)
 
 // SessionDirectory answers questions about registered sessions.
 type SessionDirectory interface {
-	// Apps lists the applications the IdP session is signed in to.
+	// Apps lists the applications of the IdP session with their state:
+	// those it is signed in to first, then those a sign-out of the session
+	// is still reaching or did not confirm.
 	Apps(ctx context.Context, sessionID string) ([]App, error)
 	// SessionBySID finds the IdP session whose session at rpID has sid.
 	SessionBySID(ctx context.Context, rpID, sid string) (string, bool, error)
@@ -234,9 +253,52 @@ func (b *browser) openChoice(token, browserKey string) (chosen, error) {
 
 type confirmData struct {
 	Title, Nonce, Base, Token, RPName, AppsText string
-	Apps                                        []App
+	Apps                                        []chooserApp
 	CanChooseApp                                bool
 	CSS                                         template.CSS
+}
+
+// chooserApp is one row of the scope chooser's list of applications.
+type chooserApp struct {
+	App
+	Label string
+}
+
+// appLabels are the words the chooser shows for each App state.
+var appLabels = map[string]string{
+	AppSignedIn:     "Signed in",
+	AppSigningOut:   "Signing out…",
+	AppNotConfirmed: "Sign-out not confirmed",
+}
+
+// appsText is the chooser's sentence about the user's applications: where
+// they are signed in, where a sign-out is still going on, and where an
+// earlier sign-out was not confirmed (DESIGN.md: signed out only on proof).
+func appsText(apps []App) string {
+	var in, going, unsure []string
+	for _, a := range apps {
+		switch a.State {
+		case AppSigningOut:
+			going = append(going, a.Name)
+		case AppNotConfirmed:
+			unsure = append(unsure, a.Name)
+		default:
+			in = append(in, a.Name)
+		}
+	}
+	var parts []string
+	if len(in) > 0 {
+		parts = append(parts, "You are signed in to "+list(in)+". Unsaved work in them may be lost.")
+	} else {
+		parts = append(parts, "You are not signed in to any application.")
+	}
+	if len(going) > 0 {
+		parts = append(parts, "The sign-out of "+list(going)+" is still in progress.")
+	}
+	if len(unsure) > 0 {
+		parts = append(parts, list(unsure)+" did not confirm an earlier sign-out: you may still be signed in there.")
+	}
+	return strings.Join(parts, " ")
 }
 
 func (b *browser) renderChooser(w http.ResponseWriter, r *http.Request, c chosen, session string, trusted bool, rpName string) {
@@ -246,16 +308,13 @@ func (b *browser) renderChooser(w http.ResponseWriter, r *http.Request, c chosen
 		return
 	}
 	c.Issued = b.Now().Unix()
-	d := confirmData{Title: "Sign out?", Base: b.base, Token: b.signChoice(c, b.csrfKey(w, r)), Apps: apps,
-		CanChooseApp: trusted && c.RPID != "" && rpName != "", RPName: rpName}
-	names := make([]string, len(apps))
-	for i, a := range apps {
-		names[i] = a.Name
-	}
-	if len(names) > 0 {
-		d.AppsText = "You are signed in to " + list(names) + ". Unsaved work in them may be lost."
-	} else {
-		d.AppsText = "You are not signed in to any application."
+	d := confirmData{Title: "Sign out?", Base: b.base, Token: b.signChoice(c, b.csrfKey(w, r)),
+		CanChooseApp: trusted && c.RPID != "" && rpName != "", RPName: rpName, AppsText: appsText(apps)}
+	for _, a := range apps {
+		if a.State == "" {
+			a.State = AppSignedIn
+		}
+		d.Apps = append(d.Apps, chooserApp{App: a, Label: appLabels[a.State]})
 	}
 	nonce := newNonce()
 	d.Nonce, d.CSS = nonce, template.CSS(pageCSS)

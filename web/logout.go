@@ -106,6 +106,9 @@ type LogoutView struct {
 	// StillSignedIn names the applications of the sign-in that a logout of
 	// scope initiator_only left signed in, when known.
 	StillSignedIn []string `json:"-"`
+	// Detail explains a finished outcome the participants alone do not
+	// (events.Completed.Detail, e.g. events.CompletedNoSessions).
+	Detail string `json:"detail,omitempty"`
 }
 
 // ParticipantView is one participant of a logout.
@@ -575,6 +578,7 @@ func pageView(v LogoutView, localRPID string) LogoutView {
 		ps[i] = p
 	}
 	v.Participants = ps
+	v.Detail = ""
 	return v
 }
 

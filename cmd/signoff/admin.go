@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/signoff/signoff/cmd/signoff/internal/client"
 	"github.com/signoff/signoff/events"
 )
 
@@ -52,6 +51,7 @@ func adminLogout(ctx context.Context, base, token, session, subject, reason stri
 	fmt.Fprintf(stdout, "logout %s requested\n", started.LogoutID)
 	var view struct {
 		Status       string `json:"status"`
+		Detail       string `json:"detail"`
 		Participants []struct {
 			RPID    string `json:"rp_id"`
 			Name    string `json:"name"`
@@ -76,13 +76,11 @@ func adminLogout(ctx context.Context, base, token, session, subject, reason stri
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	fmt.Fprintf(stdout, "logout %s: %s\n", started.LogoutID, view.Status)
-	completed := events.Completed{LogoutID: started.LogoutID, Outcome: view.Status}
+	completed := events.Completed{LogoutID: started.LogoutID, Outcome: view.Status, Detail: view.Detail}
 	for _, p := range view.Participants {
-		fmt.Fprintf(stdout, "  %-20s %-11s %s\n", p.Name, p.Outcome, p.Detail)
 		completed.Participants = append(completed.Participants, events.ParticipantOutcome{RPID: p.RPID, Name: p.Name, Outcome: p.Outcome, Detail: p.Detail})
 	}
-	fmt.Fprintln(stdout, client.Summary(completed))
+	printOutcome(stdout, completed)
 	if view.Status != events.CompletedComplete {
 		return 3
 	}

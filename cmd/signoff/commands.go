@@ -137,11 +137,7 @@ func logoutCmd(ctx context.Context, o logoutOptions, stdout, stderr io.Writer) i
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "logout %s: %s\n", done.LogoutID, done.Outcome)
-	for _, p := range done.Participants {
-		fmt.Fprintf(stdout, "  %-20s %-11s %s\n", p.Name, p.Outcome, p.Detail)
-	}
-	fmt.Fprintln(stdout, client.Summary(done))
+	printOutcome(stdout, done)
 	if done.Outcome != events.CompletedComplete {
 		return 3
 	}

@@ -171,6 +171,7 @@ func lookup(name string) *command {
 func newLogger(w io.Writer, c *config.Config) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.Log.SlogLevel()}
 	if c.Log.Format == "json" {
+		opts.ReplaceAttr = durationsAsStrings
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))

@@ -245,6 +245,11 @@ func migrate(w *sql.DB) error {
 	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_saml_name_id ON sessions(rp_id, json_extract(saml, '$.name_id')) WHERE saml != ''`); err != nil {
 		return err
 	}
+	// The scope chooser lists the applications of one IdP session with
+	// the state its logouts left them in (SessionApps).
+	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sagas_session ON sagas(session_id) WHERE session_id != ''`); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 

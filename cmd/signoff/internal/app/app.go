@@ -611,6 +611,9 @@ func (s statusReader) Logout(ctx context.Context, id string) (web.LogoutView, bo
 		return web.LogoutView{}, ok, err
 	}
 	v := web.LogoutView{ID: sg.LogoutID, Status: sg.Status, ReturnTo: sg.ReturnTo, Scope: sg.Scope}
+	if !sg.Running() && sg.NoRPSessions() {
+		v.Detail = events.CompletedNoSessions // as its logout.completed says
+	}
 	if sg.Scope == events.ScopeInitiatorOnly && sg.SessionID != "" && !sg.Running() {
 		// "This app only": the applications of the sign-in that are still
 		// signed in, for the headline.
@@ -706,19 +709,24 @@ type sessionDirectory struct {
 }
 
 func (s sessionDirectory) Apps(ctx context.Context, sessionID string) ([]web.App, error) {
-	ids, err := s.st.SessionRPs(ctx, sessionID)
+	apps, err := s.st.SessionApps(ctx, sessionID)
 	if err != nil {
 		return nil, err
 	}
 	var out []web.App
-	for _, id := range ids {
-		name := id
-		if rp, ok := s.dir.RP(id); ok {
+	for _, a := range apps {
+		name := a.RPID
+		if rp, ok := s.dir.RP(a.RPID); ok {
 			name = rp.Name
 		}
-		out = append(out, web.App{RPID: id, Name: name})
+		out = append(out, web.App{RPID: a.RPID, Name: name, State: appStates[a.State]})
 	}
 	return out, nil
+}
+
+// appStates maps the store's application states to the chooser's.
+var appStates = map[string]string{
+	store.AppSignedIn: web.AppSignedIn, store.AppSigningOut: web.AppSigningOut, store.AppNotConfirmed: web.AppNotConfirmed,
 }
 
 // names are the display names of the applications sessionID is still
@@ -730,7 +738,7 @@ func (s sessionDirectory) names(ctx context.Context, sessionID, skip string) ([]
 	}
 	var out []string
 	for _, a := range apps {
-		if a.RPID != skip && a.RPID != saga.LocalRPID {
+		if a.RPID != skip && a.RPID != saga.LocalRPID && a.State == web.AppSignedIn {
 			out = append(out, a.Name)
 		}
 	}

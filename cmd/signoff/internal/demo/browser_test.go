@@ -835,6 +835,11 @@ func TestThisAppOnlyOrEverywhere(t *testing.T) {
 	if got := text(t, ctx, "#apps"); !strings.Contains(got, "You are signed in to Notes, Wiki and Chat.") {
 		t.Errorf("the chooser says %q, want it to list Notes, Wiki and Chat", got)
 	}
+	for _, id := range []string{"notes", "wiki", "chat"} {
+		if got := text(t, ctx, "#app-"+id+" .state"); got != "Signed in" {
+			t.Errorf("the chooser shows %s as %q, want \"Signed in\"", id, got)
+		}
+	}
 	if got := text(t, ctx, "#only"); got != "Sign out of Notes only" {
 		t.Errorf("the 'this app only' button says %q", got)
 	}

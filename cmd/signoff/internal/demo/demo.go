@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -191,11 +192,11 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if sp != nil {
 		names[sp.id] = sp.name
 	}
-	stopPrinting, err := printLive(nc, out, names)
+	live, err := printLive(nc, out, names)
 	if err != nil {
 		return err
 	}
-	defer stopPrinting()
+	defer live.stop()
 
 	urls := URLs{IdP: idp.url + "/", Signoff: signoffURL, Notes: rps[0].url + "/", Wiki: rps[1].url + "/", Chat: rps[2].url + "/"}
 	fmt.Fprintf(out, "signoff demo is running\n\n  Open %s in your browser: sign in, visit the apps, then \"Sign out everywhere\"\n  (or \"Sign out\" in one app: signoff asks \"this app only or everywhere\").\n\n", urls.IdP)
@@ -218,7 +219,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		<-ctx.Done()
 		return nil
 	}
-	return scripted(ctx, out, a, idp, []*rp{rps[0], rps[2]})
+	return scripted(ctx, out, a, idp, []*rp{rps[0], rps[2]}, live)
 }
 
 // syncWriter serialises writes to w.
@@ -234,8 +235,9 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 }
 
 // scripted signs a user in to the back-channel RPs and out again, without
-// a browser.
-func scripted(ctx context.Context, out io.Writer, a *app.App, p *idp, rps []*rp) error {
+// a browser. The outcome is printed once, by live (as for every logout);
+// scripted waits until it has been, so that Run returns after it.
+func scripted(ctx context.Context, out io.Writer, a *app.App, p *idp, rps []*rp, live *liveOutput) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	session, err := p.signIn(ctx, "alice", rps)
@@ -248,24 +250,59 @@ func scripted(ctx context.Context, out io.Writer, a *app.App, p *idp, rps []*rp)
 		return err
 	}
 	defer nc.Close()
-	start := time.Now()
-	done, err := client.Logout(ctx, nc, events.LogoutRequested{SessionID: session, Initiator: events.InitiatorUser, Scope: events.ScopeGlobal}, nil)
-	if err != nil {
+	logoutID := uuid.NewString()
+	printed := live.expect(logoutID)
+	if _, err := client.Logout(ctx, nc, events.LogoutRequested{LogoutID: logoutID, SessionID: session, Initiator: events.InitiatorUser, Scope: events.ScopeGlobal}, nil); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "logout %s: %s in %v\n  %s\n", done.LogoutID[:8], done.Outcome, time.Since(start).Round(time.Millisecond), client.Summary(done))
-	return nil
+	select {
+	case <-printed:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("demo: the outcome of logout %s was not printed: %w", short(logoutID), ctx.Err())
+	}
+}
+
+// liveOutput prints every participant result and completion on the bus
+// (printLive).
+type liveOutput struct {
+	mu      sync.Mutex
+	stopped bool
+	start   map[string]time.Time
+	// printed[logoutID], for the logouts someone expects, is closed once
+	// the logout's outcome is printed.
+	printed map[string]chan struct{}
+	sub     *nats.Subscription
+}
+
+// expect returns a channel closed once the outcome of logoutID has been
+// printed; call it before the logout is requested.
+func (l *liveOutput) expect(logoutID string) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ch := make(chan struct{})
+	l.printed[logoutID] = ch
+	return ch
+}
+
+// stop ends printing; it waits for a message being printed, so nothing is
+// written to out once it returns.
+func (l *liveOutput) stop() {
+	l.sub.Unsubscribe()
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
 }
 
 // printLive prints every participant result and completion on the bus.
-func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (func(), error) {
-	var mu sync.Mutex
-	stopped := false
-	start := map[string]time.Time{}
-	sub, err := nc.Subscribe("signoff.logout.>", func(m *nats.Msg) {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
+func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (*liveOutput, error) {
+	l := &liveOutput{start: map[string]time.Time{}, printed: map[string]chan struct{}{}}
+	start := l.start
+	var err error
+	l.sub, err = nc.Subscribe("signoff.logout.>", func(m *nats.Msg) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.stopped {
 			return
 		}
 		ev, err := events.DecodeSubject(m.Subject, m.Data)
@@ -285,20 +322,21 @@ func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (func(), e
 			}
 			fmt.Fprintf(out, "  %-22s %-10s attempts=%d %s (+%v)\n", name, ev.Outcome, ev.Attempts, detail(ev.Detail), since(start[ev.LogoutID]))
 		case events.Completed:
-			fmt.Fprintf(out, "logout %s: %s (+%v)\n  %s\n\n", short(ev.LogoutID), ev.Outcome, since(start[ev.LogoutID]), client.Summary(ev))
+			fmt.Fprintf(out, "logout %s: %s (+%v)\n", short(ev.LogoutID), ev.Outcome, since(start[ev.LogoutID]))
+			if ev.Detail != "" {
+				fmt.Fprintf(out, "  %s\n", ev.Detail) // e.g. no session was known: not a bare "complete"
+			}
+			fmt.Fprintf(out, "  %s\n\n", client.Summary(ev))
+			if ch, ok := l.printed[ev.LogoutID]; ok {
+				close(ch)
+				delete(l.printed, ev.LogoutID)
+			}
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Stopping waits for a message being printed: nothing is written to
-	// out once it returns.
-	return func() {
-		sub.Unsubscribe()
-		mu.Lock()
-		stopped = true
-		mu.Unlock()
-	}, nil
+	return l, nil
 }
 
 func since(t time.Time) time.Duration {

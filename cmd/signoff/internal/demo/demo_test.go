@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,11 +24,20 @@ func TestDemoOnce(t *testing.T) {
 		"succeeded  attempts=1",
 		"timed_out",
 		"HTTP 503",
-		": partial in",
-		"You were signed out of Notes; Chat did not confirm — close your browser to be sure.",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// The outcome and its summary are printed once (they were printed
+	// twice: by the live output and by the scripted round).
+	if n := len(regexp.MustCompile(`(?m)^logout [0-9a-f]{8}: partial \(\+[^)]+\)$`).FindAllString(out.String(), -1)); n != 1 {
+		t.Errorf("the outcome line appears %d times, want once:\n%s", n, out.String())
+	}
+	if n := strings.Count(out.String(), "You were signed out of Notes; Chat did not confirm — close your browser to be sure."); n != 1 {
+		t.Errorf("the summary appears %d times, want once:\n%s", n, out.String())
+	}
+	if n := strings.Count(out.String(), "started\n"); n != 1 {
+		t.Errorf("%d logouts started, want 1:\n%s", n, out.String())
 	}
 }
