@@ -234,6 +234,10 @@ func migrate(w *sql.DB) error {
 	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_saml_name_id ON sessions(rp_id, json_extract(saml, '$.name_id')) WHERE saml != ''`); err != nil {
 		return err
 	}
+	// The jti memory of the Shared Signals receiver (ssfjti.go).
+	if err := migrateSSF(tx); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
