@@ -45,7 +45,7 @@ func TestPushAccepted(t *testing.T) {
 		{name: "credential-compromise opaque user", event: EventCredentialCompromise, ev: map[string]any{"credential_type": "password"},
 			subID: map[string]any{"format": "opaque", "id": "user-77"}, alg: jose.PS256, wantSubject: "user-77"},
 		{name: "account-disabled aliases", event: EventAccountDisabled, ev: map[string]any{}, subjectClaim: SubjectClaimEmail,
-			subID: map[string]any{"format": "aliases", "identifiers": []any{issSub("https://idp.test", "x"), map[string]any{"format": "email", "email": "frank@example.com"}}},
+			subID:       map[string]any{"format": "aliases", "identifiers": []any{issSub("https://idp.test", "x"), map[string]any{"format": "email", "email": "frank@example.com"}}},
 			wantSubject: "frank@example.com"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,7 +92,9 @@ func TestPushAccepted(t *testing.T) {
 // publishes nothing and remembers no jti.
 func TestPushRefused(t *testing.T) {
 	user := issSub("https://idp.test", "alice")
-	valid := func(tt *testTransmitter) map[string]any { return tt.claims(EventSessionRevoked, map[string]any{}, user) }
+	valid := func(tt *testTransmitter) map[string]any {
+		return tt.claims(EventSessionRevoked, map[string]any{}, user)
+	}
 	for _, tc := range []struct {
 		name        string
 		raw         func(t *testing.T, tt *testTransmitter) string
