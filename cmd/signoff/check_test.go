@@ -80,6 +80,25 @@ relying_parties:
 			"c.yaml:15: relying_parties[1].saml.metadata_file: " + filepath.Join(dir, "garbage-sp.xml") + ":",
 			"c.yaml:19: relying_parties[2].saml.certificate_file: " + filepath.Join(dir, "missing.pem") + ": no such file or directory",
 		}},
+		{"ssf transmitter problems", `public_url: https://auth.example.com
+data_dir: ` + data + `
+ssf:
+  transmitters:
+    - id: okta
+      issuer: https://okta.example.com
+      audience: https://auth.example.com
+      discovery: true
+      auth: {bearer_token_file: missing.token}
+    - id: okta
+      issuer: https://okta2.example.com
+      audience: https://auth.example.com
+      discovery: true
+`, 1, []string{
+			"3 problem(s)",
+			"c.yaml:9: ssf.transmitters[0].auth.bearer_token_file: " + filepath.Join(dir, "missing.token") + " does not exist",
+			`c.yaml:10: ssf.transmitters[1].id: "okta" is already the id of ssf.transmitters[0]`,
+			"c.yaml:10: ssf.transmitters[1]: needs auth (to accept pushes at /ssf/events) or poll",
+		}},
 		{"keys.dir without keys", "public_url: https://auth.example.com\ndata_dir: " + data + "\nkeys: {dir: " + filepath.Join(dir, "emptykeys") + "}\n",
 			1, []string{"c.yaml:3: keys.dir: signing keys:", "no keys"}},
 		{"data_dir is a file", "public_url: https://auth.example.com\ndata_dir: " + filepath.Join(dir, "a-file", "sub") + "\n",

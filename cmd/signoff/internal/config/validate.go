@@ -101,6 +101,7 @@ func (c *Config) Validate() error {
 	}
 
 	v.relyingParties(c.RelyingParties)
+	v.ssf(&c.SSF)
 	return v.err()
 }
 
