@@ -268,8 +268,12 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		Clients: clientsOf(cfg), ChooseScope: cfg.Logout.ChooseScope, AdminToken: cfg.Admin.Token,
 	}
 	samlBrowserBinder.web = browserCfg
+	extra := a.saml.Handlers()
+	if err := a.startSSF(runCtx, o, extra); err != nil {
+		return nil, err
+	}
 	handler, err := web.New(web.Config{Keys: a.keys, Ready: a.readyErr, Metrics: a.metrics, Browser: browserCfg,
-		Extra: a.saml.Handlers()})
+		Extra: extra})
 	if err != nil {
 		return nil, err
 	}
