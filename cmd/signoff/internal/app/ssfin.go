@@ -60,4 +60,3 @@ func publicPath(publicURL string) string {
 	}
 	return strings.TrimSuffix(u.Path, "/")
 }
-
