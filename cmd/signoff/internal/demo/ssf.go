@@ -108,7 +108,7 @@ func (d *demoSSF) sign(user string) (string, error) {
 // instructions is the demo's printout of how to push a test SET.
 func (d *demoSSF) instructions(signoffURL string) string {
 	return fmt.Sprintf("  SSF      sign a user out everywhere with a Shared Signals (CAEP session-revoked) push:\n"+
-		"           curl -s '%s/ssf/set?user=alice' | curl -i %s%s -H 'Authorization: Bearer %s' \\\n"+
+		"           curl -s '%s/ssf/set?user=alice' | curl -si %s%s -H 'Authorization: Bearer %s' \\\n"+
 		"             -H 'Content-Type: application/secevent+jwt' --data-binary @-\n",
 		d.issuer, signoffURL, ssfin.PushPath, d.token)
 }

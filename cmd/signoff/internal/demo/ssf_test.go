@@ -35,7 +35,7 @@ func TestDemoPrintsSSFPush(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("demo not ready")
 	}
-	m := regexp.MustCompile(`curl -s '(\S+)' \| curl -i (\S+) -H 'Authorization: Bearer (\S+)'`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`curl -s '(\S+)' \| curl -si (\S+) -H 'Authorization: Bearer (\S+)'`).FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("no SSF push command in the output:\n%s", out.String())
 	}
