@@ -11,8 +11,9 @@
 //     rests on that upstream session: logout.requested with upstream
 //     {id: transmitter id, sid: session id};
 //   - CAEP session-revoked naming a user, and RISC account-disabled,
-//     account-purged and credential-compromise (RISC 1.0 section 2), end
-//     every session of that user: logout.requested with subject.
+//     account-purged, credential-compromise and the deprecated
+//     sessions-revoked (RISC 1.0 section 2), end every session of that
+//     user: logout.requested with subject.
 //
 // Verification events (SSF 1.0 section 8.1.4.1) are accepted and logged
 // with their state; stream-updated events (section 8.1.5) are accepted and

@@ -44,6 +44,8 @@ func TestPushAccepted(t *testing.T) {
 			subID: map[string]any{"format": "complex", "user": map[string]any{"format": "email", "email": "erin@example.com"}}, wantSubject: "erin@example.com"},
 		{name: "credential-compromise opaque user", event: EventCredentialCompromise, ev: map[string]any{"credential_type": "password"},
 			subID: map[string]any{"format": "opaque", "id": "user-77"}, alg: jose.PS256, wantSubject: "user-77"},
+		{name: "RISC sessions-revoked", event: EventSessionsRevoked, ev: map[string]any{},
+			subID: issSub("https://idp.test", "gina"), wantSubject: "gina", wantReason: "Shared Signals RISC sessions-revoked from transmitter idp"},
 		{name: "account-disabled aliases", event: EventAccountDisabled, ev: map[string]any{}, subjectClaim: SubjectClaimEmail,
 			subID:       map[string]any{"format": "aliases", "identifiers": []any{issSub("https://idp.test", "x"), map[string]any{"format": "email", "email": "frank@example.com"}}},
 			wantSubject: "frank@example.com"},

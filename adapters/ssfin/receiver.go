@@ -198,7 +198,7 @@ func (r *Receiver) process(ctx context.Context, t *transmitter, raw, wantJTI str
 	out := Outcome{Event: eventNames[s.EventType]}
 	var req *events.LogoutRequested
 	switch s.EventType {
-	case EventSessionRevoked, EventAccountDisabled, EventAccountPurged, EventCredentialCompromise:
+	case EventSessionRevoked, EventAccountDisabled, EventAccountPurged, EventCredentialCompromise, EventSessionsRevoked:
 		if req, err = r.logoutFor(t, s); err != nil {
 			return out, err
 		}

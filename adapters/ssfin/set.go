@@ -23,6 +23,9 @@ const (
 	EventAccountPurged = "https://schemas.openid.net/secevent/risc/event-type/account-purged"
 	// EventCredentialCompromise is RISC 1.0 section 2.7.
 	EventCredentialCompromise = "https://schemas.openid.net/secevent/risc/event-type/credential-compromise"
+	// EventSessionsRevoked is RISC 1.0 section 2.11 (deprecated in favour
+	// of CAEP session-revoked, still sent by older RISC transmitters).
+	EventSessionsRevoked = "https://schemas.openid.net/secevent/risc/event-type/sessions-revoked"
 	// EventVerification is SSF 1.0 section 8.1.4.1.
 	EventVerification = "https://schemas.openid.net/secevent/ssf/event-type/verification"
 	// EventStreamUpdated is SSF 1.0 section 8.1.5.
@@ -36,6 +39,7 @@ var eventNames = map[string]string{
 	EventAccountDisabled:      "RISC account-disabled",
 	EventAccountPurged:        "RISC account-purged",
 	EventCredentialCompromise: "RISC credential-compromise",
+	EventSessionsRevoked:      "RISC sessions-revoked",
 	EventVerification:         "SSF verification",
 	EventStreamUpdated:        "SSF stream-updated",
 }
@@ -179,7 +183,7 @@ func (r *Receiver) claims(t *transmitter, payload []byte) (*set, error) {
 		s.EventType, s.Event = typ, ev
 	}
 	if _, ok := eventNames[s.EventType]; !ok {
-		return nil, invalid("event type %q is not supported by this receiver; supported: CAEP session-revoked, RISC account-disabled, account-purged, credential-compromise, SSF verification and stream-updated", s.EventType)
+		return nil, invalid("event type %q is not supported by this receiver; supported: CAEP session-revoked, RISC account-disabled, account-purged, credential-compromise, sessions-revoked, SSF verification and stream-updated", s.EventType)
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(s.Event, &obj) != nil {
