@@ -346,3 +346,54 @@ func TestSSFSessionRevokedNamesUpstreamSession(t *testing.T) {
 		t.Fatalf("logout request %+v (upstream %+v)", r, r.Upstream)
 	}
 }
+
+// BenchmarkSSFPush measures one push end to end on a real signoff:
+// verification (RS256, cached keys), the jti look-up, the durable publish
+// of the logout.requested (JetStream ack, sync_always) and the jti write
+// to sqlite, sequentially. The SETs are signed before the timer starts.
+func BenchmarkSSFPush(b *testing.B) {
+	t := &testing.T{}
+	st := newSSFTransmitter(t)
+	defer st.srv.Close()
+	cfg := config.Default()
+	cfg.DataDir = b.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Issuer = testIssuer
+	ssfConfigTB(b, cfg, st)
+	a, err := Start(context.Background(), Options{Config: cfg, Logger: testLogger(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close(context.Background())
+	sets := make([]string, b.N)
+	for i := range sets {
+		sets[i], _ = st.set(t, ssfin.EventAccountDisabled, map[string]any{"format": "iss_sub", "iss": st.srv.URL, "sub": fmt.Sprintf("u%d", i)}, 0, "secevent+jwt", nil)
+	}
+	client := &http.Client{}
+	b.ResetTimer()
+	for _, raw := range sets {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+a.Addr()+"/ssf/events", strings.NewReader(raw))
+		req.Header.Set("Content-Type", "application/secevent+jwt")
+		req.Header.Set("Authorization", "Bearer "+ssfToken)
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}
+
+// ssfConfigTB is ssfConfig for a benchmark.
+func ssfConfigTB(tb testing.TB, cfg *config.Config, st *ssfTransmitter) {
+	dir := tb.TempDir()
+	tokenFile := filepath.Join(dir, "okta.token")
+	os.WriteFile(tokenFile, []byte(ssfToken+"\n"), 0o600)
+	cfg.SSF.Transmitters = append(cfg.SSF.Transmitters, config.SSFTransmitter{ID: "okta", Issuer: st.srv.URL, Audience: ssfAudience,
+		Discovery: true, Auth: &config.SSFAuth{BearerTokenFile: tokenFile}, SubjectClaim: config.SSFSubjectSub})
+	if err := cfg.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+}
