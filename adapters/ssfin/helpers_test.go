@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -44,7 +45,11 @@ var testKeys = sync.OnceValue(func() map[string]any {
 	if err != nil {
 		panic(err)
 	}
-	return map[string]any{"rsa": rk, "rsa-foreign": rk2, "ec": ek}
+	_, edk, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return map[string]any{"rsa": rk, "rsa-foreign": rk2, "ec": ek, "ed": edk}
 })
 
 // testTransmitter is an SSF transmitter implemented in the test: it signs
@@ -93,6 +98,8 @@ func (tt *testTransmitter) publish(kid string, key any) {
 		pub = &k.PublicKey
 	case *ecdsa.PrivateKey:
 		pub = &k.PublicKey
+	case ed25519.PrivateKey:
+		pub = k.Public()
 	}
 	tt.jwks.Keys = append(tt.jwks.Keys, jose.JSONWebKey{Key: pub, KeyID: kid, Use: "sig"})
 }

@@ -44,7 +44,7 @@ func TestPushAccepted(t *testing.T) {
 			subID: map[string]any{"format": "complex", "user": map[string]any{"format": "email", "email": "erin@example.com"}}, wantSubject: "erin@example.com"},
 		{name: "credential-compromise opaque user", event: EventCredentialCompromise, ev: map[string]any{"credential_type": "password"},
 			subID: map[string]any{"format": "opaque", "id": "user-77"}, alg: jose.PS256, wantSubject: "user-77"},
-		{name: "RISC sessions-revoked", event: EventSessionsRevoked, ev: map[string]any{},
+		{name: "RISC sessions-revoked EdDSA", event: EventSessionsRevoked, ev: map[string]any{}, alg: jose.EdDSA,
 			subID: issSub("https://idp.test", "gina"), wantSubject: "gina", wantReason: "Shared Signals RISC sessions-revoked from transmitter idp"},
 		{name: "account-disabled aliases", event: EventAccountDisabled, ev: map[string]any{}, subjectClaim: SubjectClaimEmail,
 			subID:       map[string]any{"format": "aliases", "identifiers": []any{issSub("https://idp.test", "x"), map[string]any{"format": "email", "email": "frank@example.com"}}},
@@ -53,11 +53,16 @@ func TestPushAccepted(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, func(tr *Transmitter) { tr.SubjectClaim = tc.subjectClaim })
 			f.tt.publish("e1", testKeys()["ec"])
+			f.tt.publish("d1", testKeys()["ed"])
 			c := f.tt.claims(tc.event, tc.ev, tc.subID)
 			raw := sign(t, c, func(o *signOpts) {
-				if tc.alg == jose.ES256 {
+				switch tc.alg {
+				case jose.ES256:
 					o.alg, o.key, o.kid = jose.ES256, testKeys()["ec"], "e1"
-				} else if tc.alg != "" {
+				case jose.EdDSA:
+					o.alg, o.key, o.kid = jose.EdDSA, testKeys()["ed"], "d1"
+				case "":
+				default:
 					o.alg = tc.alg
 				}
 			})
