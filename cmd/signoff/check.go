@@ -57,13 +57,17 @@ func checkConfig(path string, env func(string) string) (*config.Config, error) {
 }
 
 // checkFiles reads every file the configuration names, as serve would at
-// start, and writes nothing: the NATS credential files, the SAML metadata
+// start, and writes nothing: the NATS credential files, the SSF
+// transmitters' token files, the SAML metadata
 // and certificate files, the keys (when there are any), and whether
 // data_dir can be created or written. Every problem is reported, each at
 // its key.
 func checkFiles(cfg *config.Config) error {
 	var errs []error
 	if _, err := cfg.NATSAuth(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := cfg.SSFSecrets(); err != nil {
 		errs = append(errs, err)
 	}
 	nSAML := 0

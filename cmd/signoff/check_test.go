@@ -97,6 +97,25 @@ relying_parties:
 			"c.yaml:7: relying_parties[0].oidc.backchannel_logout_session_required: must be false with fanout: always",
 			"c.yaml:10: relying_parties[1].saml.name_id: must be subject with fanout: always",
 		}},
+		{"ssf transmitter problems", `public_url: https://auth.example.com
+data_dir: ` + data + `
+ssf:
+  transmitters:
+    - id: okta
+      issuer: https://okta.example.com
+      audience: https://auth.example.com
+      discovery: true
+      auth: {bearer_token_file: missing.token}
+    - id: okta
+      issuer: https://okta2.example.com
+      audience: https://auth.example.com
+      discovery: true
+`, 1, []string{
+			"3 problem(s)",
+			"c.yaml:9: ssf.transmitters[0].auth.bearer_token_file: " + filepath.Join(dir, "missing.token") + " does not exist",
+			`c.yaml:10: ssf.transmitters[1].id: "okta" is already the id of ssf.transmitters[0]`,
+			"c.yaml:10: ssf.transmitters[1]: needs auth (to accept pushes at /ssf/events) or poll",
+		}},
 		{"keys.dir without keys", "public_url: https://auth.example.com\ndata_dir: " + data + "\nkeys: {dir: " + filepath.Join(dir, "emptykeys") + "}\n",
 			1, []string{"c.yaml:3: keys.dir: signing keys:", "no keys"}},
 		{"data_dir is a file", "public_url: https://auth.example.com\ndata_dir: " + filepath.Join(dir, "a-file", "sub") + "\n",

@@ -250,6 +250,10 @@ func migrate(w *sql.DB) error {
 	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sagas_session ON sagas(session_id) WHERE session_id != ''`); err != nil {
 		return err
 	}
+	// The jti memory of the Shared Signals receiver (ssfjti.go).
+	if err := migrateSSF(tx); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 

@@ -273,6 +273,9 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.startSSF(runCtx, o, extra); err != nil {
+		return nil, err
+	}
 	metricsHandler, err := a.startMetrics()
 	if err != nil {
 		return nil, err

@@ -142,6 +142,8 @@ type Config struct {
 	// Metrics places /metrics on a listener of its own. Addition beyond
 	// the contract.
 	Metrics Metrics `yaml:"metrics"`
+	// SSF configures the Shared Signals receiver (ssf.go).
+	SSF SSF `yaml:"ssf"`
 
 	src *source // where values came from; nil for Default()
 }
@@ -641,6 +643,7 @@ func (c *Config) applyDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = DefaultLogFormat
 	}
+	c.applySSFDefaults()
 	for i := range c.RelyingParties {
 		rp := &c.RelyingParties[i]
 		if rp.Name == "" {

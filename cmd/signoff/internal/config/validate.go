@@ -103,6 +103,7 @@ func (c *Config) Validate() error {
 	v.metrics(c)
 	v.relyingParties(c.RelyingParties)
 	v.upstreams(c)
+	v.ssf(&c.SSF)
 	return v.err()
 }
 

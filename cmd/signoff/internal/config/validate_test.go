@@ -7,6 +7,17 @@ import (
 	"testing"
 )
 
+// ssfT is a valid ssf section with one transmitter, okta, at
+// ssf.transmitters[0], for snippets below that add a second one.
+const ssfT = `ssf:
+  transmitters:
+  - id: okta
+    issuer: https://okta.example.com
+    audience: https://auth.example.com
+    discovery: true
+    auth: {bearer_token_file: okta.token}
+`
+
 // rp is a valid relying party block at relying_parties[0] for snippets below.
 const rp = `relying_parties:
   - id: wiki
@@ -126,6 +137,20 @@ func TestValidationRules(t *testing.T) {
 		{"fanout saml transient", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      metadata_file: sp.xml\n      name_id: subject\n      name_id_format: urn:oasis:names:tc:SAML:2.0:nameid-format:transient #<\n    fanout: always\n", "relying_parties[0].saml.name_id_format", "must be urn:oasis:names:tc:SAML:2.0:nameid-format:persistent (persistent) with fanout: always"},
 		{"name_id value", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      metadata_file: sp.xml\n      name_id: email #<\n", "relying_parties[0].saml.name_id", `must be subject or absent; got "email"`},
 		{"name_id_format without name_id", "public_url: https://auth.example.com\nrelying_parties:\n  - id: payroll\n    saml:\n      metadata_file: sp.xml\n      name_id_format: urn:oasis:names:tc:SAML:2.0:nameid-format:persistent #<\n", "relying_parties[0].saml.name_id_format", "only with name_id: subject"},
+		// ssf.transmitters
+		{"ssf id required", "public_url: https://auth.example.com\n" + ssfT + "  - issuer: https://idp.example.com #<\n    audience: signoff\n    discovery: true\n    auth: {bearer_token_file: t}\n", "ssf.transmitters[1].id", "required"},
+		{"ssf id duplicate", "public_url: https://auth.example.com\n" + ssfT + "  - id: okta #<\n    issuer: https://idp.example.com\n    audience: signoff\n    discovery: true\n    auth: {bearer_token_file: t}\n", "ssf.transmitters[1].id", `"okta" is already the id of ssf.transmitters[0]`},
+		{"ssf id pattern", "public_url: https://auth.example.com\nssf:\n  transmitters:\n    - id: 'ok ta' #<\n      issuer: https://idp.example.com\n      audience: signoff\n      discovery: true\n      auth: {bearer_token_file: t}\n", "ssf.transmitters[0].id", "must be 1-64 characters"},
+		{"ssf issuer http", "public_url: https://auth.example.com\nssf:\n  transmitters:\n    - id: okta\n      issuer: http://idp.example.com #<\n      audience: signoff\n      discovery: true\n      auth: {bearer_token_file: t}\n", "ssf.transmitters[0].issuer", "must use https"},
+		{"ssf audience required", "public_url: https://auth.example.com\nssf:\n  transmitters:\n    - id: okta #<\n      issuer: https://idp.example.com\n      discovery: true\n      auth: {bearer_token_file: t}\n", "ssf.transmitters[0].audience", "required"},
+		{"ssf no keys", "public_url: https://auth.example.com\nssf:\n  transmitters:\n    - id: okta #<\n      issuer: https://idp.example.com\n      audience: signoff\n      auth: {bearer_token_file: t}\n", "ssf.transmitters[0]", "needs jwks_uri or discovery: true"},
+		{"ssf jwks_uri and discovery", "public_url: https://auth.example.com\nssf:\n  transmitters:\n    - id: okta\n      issuer: https://idp.example.com\n      audience: signoff\n      discovery: true\n      jwks_uri: https://idp.example.com/jwks #<\n      auth: {bearer_token_file: t}\n", "ssf.transmitters[0].jwks_uri", "cannot be combined with discovery"},
+		{"ssf neither push nor poll", "public_url: https://auth.example.com\nssf:\n  transmitters:\n    - id: okta #<\n      issuer: https://idp.example.com\n      audience: signoff\n      discovery: true\n", "ssf.transmitters[0]", "needs auth (to accept pushes at /ssf/events) or poll"},
+		{"ssf bearer_token_file required", "public_url: https://auth.example.com\nssf:\n  transmitters:\n    - id: okta\n      issuer: https://idp.example.com\n      audience: signoff\n      discovery: true\n      auth: {} #<\n", "ssf.transmitters[0].auth.bearer_token_file", "required"},
+		{"ssf poll endpoint required", "public_url: https://auth.example.com\nssf:\n  transmitters:\n    - id: okta\n      issuer: https://idp.example.com\n      audience: signoff\n      discovery: true\n      poll: {interval: 10s} #<\n", "ssf.transmitters[0].poll.endpoint_url", "required"},
+		{"ssf poll interval", "public_url: https://auth.example.com\nssf:\n  transmitters:\n    - id: okta\n      issuer: https://idp.example.com\n      audience: signoff\n      discovery: true\n      poll:\n        endpoint_url: https://idp.example.com/poll\n        interval: 100ms #<\n", "ssf.transmitters[0].poll.interval", "must be between 1s and 1h"},
+		{"ssf poll max_events", "public_url: https://auth.example.com\nssf:\n  transmitters:\n    - id: okta\n      issuer: https://idp.example.com\n      audience: signoff\n      discovery: true\n      poll:\n        endpoint_url: https://idp.example.com/poll\n        max_events: 0 #<\n", "ssf.transmitters[0].poll.max_events", "must be between 1 and 1000, got 0"},
+		{"ssf subject_claim", "public_url: https://auth.example.com\nssf:\n  transmitters:\n    - id: okta\n      issuer: https://idp.example.com\n      audience: signoff\n      discovery: true\n      auth: {bearer_token_file: t}\n      subject_claim: upn #<\n", "ssf.transmitters[0].subject_claim", `must be sub or email, got "upn"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,6 +198,7 @@ func TestValidAccepted(t *testing.T) {
 		{"session lifetime bounds", "public_url: https://auth.example.com\nsession: {expiration: 1m, inactivity: 2160h}\n"},
 		{"upstream and fanout", "public_url: https://auth.example.com\nupstreams:\n  - {id: corp.idp, issuer: 'https://idp.example.com/realms/x', client_id: signoff, jwks_uri: 'https://idp.example.com/certs', algorithms: [RS256, PS256, ES384]}\n" + rp + "    fanout: always\n  - id: payroll\n    saml: {metadata_file: sp.xml, name_id: subject}\n    fanout: always\n"},
 		{"session lifetimes explicitly none", "public_url: https://auth.example.com\nsession: {expiration: 0s, inactivity: 0s}\n"},
+		{"ssf push and poll", "public_url: https://auth.example.com\nssf:\n  transmitters:\n    - id: okta\n      issuer: https://okta.example.com/oauth2/ssf\n      audience: https://auth.example.com\n      jwks_uri: https://okta.example.com/jwks\n      auth: {bearer_token_file: okta.token}\n      poll: {endpoint_url: 'https://okta.example.com/poll', interval: 1h, max_events: 1000, authorization_header_file: poll.hdr}\n      subject_claim: email\n    - id: local\n      issuer: http://127.0.0.1:9000\n      audience: signoff\n      discovery: true\n      poll: {endpoint_url: 'http://127.0.0.1:9000/poll'}\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -152,6 +152,17 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: sp.id, Name: sp.name,
 			SAML: &config.SAML{MetadataFile: path, MetadataPath: path, FrontchannelMode: config.SAMLModeRedirect}})
 	}
+	// The stand-in IdP is also a Shared Signals transmitter (ssf.go).
+	ssf, err := newDemoSSF(idp.url, signoffURL)
+	if err != nil {
+		return err
+	}
+	tr, err := ssf.transmitter(o.DataDir)
+	if err != nil {
+		return err
+	}
+	cfg.SSF.Transmitters = append(cfg.SSF.Transmitters, tr)
+	idp.ssf = ssf
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
@@ -211,6 +222,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		urls.Payroll = sp.url + "/"
 		fmt.Fprintf(out, "  Payroll  %s  SAML SP: HTTP-Redirect Single Logout (a top-level hop), and its own Sign out\n", urls.Payroll)
 	}
+	fmt.Fprint(out, ssf.instructions(signoffURL))
 	fmt.Fprintln(out)
 	if o.Ready != nil {
 		o.Ready(urls)

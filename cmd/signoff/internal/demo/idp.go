@@ -41,6 +41,9 @@ type idp struct {
 	srv        *http.Server
 	saml       *samlSP // the SAML SP, when the demo has one
 
+	// ssf is its Shared Signals transmitter side (ssf.go).
+	ssf *demoSSF
+
 	mu       sync.Mutex
 	sessions map[string]string // session id → subject
 }
@@ -57,6 +60,9 @@ func (p *idp) serve(l net.Listener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", p.home)
 	mux.HandleFunc("POST /signin", p.signin)
+	if p.ssf != nil {
+		p.ssf.routes(mux)
+	}
 	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go p.srv.Serve(l)
 }
