@@ -104,6 +104,15 @@ func (c *Config) Validate() error {
 	v.relyingParties(c.RelyingParties)
 	v.upstreams(c)
 	v.ssf(&c.SSF)
+	// Upstream ids and SSF transmitter ids share one namespace: both name
+	// the upstream of a session (session.joined's upstream.id).
+	for i, t := range c.SSF.Transmitters {
+		for j, u := range c.Upstreams {
+			if t.ID != "" && t.ID == u.ID {
+				v.add(fmt.Sprintf("ssf.transmitters[%d].id", i), "%q is already the id of upstreams[%d]: upstream and transmitter ids name the upstream of a session and must differ", t.ID, j)
+			}
+		}
+	}
 	return v.err()
 }
 
