@@ -101,6 +101,7 @@ func (c *Config) Validate() error {
 	}
 
 	v.relyingParties(c.RelyingParties)
+	v.bridges(c.Bridges, c.RelyingParties)
 	return v.err()
 }
 

@@ -1,0 +1,346 @@
+package keycloak
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/signoff/signoff/events"
+)
+
+// Names on the NATS side of the bridge.
+const (
+	// CaptureStream is the stream signoff creates to capture events that
+	// the listener publishes on core NATS, when no stream holds them yet.
+	CaptureStream = "SIGNOFF_KEYCLOAK"
+	// Consumer is the durable consumer of the bridge; every signoff
+	// instance shares it.
+	Consumer = "signoff-keycloak-bridge"
+	// priorityGroup pins the consumer to one instance at a time, so that
+	// events are translated in stream order even with several instances.
+	priorityGroup = "signoff"
+)
+
+// Publisher stores signoff events in the SIGNOFF stream, in order, and
+// returns once JetStream acknowledged all of them (bus.AllPublisher).
+type Publisher interface {
+	PublishAll(ctx context.Context, msgs []*nats.Msg) error
+}
+
+// Config configures a Bridge.
+type Config struct {
+	JS jetstream.JetStream
+	// Subject is the subject filter of the Keycloak events.
+	Subject string
+	// Stream holds them; empty: the stream that captures Subject, else
+	// CaptureStream, created.
+	Stream string
+	// Replicas of CaptureStream when it is created (default 1).
+	Replicas int
+	// MaxAge of the events in CaptureStream (default 7 days).
+	MaxAge  time.Duration
+	Mapping Mapping
+	// Publisher stores the signoff events and the poison copies.
+	Publisher Publisher
+	// Batch is the most events translated and published at once (default 256).
+	Batch  int
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Stats are the bridge's counters since start. Redelivered events count
+// again.
+type Stats struct {
+	Received      uint64 // messages taken from the stream
+	Joins         uint64 // session.joined published
+	Logouts       uint64 // logout.requested published
+	IgnoredRealm  uint64 // events of another realm
+	IgnoredClient uint64 // logins at clients not in the mapping
+	IgnoredError  uint64 // failed events (error set)
+	IgnoredType   uint64 // types the bridge does not act on, admin events
+	Poisoned      uint64 // malformed events sent to signoff.poison
+}
+
+// Bridge consumes Keycloak events from a JetStream stream and publishes
+// signoff events. It acknowledges an event only once what it became (or
+// its poison copy) is stored in the SIGNOFF stream: a crash in between
+// redelivers it, and its deterministic event_id (Nats-Msg-Id) keeps
+// JetStream from storing it twice.
+type Bridge struct {
+	cfg    Config
+	log    *slog.Logger
+	stream string
+	cons   jetstream.Consumer
+	cancel context.CancelFunc
+	done   chan struct{}
+	stop   sync.Once
+
+	received, joins, logouts               atomic.Uint64
+	ignRealm, ignClient, ignError, ignType atomic.Uint64
+	poisoned                               atomic.Uint64
+}
+
+// Start provisions the stream and the durable consumer and starts
+// consuming; Stop ends it.
+func Start(ctx context.Context, cfg Config) (*Bridge, error) {
+	if cfg.JS == nil || cfg.Publisher == nil || cfg.Subject == "" {
+		return nil, errors.New("keycloak: bridge needs JS, Publisher and Subject")
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 256
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 7 * 24 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	b := &Bridge{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
+	own, err := b.provisionStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if b.cons, err = b.provisionConsumer(ctx, own); err != nil {
+		return nil, err
+	}
+	b.log.Info("Keycloak bridge consuming", "stream", b.stream, "subject", cfg.Subject, "realm", cfg.Mapping.Realm,
+		"clients", len(cfg.Mapping.Clients))
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.cancel = cancel
+	go b.run(rctx)
+	return b, nil
+}
+
+// provisionStream finds the stream of the events, or creates CaptureStream;
+// own reports whether it is signoff's.
+func (b *Bridge) provisionStream(ctx context.Context) (own bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if name := b.cfg.Stream; name != "" {
+		if _, err := b.cfg.JS.Stream(ctx, name); err != nil {
+			return false, fmt.Errorf("keycloak: bridges.keycloak.stream %s: %w", name, err)
+		}
+		b.stream = name
+		return name == CaptureStream, nil
+	}
+	name, err := b.cfg.JS.StreamNameBySubject(ctx, b.cfg.Subject)
+	switch {
+	case err == nil && name != CaptureStream:
+		b.stream = name
+		return false, nil
+	case err != nil && !errors.Is(err, jetstream.ErrStreamNotFound):
+		return false, fmt.Errorf("keycloak: look up the stream of %s: %w", b.cfg.Subject, err)
+	}
+	// Events published on core NATS: capture them in a stream of our own,
+	// a work queue (an event is deleted once the bridge acknowledged it).
+	_, err = b.cfg.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        CaptureStream,
+		Description: "signoff: Keycloak events captured for the bridge (bridges.keycloak)",
+		Subjects:    []string{b.cfg.Subject},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.WorkQueuePolicy,
+		MaxAge:      b.cfg.MaxAge,
+		Replicas:    b.cfg.Replicas,
+		Duplicates:  2 * time.Minute,
+	})
+	if err != nil {
+		return false, fmt.Errorf("keycloak: create stream %s on %s: %w", CaptureStream, b.cfg.Subject, err)
+	}
+	b.stream = CaptureStream
+	return true, nil
+}
+
+// provisionConsumer returns the durable consumer, creating it when absent:
+// from the first event of signoff's own stream, or from new events of a
+// stream the listener owns (its history before the bridge existed is not
+// replayed).
+func (b *Bridge) provisionConsumer(ctx context.Context, own bool) (jetstream.Consumer, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := b.cfg.JS.Consumer(ctx, b.stream, Consumer)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("keycloak: consumer %s on %s: %w", Consumer, b.stream, err)
+	}
+	deliver := jetstream.DeliverNewPolicy
+	if own {
+		deliver = jetstream.DeliverAllPolicy
+	}
+	c, err = b.cfg.JS.CreateConsumer(ctx, b.stream, jetstream.ConsumerConfig{
+		Durable:        Consumer,
+		Description:    "signoff: Keycloak events → signoff events",
+		FilterSubject:  b.cfg.Subject,
+		DeliverPolicy:  deliver,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        30 * time.Second,
+		MaxDeliver:     -1,
+		MaxAckPending:  b.cfg.Batch,
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PriorityGroups: []string{priorityGroup},
+		PinnedTTL:      30 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keycloak: create consumer %s on %s: %w", Consumer, b.stream, err)
+	}
+	return c, nil
+}
+
+// Stream is the stream the bridge consumes.
+func (b *Bridge) Stream() string { return b.stream }
+
+// Stats returns the counters.
+func (b *Bridge) Stats() Stats {
+	return Stats{
+		Received: b.received.Load(), Joins: b.joins.Load(), Logouts: b.logouts.Load(),
+		IgnoredRealm: b.ignRealm.Load(), IgnoredClient: b.ignClient.Load(), IgnoredError: b.ignError.Load(),
+		IgnoredType: b.ignType.Load(), Poisoned: b.poisoned.Load(),
+	}
+}
+
+// Stop ends consuming after the batch in progress; events not yet
+// acknowledged are delivered again on the next start.
+func (b *Bridge) Stop() {
+	b.stop.Do(func() {
+		b.cancel()
+		<-b.done
+	})
+}
+
+func (b *Bridge) run(ctx context.Context) {
+	defer close(b.done)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		batch, err := b.cons.Fetch(b.cfg.Batch, jetstream.FetchMaxWait(2*time.Second),
+			jetstream.FetchPriorityGroup(priorityGroup))
+		if err != nil {
+			b.log.Warn("Keycloak bridge: fetch", "err", err)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range batch.Messages() {
+			msgs = append(msgs, m)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && len(msgs) == 0 {
+			b.log.Debug("Keycloak bridge: fetch ended", "err", err)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := b.handle(ctx, msgs); err != nil {
+			return // stopped
+		}
+	}
+}
+
+// handle translates msgs in order, stores the results, and then
+// acknowledges msgs. A failed publish is retried with backoff, in order,
+// until it succeeds or the bridge stops.
+func (b *Bridge) handle(ctx context.Context, msgs []jetstream.Msg) error {
+	out := make([]*nats.Msg, 0, len(msgs))
+	var joins, logouts, poisoned uint64
+	for _, m := range msgs {
+		b.received.Add(1)
+		o, err := b.translate(m)
+		if err != nil {
+			b.log.Warn("Keycloak event poisoned", "subject", m.Subject(), "reason", err.Error())
+			h := nats.Header{}
+			h.Set(events.HeaderPoisonReason, err.Error())
+			h.Set(events.HeaderPoisonSubject, m.Subject())
+			if md, err := m.Metadata(); err == nil {
+				// A redelivered malformed event is poisoned once.
+				h.Set(jetstream.MsgIDHeader, fmt.Sprintf("keycloak-poison-%s-%d", md.Stream, md.Sequence.Stream))
+			}
+			out = append(out, &nats.Msg{Subject: events.SubjectPoison, Data: m.Data(), Header: h})
+			poisoned++
+			continue
+		}
+		switch o.Kind {
+		case Joined, LogoutRequested:
+			h := nats.Header{}
+			h.Set(jetstream.MsgIDHeader, o.EventID)
+			out = append(out, &nats.Msg{Subject: o.Subject, Data: o.Data, Header: h})
+			if o.Kind == Joined {
+				joins++
+			} else {
+				logouts++
+			}
+		default:
+			b.ignored(o.Why)
+		}
+	}
+	for backoff := 100 * time.Millisecond; len(out) > 0; {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := b.cfg.Publisher.PublishAll(pctx, out)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		b.log.Warn("Keycloak bridge: publish signoff events; retrying", "events", len(out), "err", err)
+		sleep(ctx, backoff)
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	b.joins.Add(joins)
+	b.logouts.Add(logouts)
+	b.poisoned.Add(poisoned)
+	for _, m := range msgs {
+		if err := m.Ack(); err != nil {
+			// Redelivered after AckWait; the event ids make it harmless.
+			b.log.Debug("Keycloak bridge: ack", "err", err)
+		}
+	}
+	return nil
+}
+
+func (b *Bridge) translate(m jetstream.Msg) (Outcome, error) {
+	ev, err := Parse(m.Data())
+	if err != nil {
+		return Outcome{}, err
+	}
+	return b.cfg.Mapping.Map(ev, b.cfg.Now())
+}
+
+func (b *Bridge) ignored(why string) {
+	switch why {
+	case WhyRealm:
+		b.ignRealm.Add(1)
+	case WhyClient:
+		b.ignClient.Add(1)
+	case WhyError:
+		b.ignError.Add(1)
+	default:
+		b.ignType.Add(1)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
