@@ -192,7 +192,9 @@ func (b *Bridge) provisionConsumer(ctx context.Context, own bool) (jetstream.Con
 		MaxAckPending:  b.cfg.Batch,
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
 		PriorityGroups: []string{priorityGroup},
-		PinnedTTL:      30 * time.Second,
+		// The fetch loop pulls at least every 2 s: an instance that died
+		// loses the pin after 10 s and another one takes over.
+		PinnedTTL: 10 * time.Second,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("keycloak: create consumer %s on %s: %w", Consumer, b.stream, err)
@@ -218,6 +220,15 @@ func (b *Bridge) Stop() {
 	b.stop.Do(func() {
 		b.cancel()
 		<-b.done
+		// Hand the pin over at once rather than after the pinned TTL: a
+		// restart, or another instance, goes on without waiting.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if st, err := b.cfg.JS.Stream(ctx, b.stream); err == nil {
+			if err := st.UnpinConsumer(ctx, Consumer, priorityGroup); err != nil {
+				b.log.Debug("Keycloak bridge: unpin", "err", err)
+			}
+		}
 	})
 }
 

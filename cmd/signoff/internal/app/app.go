@@ -27,6 +27,7 @@ import (
 	"github.com/signoff/signoff/adapters/backchannel"
 	"github.com/signoff/signoff/adapters/cookie"
 	"github.com/signoff/signoff/adapters/frontchannel"
+	"github.com/signoff/signoff/adapters/keycloak"
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/adapters/saml"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
@@ -69,6 +70,8 @@ type App struct {
 	saml  *saml.Adapter
 	local *cookie.Adapter
 	js    jetstream.JetStream
+
+	keycloak *keycloak.Bridge // bridges.keycloak (keycloak.go)
 
 	intake   *bus.Ordered
 	work     []*bus.Work
@@ -253,6 +256,9 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	a.goBG(func() { a.coord.RunSweeper(runCtx) })
 	a.goBG(func() { a.keys.Watch(runCtx, 10*time.Second) })
 	a.goBG(func() { a.bus.KeepStream(runCtx) })
+	if err := a.startBridges(ctx, runCtx, o); err != nil {
+		return nil, err
+	}
 
 	if o.Listener != nil {
 		a.listener = o.Listener
@@ -502,6 +508,7 @@ func (a *App) metrics(w io.Writer) {
 		gs = append(gs, web.Gauge{Name: "signoff_consumer_ack_pending", Help: "Messages delivered to a work consumer and not yet acknowledged.", Labels: `consumer="` + wc.Name() + `"`, Value: float64(wc.Stats().AckPending)})
 	}
 	web.WriteGauges(w, gs)
+	a.writeBridgeMetrics(w)
 }
 
 // Close shuts signoff down in order: HTTP, router (no new events), the
