@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -109,7 +111,8 @@ func (v *validator) bridges(b Bridges, rps []RelyingParty) {
 	for _, rp := range rps {
 		byID[rp.ID] = rp
 	}
-	for client, rpID := range k.Clients {
+	for _, client := range slices.Sorted(maps.Keys(k.Clients)) {
+		rpID := k.Clients[client]
 		cp := p + ".clients." + client
 		rp, ok := byID[rpID]
 		switch {
