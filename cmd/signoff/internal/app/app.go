@@ -301,7 +301,7 @@ func busConfig(cfg *config.Config, na *config.NATSAuth, log *slog.Logger) bus.Co
 	bc := bus.Config{
 		URL: cfg.NATS.URL, Listen: cfg.NATS.Listen, StoreDir: filepath.Join(cfg.DataDir, "nats"),
 		SyncAlways: cfg.NATS.SyncAlways, Replicas: cfg.NATS.Replicas, Logger: log,
-		AllowAnonymous: cfg.NATS.AllowAnonymous,
+		AllowAnonymous: cfg.NATS.AllowAnonymous, IDPPublish: bridgeSubjects(cfg),
 		Auth: bus.Auth{
 			CredsFile: na.CredsFile, NkeySeedFile: na.NkeySeedFile, User: na.User, Password: na.Password, Token: na.Token,
 			TLS: bus.TLS{CAFile: na.TLS.CAFile, CertFile: na.TLS.CertFile, KeyFile: na.TLS.KeyFile, ServerName: na.TLS.ServerName},

@@ -63,3 +63,12 @@ func (a *App) writeBridgeMetrics(w io.Writer) {
 		{Name: "signoff_keycloak_poisoned_total", Help: "Malformed Keycloak events sent to signoff.poison.", Value: c(st.Poisoned)},
 	})
 }
+
+// bridgeSubjects are the subjects an IdP user of the embedded server may
+// publish besides signoff's own: those of the configured bridges.
+func bridgeSubjects(cfg *config.Config) []string {
+	if k := cfg.Bridges.Keycloak; k != nil {
+		return []string{k.Subject}
+	}
+	return nil
+}

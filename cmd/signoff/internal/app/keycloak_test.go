@@ -315,3 +315,63 @@ func TestKeycloakBridgeListenerStream(t *testing.T) {
 		t.Errorf("%d joins, want 1 (bob's login predates the bridge)", n)
 	}
 }
+
+// TestKeycloakListenerAsIdPUser: on the embedded server exposed with
+// nats.listen, the listener logs in as a user with role idp, which may
+// publish on bridges.keycloak.subject besides signoff's IdP subjects; an
+// observer may not.
+func TestKeycloakListenerAsIdPUser(t *testing.T) {
+	notes := newTestRP(t, "notes", "ES256")
+	cfg := kcConfig(t, notes)
+	dir := t.TempDir()
+	for _, u := range []string{"keycloak", "watcher"} {
+		if err := os.WriteFile(filepath.Join(dir, u+".pw"), []byte(u+"-secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.NATS.Listen = "127.0.0.1:0"
+	cfg.NATS.Users = []config.NATSUser{{Name: "keycloak", PasswordFile: filepath.Join(dir, "keycloak.pw"), Role: "idp"},
+		{Name: "watcher", PasswordFile: filepath.Join(dir, "watcher.pw"), Role: "observer"}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := startApp(t, cfg, notes)
+	url := a.Bus().ClientURL()
+	login := func(user string) *nats.Conn {
+		errs := make(chan error, 1)
+		nc, err := nats.Connect(url, nats.UserInfo(user, user+"-secret"),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+				select {
+				case errs <- err:
+				default:
+				}
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	watcher := login("watcher")
+	if err := watcher.Publish(kcSubject(kcRealm, "success", "web-app", "LOGIN"), kcSample(t, "login_bob.json")); err != nil {
+		t.Fatal(err)
+	}
+	watcher.Flush()
+	kc := login("keycloak")
+	for _, s := range []struct{ sample, typ string }{{"login.json", "LOGIN"}, {"logout.json", "LOGOUT"}} {
+		if err := kc.Publish(kcSubject(kcRealm, "success", "web-app", s.typ), kcSample(t, s.sample)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := kc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c := appClient(t, a)
+	c.waitCompleted(kcLogoutID(t, "logout.json"), 20*time.Second)
+	if toks := tokensFor(notes, kcSIDA); len(toks) != 1 {
+		t.Errorf("tokens for alice: %+v", toks)
+	}
+	if n := len(c.received(events.SubjectSessionJoined)); n != 1 {
+		t.Errorf("%d joins, want 1: the observer's publish must be refused", n)
+	}
+}
