@@ -26,6 +26,9 @@ const (
 	// priorityGroup pins the consumer to one instance at a time, so that
 	// events are translated in stream order even with several instances.
 	priorityGroup = "signoff"
+	// ackWait is how long an event delivered to an instance that stopped
+	// or died waits before it is delivered again; retries extend it.
+	ackWait = 10 * time.Second
 )
 
 // Publisher stores signoff events in the SIGNOFF stream, in order, and
@@ -187,7 +190,7 @@ func (b *Bridge) provisionConsumer(ctx context.Context, own bool) (jetstream.Con
 		FilterSubject:  b.cfg.Subject,
 		DeliverPolicy:  deliver,
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        30 * time.Second,
+		AckWait:        ackWait,
 		MaxDeliver:     -1,
 		MaxAckPending:  b.cfg.Batch,
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
@@ -236,31 +239,44 @@ func (b *Bridge) run(ctx context.Context) {
 	defer close(b.done)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		batch, err := b.cons.Fetch(b.cfg.Batch, jetstream.FetchMaxWait(2*time.Second),
+		// The pull ends with ctx: Stop withdraws it at once.
+		fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
+		batch, err := b.cons.Fetch(b.cfg.Batch, jetstream.FetchContext(fctx),
 			jetstream.FetchPriorityGroup(priorityGroup))
 		if err != nil {
+			fcancel()
 			b.log.Warn("Keycloak bridge: fetch", "err", err)
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
+		// Translate and store what has arrived as soon as no more is
+		// waiting: a lone event is not held until the pull expires.
+		ch := batch.Messages()
 		var msgs []jetstream.Msg
-		for m := range batch.Messages() {
+		for m := range ch {
 			msgs = append(msgs, m)
+			if len(ch) > 0 && len(msgs) < b.cfg.Batch {
+				continue
+			}
+			if err := b.handle(ctx, msgs); err != nil {
+				// Stopped mid-publish. The events this pull delivered are
+				// not acknowledged: JetStream delivers them again after
+				// AckWait, sorted by sequence (a NAK would requeue them in
+				// no guaranteed order).
+				fcancel()
+				return
+			}
+			msgs = nil
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && len(msgs) == 0 {
-			b.log.Debug("Keycloak bridge: fetch ended", "err", err)
+		fcancel()
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			b.log.Debug("Keycloak bridge: pull ended", "err", err)
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		if len(msgs) == 0 {
-			continue
-		}
-		if err := b.handle(ctx, msgs); err != nil {
-			return // stopped
-		}
 	}
 }
 
@@ -308,9 +324,12 @@ func (b *Bridge) handle(ctx context.Context, msgs []jetstream.Msg) error {
 			break
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return ctx.Err() // the caller hands msgs back
 		}
 		b.log.Warn("Keycloak bridge: publish signoff events; retrying", "events", len(out), "err", err)
+		for _, m := range msgs {
+			m.InProgress() // still ours: no redelivery while we retry
+		}
 		sleep(ctx, backoff)
 		backoff = min(2*backoff, 5*time.Second)
 	}
