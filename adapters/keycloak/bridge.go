@@ -88,6 +88,11 @@ type Bridge struct {
 	received, joins, logouts               atomic.Uint64
 	ignRealm, ignClient, ignError, ignType atomic.Uint64
 	poisoned                               atomic.Uint64
+
+	// otherRealms are the realms whose events were ignored, each logged
+	// once (at most maxRealmsLogged), so that a realm configured by name
+	// where events carry only the realm's id is noticed.
+	otherRealms map[string]bool
 }
 
 // Start provisions the stream and the durable consumer and starts
@@ -288,7 +293,7 @@ func (b *Bridge) handle(ctx context.Context, msgs []jetstream.Msg) error {
 	var joins, logouts, poisoned uint64
 	for _, m := range msgs {
 		b.received.Add(1)
-		o, err := b.translate(m)
+		ev, o, err := b.translate(m)
 		if err != nil {
 			b.log.Warn("Keycloak event poisoned", "subject", m.Subject(), "reason", err.Error())
 			h := nats.Header{}
@@ -314,6 +319,9 @@ func (b *Bridge) handle(ctx context.Context, msgs []jetstream.Msg) error {
 			}
 		default:
 			b.ignored(o.Why)
+			if o.Why == WhyRealm {
+				b.warnRealm(ev)
+			}
 		}
 	}
 	for backoff := 100 * time.Millisecond; len(out) > 0; {
@@ -345,12 +353,30 @@ func (b *Bridge) handle(ctx context.Context, msgs []jetstream.Msg) error {
 	return nil
 }
 
-func (b *Bridge) translate(m jetstream.Msg) (Outcome, error) {
+func (b *Bridge) translate(m jetstream.Msg) (Event, Outcome, error) {
 	ev, err := Parse(m.Data())
 	if err != nil {
-		return Outcome{}, err
+		return Event{}, Outcome{}, err
 	}
-	return b.cfg.Mapping.Map(ev, b.cfg.Now())
+	o, err := b.cfg.Mapping.Map(ev, b.cfg.Now())
+	return ev, o, err
+}
+
+// maxRealmsLogged bounds the realms warned about.
+const maxRealmsLogged = 32
+
+// warnRealm logs, once per realm, that events of a realm other than the
+// configured one arrive and are ignored.
+func (b *Bridge) warnRealm(ev Event) {
+	if b.otherRealms == nil {
+		b.otherRealms = map[string]bool{}
+	}
+	if b.otherRealms[ev.RealmID] || len(b.otherRealms) >= maxRealmsLogged {
+		return
+	}
+	b.otherRealms[ev.RealmID] = true
+	b.log.Warn("Keycloak events of another realm are ignored; if this is your realm, set bridges.keycloak.realm to its id",
+		"realmId", ev.RealmID, "realmName", ev.RealmName, "configured_realm", b.cfg.Mapping.Realm)
 }
 
 func (b *Bridge) ignored(why string) {

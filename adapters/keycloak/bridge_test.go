@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -231,4 +232,56 @@ func mustParse(t *testing.T, b []byte) Event {
 		t.Fatal(err)
 	}
 	return ev
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestBridgeWarnsOncePerOtherRealm: events of another realm are ignored
+// and counted, and each such realm is named in one WARN, so that a realm
+// configured by name where events carry its id is noticed.
+func TestBridgeWarnsOncePerOtherRealm(t *testing.T) {
+	nc, js := connect(t, natsServer(t))
+	logs := &syncBuffer{}
+	b, err := Start(context.Background(), Config{JS: js, Subject: "keycloak.event.client.>", Mapping: testMapping,
+		Publisher: &recorder{}, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	for _, realm := range []string{"master", "master", "other", "master"} {
+		nc.Publish("keycloak.event.client.x.success.web-app.login",
+			fmt.Appendf(nil, `{"id":"%s","type":"LOGIN","realmId":%q,"clientId":"web-app","userId":"u","sessionId":"s"}`, realm, realm))
+	}
+	nc.Flush()
+	waitFor(t, 10*time.Second, func() error {
+		if st := b.Stats(); st.IgnoredRealm != 4 {
+			return fmt.Errorf("stats %+v", st)
+		}
+		return nil
+	})
+	var warns []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "level=WARN") && strings.Contains(l, "another realm") {
+			warns = append(warns, l)
+		}
+	}
+	if len(warns) != 2 || !strings.Contains(warns[0], "realmId=master") || !strings.Contains(warns[1], "realmId=other") ||
+		!strings.Contains(warns[0], "configured_realm="+realmID) {
+		t.Errorf("WARN lines:\n%s", strings.Join(warns, "\n"))
+	}
 }
