@@ -375,3 +375,72 @@ func TestKeycloakListenerAsIdPUser(t *testing.T) {
 		t.Errorf("%d joins, want 1: the observer's publish must be refused", n)
 	}
 }
+
+// TestKeycloakBridgeSurvivesSIGKILL: Keycloak keeps publishing logins on
+// core NATS while signoff (a child process on an external NATS) is killed
+// with SIGKILL mid-stream and started again. Every login becomes exactly
+// one session.joined: nothing lost (captured while signoff was dead,
+// redelivered once unacknowledged) and nothing stored twice (Nats-Msg-Id).
+func TestKeycloakBridgeSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test")
+	}
+	url := startNATS(t)
+	notes := newTestRP(t, "notes", "ES256")
+	s := newChildSetup(t, []*testRP{notes}, childOptions{deadline: 10 * time.Second, natsURL: url,
+		extra: "bridges:\n  keycloak:\n    realm: " + kcRealm + "\n    clients: {web-app: notes}\n"})
+	ch := s.start(t)
+	kc := connect(t, url)
+	c := newClient(t, connect(t, url))
+	const n = 1500
+	publish := func(from, to int) {
+		for i := from; i < to; i++ {
+			sid := fmt.Sprintf("sess-%05d", i)
+			ev := fmt.Appendf(nil, `{"id":"kill-%d","time":1795084013000,"type":"LOGIN","realmId":%q,"clientId":"web-app","userId":"user-%d","sessionId":%q,"details":{"username":"u%d"}}`,
+				i, kcRealm, i, sid, i)
+			if err := kc.Publish(kcSubject(kcRealm, "success", "web-app", "LOGIN"), ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := kc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	joins := func() (total int, distinct int) {
+		stored, err := c.stored(events.SubjectSessionJoined)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, b := range stored {
+			j, err := events.Decode[events.SessionJoined](b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[j.SessionID] = true
+		}
+		return len(stored), len(ids)
+	}
+	publish(0, n/2)
+	// Kill it while it is translating.
+	eventually(t, 30*time.Second, func() error {
+		if total, _ := joins(); total < 50 {
+			return fmt.Errorf("%d joins so far", total)
+		}
+		return nil
+	})
+	ch.kill()
+	killedAt, _ := joins()
+	publish(n/2, n) // while signoff is dead
+	s.start(t)
+	eventually(t, 90*time.Second, func() error {
+		if total, distinct := joins(); distinct != n {
+			return fmt.Errorf("%d distinct sessions joined of %d (%d stored)", distinct, n, total)
+		}
+		return nil
+	})
+	if total, _ := joins(); total != n {
+		t.Errorf("%d session.joined stored for %d logins: duplicates", total, n)
+	}
+	t.Logf("killed after %d of %d joins were stored", killedAt, n)
+}
