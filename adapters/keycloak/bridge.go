@@ -171,41 +171,44 @@ func (b *Bridge) provisionStream(ctx context.Context) (own bool, err error) {
 	return true, nil
 }
 
-// provisionConsumer returns the durable consumer, creating it when absent:
-// from the first event of signoff's own stream, or from new events of a
-// stream the listener owns (its history before the bridge existed is not
-// replayed).
+// provisionConsumer creates the durable consumer, or brings an existing
+// one to this configuration (a changed subject, say) keeping where it is.
+// A new one starts at the first event of signoff's own stream, or at the
+// new events of a stream the listener owns (its history before the bridge
+// existed is not replayed).
 func (b *Bridge) provisionConsumer(ctx context.Context, own bool) (jetstream.Consumer, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := b.cfg.JS.Consumer(ctx, b.stream, Consumer)
-	if err == nil {
-		return c, nil
-	}
-	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, fmt.Errorf("keycloak: consumer %s on %s: %w", Consumer, b.stream, err)
-	}
-	deliver := jetstream.DeliverNewPolicy
-	if own {
-		deliver = jetstream.DeliverAllPolicy
-	}
-	c, err = b.cfg.JS.CreateConsumer(ctx, b.stream, jetstream.ConsumerConfig{
-		Durable:        Consumer,
-		Description:    "signoff: Keycloak events → signoff events",
-		FilterSubject:  b.cfg.Subject,
-		DeliverPolicy:  deliver,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        ackWait,
-		MaxDeliver:     -1,
-		MaxAckPending:  b.cfg.Batch,
+	cfg := jetstream.ConsumerConfig{
+		Durable:       Consumer,
+		Description:   "signoff: Keycloak events → signoff events",
+		FilterSubject: b.cfg.Subject,
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: b.cfg.Batch,
+		// One instance at a time receives events, so they are translated
+		// in stream order. The fetch loop pulls at least every 2 s: an
+		// instance that died loses the pin after 10 s.
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
 		PriorityGroups: []string{priorityGroup},
-		// The fetch loop pulls at least every 2 s: an instance that died
-		// loses the pin after 10 s and another one takes over.
-		PinnedTTL: 10 * time.Second,
-	})
+		PinnedTTL:      10 * time.Second,
+	}
+	if own {
+		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+	}
+	c, err := b.cfg.JS.Consumer(ctx, b.stream, Consumer)
+	switch {
+	case err == nil:
+		old := c.CachedInfo().Config
+		cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = old.DeliverPolicy, old.OptStartSeq, old.OptStartTime
+		c, err = b.cfg.JS.UpdateConsumer(ctx, b.stream, cfg)
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		c, err = b.cfg.JS.CreateConsumer(ctx, b.stream, cfg)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("keycloak: create consumer %s on %s: %w", Consumer, b.stream, err)
+		return nil, fmt.Errorf("keycloak: consumer %s on %s: %w", Consumer, b.stream, err)
 	}
 	return c, nil
 }

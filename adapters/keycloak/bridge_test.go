@@ -285,3 +285,33 @@ func TestBridgeWarnsOncePerOtherRealm(t *testing.T) {
 		t.Errorf("WARN lines:\n%s", strings.Join(warns, "\n"))
 	}
 }
+
+// TestBridgeSubjectChanged: a restart with another subject moves the
+// capture stream and the durable consumer to it.
+func TestBridgeSubjectChanged(t *testing.T) {
+	nc, js := connect(t, natsServer(t))
+	first := startBridge(t, js, &recorder{})
+	first.Stop()
+	rec := &recorder{}
+	b, err := Start(context.Background(), Config{JS: js, Subject: "kc.user.>", Mapping: testMapping, Publisher: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	login, _ := sessionEvents(7)
+	nc.Publish("kc.user.login", login)
+	nc.Flush()
+	waitFor(t, 10*time.Second, func() error {
+		if n := len(rec.stored()); n != 1 {
+			return fmt.Errorf("%d events stored from the new subject", n)
+		}
+		return nil
+	})
+	info, err := js.Consumer(context.Background(), CaptureStream, Consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := info.CachedInfo().Config.FilterSubject; f != "kc.user.>" {
+		t.Errorf("consumer filter %q", f)
+	}
+}
