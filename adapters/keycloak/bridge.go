@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -300,7 +301,7 @@ func (b *Bridge) handle(ctx context.Context, msgs []jetstream.Msg) error {
 		if err != nil {
 			b.log.Warn("Keycloak event poisoned", "subject", m.Subject(), "reason", err.Error())
 			h := nats.Header{}
-			h.Set(events.HeaderPoisonReason, err.Error())
+			h.Set(events.HeaderPoisonReason, strings.Join(strings.Fields(err.Error()), " ")) // one line
 			h.Set(events.HeaderPoisonSubject, m.Subject())
 			if md, err := m.Metadata(); err == nil {
 				// A redelivered malformed event is poisoned once.
