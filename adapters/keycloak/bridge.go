@@ -24,6 +24,10 @@ const (
 	// Consumer is the durable consumer of the bridge; every signoff
 	// instance shares it.
 	Consumer = "signoff-keycloak-bridge"
+	// AdminCaptureStream and AdminConsumer are those of the bridge of
+	// admin events (bridges.keycloak.admin_subject).
+	AdminCaptureStream = "SIGNOFF_KEYCLOAK_ADMIN"
+	AdminConsumer      = "signoff-keycloak-admin-bridge"
 	// priorityGroup pins the consumer to one instance at a time, so that
 	// events are translated in stream order even with several instances.
 	priorityGroup = "signoff"
@@ -43,8 +47,11 @@ type Config struct {
 	JS jetstream.JetStream
 	// Subject is the subject filter of the Keycloak events.
 	Subject string
+	// Admin marks the bridge of Keycloak admin events (its own consumer
+	// AdminConsumer and capture stream AdminCaptureStream).
+	Admin bool
 	// Stream holds them; empty: the stream that captures Subject, else
-	// CaptureStream, created.
+	// CaptureStream (AdminCaptureStream), created.
 	Stream string
 	// Replicas of CaptureStream when it is created (default 1).
 	Replicas int
@@ -81,10 +88,13 @@ type Bridge struct {
 	cfg    Config
 	log    *slog.Logger
 	stream string
-	cons   jetstream.Consumer
-	cancel context.CancelFunc
-	done   chan struct{}
-	stop   sync.Once
+	// capture and consumer are the names of the capture stream and the
+	// durable consumer (CaptureStream and Consumer, or the admin ones).
+	capture, consumer string
+	cons              jetstream.Consumer
+	cancel            context.CancelFunc
+	done              chan struct{}
+	stop              sync.Once
 
 	received, joins, logouts               atomic.Uint64
 	ignRealm, ignClient, ignError, ignType atomic.Uint64
@@ -117,7 +127,10 @@ func Start(ctx context.Context, cfg Config) (*Bridge, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	b := &Bridge{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
+	b := &Bridge{cfg: cfg, log: cfg.Logger, done: make(chan struct{}), capture: CaptureStream, consumer: Consumer}
+	if cfg.Admin {
+		b.capture, b.consumer = AdminCaptureStream, AdminConsumer
+	}
 	own, err := b.provisionStream(ctx)
 	if err != nil {
 		return nil, err
@@ -143,11 +156,11 @@ func (b *Bridge) provisionStream(ctx context.Context) (own bool, err error) {
 			return false, fmt.Errorf("keycloak: bridges.keycloak.stream %s: %w", name, err)
 		}
 		b.stream = name
-		return name == CaptureStream, nil
+		return name == b.capture, nil
 	}
 	name, err := b.cfg.JS.StreamNameBySubject(ctx, b.cfg.Subject)
 	switch {
-	case err == nil && name != CaptureStream:
+	case err == nil && name != b.capture:
 		b.stream = name
 		return false, nil
 	case err != nil && !errors.Is(err, jetstream.ErrStreamNotFound):
@@ -156,7 +169,7 @@ func (b *Bridge) provisionStream(ctx context.Context) (own bool, err error) {
 	// Events published on core NATS: capture them in a stream of our own,
 	// a work queue (an event is deleted once the bridge acknowledged it).
 	_, err = b.cfg.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        CaptureStream,
+		Name:        b.capture,
 		Description: "signoff: Keycloak events captured for the bridge (bridges.keycloak)",
 		Subjects:    []string{b.cfg.Subject},
 		Storage:     jetstream.FileStorage,
@@ -166,9 +179,9 @@ func (b *Bridge) provisionStream(ctx context.Context) (own bool, err error) {
 		Duplicates:  2 * time.Minute,
 	})
 	if err != nil {
-		return false, fmt.Errorf("keycloak: create stream %s on %s: %w", CaptureStream, b.cfg.Subject, err)
+		return false, fmt.Errorf("keycloak: create stream %s on %s: %w", b.capture, b.cfg.Subject, err)
 	}
-	b.stream = CaptureStream
+	b.stream = b.capture
 	return true, nil
 }
 
@@ -181,7 +194,7 @@ func (b *Bridge) provisionConsumer(ctx context.Context, own bool) (jetstream.Con
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	cfg := jetstream.ConsumerConfig{
-		Durable:       Consumer,
+		Durable:       b.consumer,
 		Description:   "signoff: Keycloak events → signoff events",
 		FilterSubject: b.cfg.Subject,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
@@ -199,7 +212,7 @@ func (b *Bridge) provisionConsumer(ctx context.Context, own bool) (jetstream.Con
 	if own {
 		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
 	}
-	c, err := b.cfg.JS.Consumer(ctx, b.stream, Consumer)
+	c, err := b.cfg.JS.Consumer(ctx, b.stream, b.consumer)
 	switch {
 	case err == nil:
 		old := c.CachedInfo().Config
@@ -209,7 +222,7 @@ func (b *Bridge) provisionConsumer(ctx context.Context, own bool) (jetstream.Con
 		c, err = b.cfg.JS.CreateConsumer(ctx, b.stream, cfg)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("keycloak: consumer %s on %s: %w", Consumer, b.stream, err)
+		return nil, fmt.Errorf("keycloak: consumer %s on %s: %w", b.consumer, b.stream, err)
 	}
 	return c, nil
 }
@@ -237,7 +250,7 @@ func (b *Bridge) Stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if st, err := b.cfg.JS.Stream(ctx, b.stream); err == nil {
-			if err := st.UnpinConsumer(ctx, Consumer, priorityGroup); err != nil {
+			if err := st.UnpinConsumer(ctx, b.consumer, priorityGroup); err != nil {
 				b.log.Debug("Keycloak bridge: unpin", "err", err)
 			}
 		}

@@ -38,8 +38,14 @@ type Event struct {
 	Error     string            `json:"error"`
 	Details   map[string]string `json:"details"`
 
-	// admin is set for a Keycloak admin event (operationType and
-	// resourceType instead of type), which the bridge ignores.
+	// OperationType, ResourceType and ResourcePath are those of an admin
+	// event (org.keycloak.events.admin.AdminEvent), which has no type:
+	// e.g. DELETE USER_SESSION sessions/<id>, ACTION USER users/<id>/logout.
+	OperationType string `json:"operationType"`
+	ResourceType  string `json:"resourceType"`
+	ResourcePath  string `json:"resourcePath"`
+
+	// admin is set for an admin event.
 	admin bool
 }
 
@@ -63,14 +69,6 @@ const (
 
 // ErrMalformed marks a payload that is not a Keycloak event.
 var ErrMalformed = errors.New("malformed Keycloak event")
-
-// wire is Keycloak's representation plus the fields that mark an admin
-// event.
-type wire struct {
-	Event
-	OperationType string `json:"operationType"`
-	ResourceType  string `json:"resourceType"`
-}
 
 // envelopeData is the data of a keycloak-nats-durable CloudEvent.
 type envelopeData struct {
@@ -100,14 +98,16 @@ func Parse(data []byte) (Event, error) {
 	if _, ok := raw["specversion"]; ok {
 		return parseEnvelope(data)
 	}
-	var w wire
-	if err := json.Unmarshal(data, &w); err != nil {
+	var ev Event
+	if err := json.Unmarshal(data, &ev); err != nil {
 		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	ev := w.Event
 	switch {
-	case ev.Type == "" && (w.OperationType != "" || w.ResourceType != ""):
+	case ev.Type == "" && (ev.OperationType != "" || ev.ResourceType != ""):
 		ev.admin = true
+		if ev.RealmID == "" {
+			return Event{}, fmt.Errorf("%w: admin event without realmId", ErrMalformed)
+		}
 		return ev, nil
 	case ev.Type == "":
 		return Event{}, fmt.Errorf("%w: no type", ErrMalformed)

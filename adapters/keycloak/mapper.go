@@ -3,6 +3,7 @@ package keycloak
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,7 +69,8 @@ func SessionID(realmID, sid string) string { return "keycloak:" + realmID + ":" 
 func EventID(ev Event) string {
 	key := ev.ID
 	if key == "" {
-		key = ev.Type + "/" + strconv.FormatInt(ev.Time, 10) + "/" + ev.SessionID + "/" + ev.UserID + "/" + ev.ClientID
+		key = ev.Type + "/" + strconv.FormatInt(ev.Time, 10) + "/" + ev.SessionID + "/" + ev.UserID + "/" + ev.ClientID +
+			"/" + ev.OperationType + "/" + ev.ResourcePath
 	}
 	return uuid.NewSHA1(namespace, []byte(ev.RealmID+"\x00"+key)).String()
 }
@@ -78,9 +80,6 @@ func EventID(ev Event) string {
 // value the signoff schemas refuse) is an error wrapping ErrMalformed.
 // now stands in for an event without time.
 func (m Mapping) Map(ev Event, now time.Time) (Outcome, error) {
-	if ev.admin {
-		return Outcome{Why: WhyType}, nil
-	}
 	if ev.RealmID != m.Realm && (ev.RealmName == "" || ev.RealmName != m.Realm) {
 		return Outcome{Why: WhyRealm}, nil
 	}
@@ -94,6 +93,9 @@ func (m Mapping) Map(ev Event, now time.Time) (Outcome, error) {
 	realmID := ev.RealmID
 	if realmID == "" {
 		realmID = ev.RealmName
+	}
+	if ev.admin {
+		return m.mapAdmin(ev, realmID, at)
 	}
 	switch ev.Type {
 	case TypeLogin, TypeCodeToToken:
@@ -142,6 +144,29 @@ func (m Mapping) Map(ev Event, now time.Time) (Outcome, error) {
 		return encode(LogoutRequested, events.SubjectLogoutRequested, req)
 	}
 	return Outcome{Why: WhyType}, nil
+}
+
+// mapAdmin maps the admin events that end sessions: DELETE of
+// sessions/<id> (an admin signed one session out) ends that session; ACTION
+// users/<id>/logout ("Sign out" of all a user's sessions, which sends no
+// back-channel logout: keycloak#27342) ends every session of the user, when
+// subjects are user ids. Other admin events are ignored.
+func (m Mapping) mapAdmin(ev Event, realmID string, at time.Time) (Outcome, error) {
+	path := strings.Trim(ev.ResourcePath, "/")
+	id := EventID(ev)
+	req := events.LogoutRequested{EventID: id, LogoutID: "keycloak-" + id, OccurredAt: at,
+		Initiator: events.InitiatorAdmin, Scope: events.ScopeGlobal}
+	switch parts := strings.Split(path, "/"); {
+	case ev.OperationType == "DELETE" && len(parts) == 2 && parts[0] == "sessions" && parts[1] != "":
+		req.SessionID = SessionID(realmID, parts[1])
+		req.Reason = "Keycloak admin signed out the session"
+	case ev.OperationType == "ACTION" && len(parts) == 3 && parts[0] == "users" && parts[1] != "" && parts[2] == "logout" && !m.SubjectFromUsername:
+		req.Subject = parts[1]
+		req.Reason = "Keycloak admin signed the user out of all sessions"
+	default:
+		return Outcome{Why: WhyType}, nil
+	}
+	return encode(LogoutRequested, events.SubjectLogoutRequested, req)
 }
 
 // encode marshals e and checks it against its schema, as the coordinator

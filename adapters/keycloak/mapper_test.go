@@ -87,6 +87,19 @@ func TestMapSamples(t *testing.T) {
 				t.Errorf("envelope event id %s, raw event id %s", r.EventID, EventID(ev2))
 			}
 		}},
+		{file: "admin_session_delete.json", mapping: testMapping, kind: LogoutRequested, check: func(t *testing.T, ev events.Event) {
+			r := ev.(events.LogoutRequested)
+			if r.SessionID != SessionID(realmID, aliceSID) || r.Subject != "" || r.Initiator != events.InitiatorAdmin {
+				t.Errorf("logout %+v", r)
+			}
+		}},
+		{file: "admin_user_logout.json", mapping: testMapping, kind: LogoutRequested, check: func(t *testing.T, ev events.Event) {
+			r := ev.(events.LogoutRequested)
+			if r.Subject != "0e1d2c3b-4a59-4687-9786-a5b4c3d2e1f0" || r.SessionID != "" || r.Initiator != events.InitiatorAdmin {
+				t.Errorf("logout %+v", r)
+			}
+		}},
+		{file: "admin_user_logout.json", mapping: Mapping{Realm: realmID, SubjectFromUsername: true}, why: WhyType},
 		{file: "login_bob.json", mapping: Mapping{Realm: realmID, Clients: map[string]string{"other-app": "notes"}}, why: WhyClient},
 		{file: "other_realm_login.json", mapping: testMapping, why: WhyRealm},
 		{file: "update_password.json", mapping: testMapping, why: WhyType},
@@ -143,6 +156,7 @@ func TestMapMalformed(t *testing.T) {
 		{"login without user", `{"type":"LOGIN","realmId":"` + realmID + `","clientId":"web-app","sessionId":"s"}`, "without userId"},
 		{"logout without session", `{"type":"LOGOUT","realmId":"` + realmID + `","userId":"u"}`, "LOGOUT without sessionId"},
 		{"subject too long", `{"type":"LOGIN","realmId":"` + realmID + `","clientId":"web-app","sessionId":"s","userId":"` + long + `"}`, "invalid session.joined"},
+		{"admin without realm", `{"operationType":"DELETE","resourceType":"USER_SESSION","resourcePath":"sessions/s"}`, "admin event without realmId"},
 		{"envelope without data", `{"specversion":"1.0","id":"x"}`, "without data"},
 		{"envelope bad time", `{"specversion":"1.0","time":"noon","data":{"kind":"user","eventType":"LOGOUT","realmId":"r","sessionId":"s"}}`, "CloudEvent time"},
 	}

@@ -27,7 +27,6 @@ import (
 	"github.com/signoff/signoff/adapters/backchannel"
 	"github.com/signoff/signoff/adapters/cookie"
 	"github.com/signoff/signoff/adapters/frontchannel"
-	"github.com/signoff/signoff/adapters/keycloak"
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/adapters/saml"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
@@ -71,7 +70,7 @@ type App struct {
 	local *cookie.Adapter
 	js    jetstream.JetStream
 
-	keycloak *keycloak.Bridge // bridges.keycloak (keycloak.go)
+	keycloak keycloakBridges // bridges.keycloak (keycloak.go)
 
 	intake   *bus.Ordered
 	work     []*bus.Work

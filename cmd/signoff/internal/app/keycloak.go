@@ -13,8 +13,34 @@ import (
 	"github.com/signoff/signoff/web"
 )
 
-// startBridges starts the Keycloak bridge when bridges.keycloak is
-// configured. It stops when runCtx ends (Close), before the NATS
+// keycloakBridges are the running Keycloak bridges: user events, and
+// admin events when bridges.keycloak.admin_subject is set.
+type keycloakBridges struct {
+	user, admin *keycloak.Bridge
+}
+
+// stats sums the counters of both bridges.
+func (k keycloakBridges) stats() keycloak.Stats {
+	var t keycloak.Stats
+	for _, b := range []*keycloak.Bridge{k.user, k.admin} {
+		if b == nil {
+			continue
+		}
+		s := b.Stats()
+		t.Received += s.Received
+		t.Joins += s.Joins
+		t.Logouts += s.Logouts
+		t.IgnoredRealm += s.IgnoredRealm
+		t.IgnoredClient += s.IgnoredClient
+		t.IgnoredError += s.IgnoredError
+		t.IgnoredType += s.IgnoredType
+		t.Poisoned += s.Poisoned
+	}
+	return t
+}
+
+// startBridges starts the Keycloak bridges when bridges.keycloak is
+// configured. They stop when runCtx ends (Close), before the NATS
 // connections are drained.
 func (a *App) startBridges(ctx, runCtx context.Context, o Options) error {
 	k := a.cfg.Bridges.Keycloak
@@ -29,28 +55,40 @@ func (a *App) startBridges(ctx, runCtx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("keycloak bridge: %w", err)
 	}
-	a.keycloak, err = keycloak.Start(ctx, keycloak.Config{
+	bc := keycloak.Config{
 		JS: js, Subject: k.Subject, Stream: k.Stream, Replicas: a.cfg.NATS.Replicas,
 		Mapping: keycloak.Mapping{Realm: k.Realm, Clients: k.Clients, UpstreamID: k.UpstreamID,
 			SubjectFromUsername: k.SubjectFrom == config.KeycloakSubjectUsername},
 		Publisher: bus.AllPublisher{JS: js}, Now: o.Now, Logger: o.Logger.With("component", "keycloak-bridge"),
-	})
-	if err != nil {
+	}
+	if a.keycloak.user, err = keycloak.Start(ctx, bc); err != nil {
 		return err
 	}
 	a.goBG(func() {
 		<-runCtx.Done()
-		a.keycloak.Stop()
+		a.keycloak.user.Stop()
+	})
+	if k.AdminSubject == "" {
+		return nil
+	}
+	bc.Admin, bc.Subject, bc.Stream = true, k.AdminSubject, ""
+	bc.Logger = o.Logger.With("component", "keycloak-admin-bridge")
+	if a.keycloak.admin, err = keycloak.Start(ctx, bc); err != nil {
+		return err
+	}
+	a.goBG(func() {
+		<-runCtx.Done()
+		a.keycloak.admin.Stop()
 	})
 	return nil
 }
 
 // writeBridgeMetrics appends the bridge's counters to /metrics.
 func (a *App) writeBridgeMetrics(w io.Writer) {
-	if a.keycloak == nil {
+	if a.keycloak.user == nil {
 		return
 	}
-	st := a.keycloak.Stats()
+	st := a.keycloak.stats()
 	c := func(v uint64) func() uint64 { return func() uint64 { return v } }
 	web.WriteCounters(w, []web.Counter{
 		{Name: "signoff_keycloak_events_total", Help: "Keycloak events taken by the bridge (redeliveries count again).", Value: c(st.Received)},
@@ -67,8 +105,12 @@ func (a *App) writeBridgeMetrics(w io.Writer) {
 // bridgeSubjects are the subjects an IdP user of the embedded server may
 // publish besides signoff's own: those of the configured bridges.
 func bridgeSubjects(cfg *config.Config) []string {
-	if k := cfg.Bridges.Keycloak; k != nil {
-		return []string{k.Subject}
+	k := cfg.Bridges.Keycloak
+	switch {
+	case k == nil:
+		return nil
+	case k.AdminSubject != "":
+		return []string{k.Subject, k.AdminSubject}
 	}
-	return nil
+	return []string{k.Subject}
 }

@@ -86,8 +86,8 @@ func tokensFor(rp *testRP, sid string) []token {
 func TestKeycloakBridge(t *testing.T) {
 	notes := newTestRP(t, "notes", "ES256")
 	a := startApp(t, kcConfig(t, notes), notes)
-	if a.keycloak.Stream() != keycloak.CaptureStream {
-		t.Fatalf("bridge consumes %s, want its capture stream %s", a.keycloak.Stream(), keycloak.CaptureStream)
+	if a.keycloak.user.Stream() != keycloak.CaptureStream {
+		t.Fatalf("bridge consumes %s, want its capture stream %s", a.keycloak.user.Stream(), keycloak.CaptureStream)
 	}
 	c := appClient(t, a)
 	steps := []struct{ sample, subject string }{
@@ -163,7 +163,7 @@ func TestKeycloakBridge(t *testing.T) {
 
 	eventually(t, 10*time.Second, func() error {
 		want := keycloak.Stats{Received: 11, Joins: 4, Logouts: 2, IgnoredRealm: 1, IgnoredError: 1, IgnoredType: 2, Poisoned: 1}
-		if st := a.keycloak.Stats(); st != want {
+		if st := a.keycloak.user.Stats(); st != want {
 			return fmt.Errorf("stats %+v, want %+v", st, want)
 		}
 		return nil
@@ -297,8 +297,8 @@ func TestKeycloakBridgeListenerStream(t *testing.T) {
 	cfg := kcConfig(t, notes)
 	cfg.NATS.URL = url
 	a := startApp(t, cfg, notes)
-	if a.keycloak.Stream() != listenerStream {
-		t.Fatalf("bridge consumes %q, want the listener's stream", a.keycloak.Stream())
+	if a.keycloak.user.Stream() != listenerStream {
+		t.Fatalf("bridge consumes %q, want the listener's stream", a.keycloak.user.Stream())
 	}
 	for _, s := range []struct{ sample, typ string }{{"login.json", "LOGIN"}, {"logout.json", "LOGOUT"}} {
 		m := &nats.Msg{Subject: kcSubject(kcRealm, "success", "web-app", s.typ), Data: kcSample(t, s.sample)}
@@ -443,4 +443,70 @@ func TestKeycloakBridgeSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("%d session.joined stored for %d logins: duplicates", total, n)
 	}
 	t.Logf("killed after %d of %d joins were stored", killedAt, n)
+}
+
+// TestKeycloakAdminEvents: with bridges.keycloak.admin_subject, an admin's
+// deletion of alice's session ends that session, and an admin's "Sign out"
+// of bob ends all of bob's sessions (keycloak#27342: Keycloak itself sends
+// no back-channel logout for it), both with initiator admin.
+func TestKeycloakAdminEvents(t *testing.T) {
+	notes := newTestRP(t, "notes", "ES256")
+	cfg := kcConfig(t, notes)
+	cfg.Bridges.Keycloak.AdminSubject = "keycloak.event.admin.>"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := startApp(t, cfg, notes)
+	if a.keycloak.admin == nil || a.keycloak.admin.Stream() != keycloak.AdminCaptureStream {
+		t.Fatalf("admin bridge %+v", a.keycloak.admin)
+	}
+	c := appClient(t, a)
+	for _, s := range []string{"login.json", "login_bob.json"} {
+		if err := c.nc.Publish(kcSubject(kcRealm, "success", "web-app", "LOGIN"), kcSample(t, s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.nc.Flush()
+	eventually(t, 20*time.Second, func() error {
+		if n := len(c.received(events.SubjectSessionJoined)); n != 2 {
+			return fmt.Errorf("%d joins", n)
+		}
+		return nil
+	})
+	// keycloak-nats: keycloak.event.admin.<realm>.<result>.<resourceType>.<operation>
+	for _, s := range []struct{ sample, subject string }{
+		{"admin_session_delete.json", "keycloak.event.admin." + kcRealm + ".success.user_session.delete"},
+		{"admin_user_logout.json", "keycloak.event.admin." + kcRealm + ".success.user.action"},
+		{"admin_user_update.json", "keycloak.event.admin." + kcRealm + ".success.user.update"},
+	} {
+		if err := c.nc.Publish(s.subject, kcSample(t, s.sample)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.nc.Flush()
+	for _, s := range []string{"admin_session_delete.json", "admin_user_logout.json"} {
+		done := c.waitCompleted(kcLogoutID(t, s), 20*time.Second)
+		if done.Outcome != events.CompletedComplete || len(done.Participants) != 1 || done.Participants[0].Outcome != events.OutcomeSucceeded {
+			t.Errorf("%s: completed %+v", s, done)
+		}
+	}
+	if len(tokensFor(notes, kcSIDA)) != 1 || len(tokensFor(notes, kcSIDB)) != 1 {
+		_, toks := notes.snapshot()
+		t.Errorf("tokens: %+v", toks)
+	}
+	for _, m := range c.received(events.SubjectLogoutRequested) {
+		r, err := events.Decode[events.LogoutRequested](m.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Initiator != events.InitiatorAdmin {
+			t.Errorf("logout.requested %+v, want initiator admin", r)
+		}
+	}
+	eventually(t, 10*time.Second, func() error {
+		if st := a.keycloak.admin.Stats(); st.Logouts != 2 || st.IgnoredType != 1 {
+			return fmt.Errorf("admin bridge stats %+v", st)
+		}
+		return nil
+	})
 }

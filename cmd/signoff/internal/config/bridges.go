@@ -41,6 +41,12 @@ type KeycloakBridge struct {
 	// Subject is the NATS subject filter on which the listener publishes
 	// (default keycloak.event.client.>).
 	Subject string `yaml:"subject"`
+	// AdminSubject, when set, is where the listener publishes Keycloak
+	// admin events (keycloak-nats: keycloak.event.admin.>): an admin's
+	// deletion of a session, or "Sign out" of all a user's sessions,
+	// becomes a logout (initiator admin). Empty (default): off. Its
+	// stream is found, or created as SIGNOFF_KEYCLOAK_ADMIN, as for Subject.
+	AdminSubject string `yaml:"admin_subject"`
 	// Stream is the JetStream stream that holds the events. Empty: the
 	// stream that already captures Subject (a listener publishing to
 	// JetStream), else signoff's own stream SIGNOFF_KEYCLOAK, created to
@@ -93,6 +99,13 @@ func (v *validator) bridges(b Bridges, rps []RelyingParty) {
 		v.add(p+".realm", "must not contain whitespace or control characters")
 	}
 	v.check(p+".subject", checkSubjectFilter(k.Subject))
+	if k.AdminSubject != "" {
+		if msg := checkSubjectFilter(k.AdminSubject); msg != "" {
+			v.add(p+".admin_subject", "%s", msg)
+		} else if subjectsOverlap(k.Subject, k.AdminSubject) {
+			v.add(p+".admin_subject", "%q overlaps bridges.keycloak.subject %q: admin and user events need subjects of their own", k.AdminSubject, k.Subject)
+		}
+	}
 	if k.Stream != "" && !streamNameRE.MatchString(k.Stream) {
 		v.add(p+".stream", "must be a JetStream stream name (letters, digits, _ and -), got %q", k.Stream)
 	} else if k.Stream == "SIGNOFF" {
@@ -152,4 +165,22 @@ func checkSubjectFilter(s string) string {
 		return fmt.Sprintf("%q overlaps signoff's own or NATS's internal subjects; use the listener's prefix, e.g. %s", s, DefaultKeycloakSubject)
 	}
 	return ""
+}
+
+// subjectsOverlap reports whether some subject matches both filters a
+// and b.
+func subjectsOverlap(a, b string) bool {
+	at, bt := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; ; i++ {
+		switch {
+		case i == len(at) && i == len(bt):
+			return true
+		case i == len(at) || i == len(bt):
+			return false
+		case at[i] == ">" || bt[i] == ">":
+			return true
+		case at[i] != "*" && bt[i] != "*" && at[i] != bt[i]:
+			return false
+		}
+	}
 }

@@ -35,6 +35,8 @@ func TestKeycloakBridgeValidation(t *testing.T) {
 		{"subject gt not last", "bridges:\n  keycloak:\n    realm: myrealm\n    subject: keycloak.>.login #<\n    clients: {web-app: wiki}\n", "bridges.keycloak.subject", `"keycloak.>.login" is not a NATS subject: > must be the last token`},
 		{"subject empty token", "bridges:\n  keycloak:\n    realm: myrealm\n    subject: keycloak..login #<\n    clients: {web-app: wiki}\n", "bridges.keycloak.subject", `"keycloak..login" is not a NATS subject: empty token`},
 		{"subject partial wildcard", "bridges:\n  keycloak:\n    realm: myrealm\n    subject: keycloak.event* #<\n    clients: {web-app: wiki}\n", "bridges.keycloak.subject", `"keycloak.event*" is not a NATS subject: a wildcard must be a whole token`},
+		{"admin_subject overlaps", "bridges:\n  keycloak:\n    realm: myrealm\n    admin_subject: keycloak.event.> #<\n    clients: {web-app: wiki}\n", "bridges.keycloak.admin_subject", `"keycloak.event.>" overlaps bridges.keycloak.subject "keycloak.event.client.>"`},
+		{"admin_subject signoff", "bridges:\n  keycloak:\n    realm: myrealm\n    admin_subject: signoff.x #<\n    clients: {web-app: wiki}\n", "bridges.keycloak.admin_subject", `"signoff.x" overlaps signoff's own`},
 		{"stream name", "bridges:\n  keycloak:\n    realm: myrealm\n    stream: keycloak.events #<\n    clients: {web-app: wiki}\n", "bridges.keycloak.stream", "must be a JetStream stream name"},
 		{"stream SIGNOFF", "bridges:\n  keycloak:\n    realm: myrealm\n    stream: SIGNOFF #<\n    clients: {web-app: wiki}\n", "bridges.keycloak.stream", "SIGNOFF is signoff's own event stream"},
 		{"subject_from", "bridges:\n  keycloak:\n    realm: myrealm\n    subject_from: email #<\n    clients: {web-app: wiki}\n", "bridges.keycloak.subject_from", `must be user_id or username, got "email"`},
@@ -94,5 +96,24 @@ func TestKeycloakBridgeDefaults(t *testing.T) {
 	c, err = Parse([]byte(kcBase), "signoff.yaml", nil)
 	if err != nil || c.Bridges.Keycloak != nil {
 		t.Errorf("no bridges: %v, %+v", err, c.Bridges.Keycloak)
+	}
+}
+
+func TestSubjectsOverlap(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"keycloak.event.client.>", "keycloak.event.admin.>", false},
+		{"keycloak.event.client.>", "keycloak.event.*.x", true},
+		{"keycloak.event.client.>", "keycloak.event.client", false},
+		{"keycloak.event.client", "keycloak.event.client", true},
+		{"a.*.c", "a.b.*", true},
+		{"a.*", "a.b.c", false},
+		{"keycloak.events.*.user.>", "keycloak.events.*.admin.>", false},
+	} {
+		if got := subjectsOverlap(tc.a, tc.b); got != tc.want {
+			t.Errorf("subjectsOverlap(%q, %q) = %t, want %t", tc.a, tc.b, got, tc.want)
+		}
 	}
 }
