@@ -148,9 +148,10 @@ func (m Mapping) Map(ev Event, now time.Time) (Outcome, error) {
 
 // mapAdmin maps the admin events that end sessions: DELETE of
 // sessions/<id> (an admin signed one session out) ends that session; ACTION
-// users/<id>/logout ("Sign out" of all a user's sessions, which sends no
-// back-channel logout: keycloak#27342) ends every session of the user, when
-// subjects are user ids. Other admin events are ignored.
+// users/<id>/logout ("Sign out" of all a user's sessions, for which
+// Keycloak names only one session per client: keycloak#22914) ends every
+// session of the user, when subjects are user ids. Other admin events,
+// the realm-wide logout-all among them, are ignored.
 func (m Mapping) mapAdmin(ev Event, realmID string, at time.Time) (Outcome, error) {
 	path := strings.Trim(ev.ResourcePath, "/")
 	id := EventID(ev)

@@ -447,8 +447,7 @@ func TestKeycloakBridgeSurvivesSIGKILL(t *testing.T) {
 
 // TestKeycloakAdminEvents: with bridges.keycloak.admin_subject, an admin's
 // deletion of alice's session ends that session, and an admin's "Sign out"
-// of bob ends all of bob's sessions (keycloak#27342: Keycloak itself sends
-// no back-channel logout for it), both with initiator admin.
+// of bob ends all of bob's sessions, both with initiator admin.
 func TestKeycloakAdminEvents(t *testing.T) {
 	notes := newTestRP(t, "notes", "ES256")
 	cfg := kcConfig(t, notes)
