@@ -83,23 +83,42 @@ func (a *App) startBridges(ctx, runCtx context.Context, o Options) error {
 	return nil
 }
 
-// writeBridgeMetrics appends the bridge's counters to /metrics.
-func (a *App) writeBridgeMetrics(w io.Writer) {
+// bridgeCounter is one counter of the bridges, read at scrape time.
+type bridgeCounter struct {
+	Name, Help string
+	Value      func() uint64
+}
+
+// bridgeCounters are the bridges' counters for /metrics; none without a
+// bridge. Each reads the sum of the user and admin bridges' Stats.
+func (a *App) bridgeCounters() []bridgeCounter {
 	if a.keycloak.user == nil {
-		return
+		return nil
 	}
-	st := a.keycloak.stats()
-	c := func(v uint64) func() uint64 { return func() uint64 { return v } }
-	web.WriteCounters(w, []web.Counter{
-		{Name: "signoff_keycloak_events_total", Help: "Keycloak events taken by the bridge (redeliveries count again).", Value: c(st.Received)},
-		{Name: "signoff_keycloak_joins_total", Help: "session.joined published from Keycloak LOGIN and CODE_TO_TOKEN.", Value: c(st.Joins)},
-		{Name: "signoff_keycloak_logouts_total", Help: "logout.requested published from Keycloak LOGOUT and USER_SESSION_DELETED.", Value: c(st.Logouts)},
-		{Name: "signoff_keycloak_ignored_realm_total", Help: "Keycloak events of another realm, ignored.", Value: c(st.IgnoredRealm)},
-		{Name: "signoff_keycloak_ignored_client_total", Help: "Keycloak logins at a client not in bridges.keycloak.clients, ignored.", Value: c(st.IgnoredClient)},
-		{Name: "signoff_keycloak_ignored_error_total", Help: "Failed Keycloak events (error set), ignored.", Value: c(st.IgnoredError)},
-		{Name: "signoff_keycloak_ignored_type_total", Help: "Keycloak events of a type the bridge does not act on (and admin events), ignored.", Value: c(st.IgnoredType)},
-		{Name: "signoff_keycloak_poisoned_total", Help: "Malformed Keycloak events sent to signoff.poison.", Value: c(st.Poisoned)},
-	})
+	c := func(name, help string, f func(keycloak.Stats) uint64) bridgeCounter {
+		return bridgeCounter{Name: name, Help: help, Value: func() uint64 { return f(a.keycloak.stats()) }}
+	}
+	return []bridgeCounter{
+		c("signoff_keycloak_events_total", "Keycloak events taken by the bridge (redeliveries count again).", func(s keycloak.Stats) uint64 { return s.Received }),
+		c("signoff_keycloak_joins_total", "session.joined published from Keycloak LOGIN and CODE_TO_TOKEN.", func(s keycloak.Stats) uint64 { return s.Joins }),
+		c("signoff_keycloak_logouts_total", "logout.requested published from Keycloak LOGOUT, USER_SESSION_DELETED and admin sign-outs.", func(s keycloak.Stats) uint64 { return s.Logouts }),
+		c("signoff_keycloak_ignored_realm_total", "Keycloak events of another realm, ignored.", func(s keycloak.Stats) uint64 { return s.IgnoredRealm }),
+		c("signoff_keycloak_ignored_client_total", "Keycloak logins at a client not in bridges.keycloak.clients, ignored.", func(s keycloak.Stats) uint64 { return s.IgnoredClient }),
+		c("signoff_keycloak_ignored_error_total", "Failed Keycloak events (error set), ignored.", func(s keycloak.Stats) uint64 { return s.IgnoredError }),
+		c("signoff_keycloak_ignored_type_total", "Keycloak events of a type the bridge does not act on (and other admin events), ignored.", func(s keycloak.Stats) uint64 { return s.IgnoredType }),
+		c("signoff_keycloak_poisoned_total", "Malformed Keycloak events sent to signoff.poison.", func(s keycloak.Stats) uint64 { return s.Poisoned }),
+	}
+}
+
+// writeBridgeMetrics appends the bridges' counters to /metrics.
+func (a *App) writeBridgeMetrics(w io.Writer) {
+	var cs []web.Counter
+	for _, c := range a.bridgeCounters() {
+		cs = append(cs, web.Counter{Name: c.Name, Help: c.Help, Value: c.Value})
+	}
+	if len(cs) > 0 {
+		web.WriteCounters(w, cs)
+	}
 }
 
 // bridgeSubjects are the subjects an IdP user of the embedded server may
