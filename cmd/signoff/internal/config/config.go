@@ -126,6 +126,8 @@ type Config struct {
 	Logout Logout `yaml:"logout"`
 	// RelyingParties are the applications signed out by signoff.
 	RelyingParties []RelyingParty `yaml:"relying_parties"`
+	// Bridges consume the events of existing IdPs (bridges.go).
+	Bridges Bridges `yaml:"bridges"`
 	// Backchannel tunes OIDC back-channel delivery. Addition beyond the contract.
 	Backchannel Backchannel `yaml:"backchannel"`
 	// Log configures logging. Addition beyond the contract.
@@ -136,8 +138,6 @@ type Config struct {
 	Shutdown Shutdown `yaml:"shutdown"`
 	// OIDCProvider verifies id_token_hint at /oidc/end_session.
 	OIDCProvider OIDCProvider `yaml:"oidc_provider"`
-	// Bridges consume the events of existing IdPs (bridges.go).
-	Bridges Bridges `yaml:"bridges"`
 
 	src *source // where values came from; nil for Default()
 }
@@ -607,6 +607,7 @@ func (c *Config) applyDefaults() {
 	if c.Session.CookieName == "" {
 		c.Session.CookieName = DefaultCookieName
 	}
+	c.bridgeDefaults()
 	if !set("shutdown.grace") && c.Shutdown.Grace == 0 {
 		c.Shutdown.Grace = Duration(DefaultShutdownGrace)
 	}
@@ -628,7 +629,6 @@ func (c *Config) applyDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = DefaultLogFormat
 	}
-	c.bridgeDefaults()
 	for i := range c.RelyingParties {
 		rp := &c.RelyingParties[i]
 		if rp.Name == "" {
