@@ -50,6 +50,9 @@ relying_parties:
   - id: payroll
     saml: {metadata_file: good-sp.xml}
 `, 0, []string{"is valid: 1 relying party; every file it names was read"}},
+		{"keycloak bridge", "public_url: https://auth.example.com\ndata_dir: " + data + "\nrelying_parties:\n  - id: payroll\n    saml: {metadata_file: good-sp.xml}\nbridges:\n  keycloak:\n    subject: signoff.>\n    clients: {web-app: wiki, hr-app: payroll}\n",
+			1, []string{"c.yaml:7: bridges.keycloak.realm: required", `c.yaml:8: bridges.keycloak.subject: "signoff.>" overlaps`,
+				`c.yaml:9: bridges.keycloak.clients.web-app: "wiki" is not the id of a relying party`, `c.yaml:9: bridges.keycloak.clients.hr-app: relying party "payroll" has no oidc block`}},
 		{"every problem at once", `public_url: https://auth.example.com
 listen: 127.0.0.1:99999
 data_dir: ` + data + `

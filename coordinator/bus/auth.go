@@ -319,6 +319,9 @@ func (b *Bus) serverAuth(opts *server.Options) error {
 	opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: pub}) // all permissions
 	for _, u := range b.cfg.Users {
 		perms := Permissions(u.Role)
+		if u.Role == RoleIDP && perms != nil {
+			perms.Publish.Allow = append(perms.Publish.Allow, b.cfg.IDPPublish...)
+		}
 		switch {
 		case perms == nil:
 			return fmt.Errorf("bus: nats user %q: unknown role %q (idp or observer)", u.Name, u.Role)

@@ -49,7 +49,11 @@ type Config struct {
 	// AllowAnonymous lets clients without credentials connect to Listen
 	// with every permission; it is logged as a warning at every start.
 	AllowAnonymous bool
-	Logger         *slog.Logger
+	// IDPPublish are more subjects the idp role may publish: those an IdP
+	// bridge consumes (bridges.keycloak.subject), so that the IdP's event
+	// listener logs in as an idp user.
+	IDPPublish []string
+	Logger     *slog.Logger
 }
 
 // Bus is a running connection to NATS, with the embedded server if any.

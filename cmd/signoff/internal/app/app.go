@@ -69,6 +69,8 @@ type App struct {
 	local *cookie.Adapter
 	js    jetstream.JetStream
 
+	keycloak keycloakBridges // bridges.keycloak (keycloak.go)
+
 	intake   *bus.Ordered
 	work     []*bus.Work
 	sealer   *events.Sealer
@@ -254,6 +256,9 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	a.goBG(func() { a.coord.RunSweeper(runCtx) })
 	a.goBG(func() { a.keys.Watch(runCtx, 10*time.Second) })
 	a.goBG(func() { a.bus.KeepStream(runCtx) })
+	if err := a.startBridges(ctx, runCtx, o); err != nil {
+		return nil, err
+	}
 
 	if o.Listener != nil {
 		a.listener = o.Listener
@@ -307,7 +312,7 @@ func busConfig(cfg *config.Config, na *config.NATSAuth, log *slog.Logger) bus.Co
 	bc := bus.Config{
 		URL: cfg.NATS.URL, Listen: cfg.NATS.Listen, StoreDir: filepath.Join(cfg.DataDir, "nats"),
 		SyncAlways: cfg.NATS.SyncAlways, Replicas: cfg.NATS.Replicas, Logger: log,
-		AllowAnonymous: cfg.NATS.AllowAnonymous,
+		AllowAnonymous: cfg.NATS.AllowAnonymous, IDPPublish: bridgeSubjects(cfg),
 		Auth: bus.Auth{
 			CredsFile: na.CredsFile, NkeySeedFile: na.NkeySeedFile, User: na.User, Password: na.Password, Token: na.Token,
 			TLS: bus.TLS{CAFile: na.TLS.CAFile, CertFile: na.TLS.CertFile, KeyFile: na.TLS.KeyFile, ServerName: na.TLS.ServerName},

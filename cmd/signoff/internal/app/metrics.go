@@ -231,6 +231,9 @@ func (a *App) registerMetrics() {
 			gaugeFunc("signoff_consumer_lag", "Messages not yet delivered to a work consumer.", l, func() float64 { return float64(wc.Stats().Pending) }),
 			gaugeFunc("signoff_consumer_ack_pending", "Messages delivered to a work consumer and not yet acknowledged.", l, func() float64 { return float64(wc.Stats().AckPending) }))
 	}
+	for _, c := range a.bridgeCounters() {
+		cs = append(cs, counterFunc(c.Name, c.Help, c.Value))
+	}
 	a.prom.reg.MustRegister(cs...)
 }
 

@@ -126,6 +126,8 @@ type Config struct {
 	Logout Logout `yaml:"logout"`
 	// RelyingParties are the applications signed out by signoff.
 	RelyingParties []RelyingParty `yaml:"relying_parties"`
+	// Bridges consume the events of existing IdPs (bridges.go).
+	Bridges Bridges `yaml:"bridges"`
 	// Backchannel tunes OIDC back-channel delivery. Addition beyond the contract.
 	Backchannel Backchannel `yaml:"backchannel"`
 	// Log configures logging. Addition beyond the contract.
@@ -622,6 +624,7 @@ func (c *Config) applyDefaults() {
 	if c.Session.CookieName == "" {
 		c.Session.CookieName = DefaultCookieName
 	}
+	c.bridgeDefaults()
 	if !set("shutdown.grace") && c.Shutdown.Grace == 0 {
 		c.Shutdown.Grace = Duration(DefaultShutdownGrace)
 	}

@@ -179,6 +179,11 @@ func (w *walker) leaf(n *yaml.Node, t reflect.Type, path string) {
 			w.src.lines[fmt.Sprintf("%s[%d]", path, i)] = e.Line
 		}
 	}
+	if t.Kind() == reflect.Map && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			w.src.lines[joinPath(path, n.Content[i].Value)] = n.Content[i].Line
+		}
+	}
 	err := n.Decode(reflect.New(t).Interface())
 	if err == nil {
 		return

@@ -41,6 +41,7 @@ func (c *Config) Validate() error {
 		v.check("nats.listen", checkHostPort(c.NATS.Listen))
 	}
 	v.nats(&c.NATS)
+	v.bridges(c.Bridges, c.RelyingParties)
 
 	v.check("session.cookie_name", checkCookieName(c.Session.CookieName))
 	if d := c.Session.CookieDomain; d != "" {
