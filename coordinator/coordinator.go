@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/signoff/signoff/coordinator/bus"
 	"github.com/signoff/signoff/coordinator/saga"
@@ -63,6 +64,11 @@ type Config struct {
 	// bus; the others (front-channel, cookie) are driven by the browser
 	// page from the saga, and get no dispatch event. Nil: every adapter.
 	BusAdapters map[string]bool
+	// Tracer, when set, traces the intake of logout.requested and
+	// logout.result, the start and the completion of sagas, and carries
+	// the trace context to dispatches and logout.completed (see trace.go);
+	// nil turns tracing off at no cost.
+	Tracer trace.TracerProvider
 }
 
 // Coordinator handles the coordinator's subjects.
@@ -75,6 +81,7 @@ type Coordinator struct {
 	// policySet is true once the store computes expiry_at with this
 	// coordinator's expiry policy (see withPolicy).
 	policySet atomic.Bool
+	tracer    trace.Tracer // nil: tracing off
 }
 
 // New returns a coordinator.
@@ -96,7 +103,11 @@ func New(cfg Config) *Coordinator {
 	}
 	cfg.SessionExpiration = max(cfg.SessionExpiration, 0)
 	cfg.SessionInactivity = max(cfg.SessionInactivity, 0)
-	return &Coordinator{cfg: cfg, log: cfg.Logger}
+	c := &Coordinator{cfg: cfg, log: cfg.Logger}
+	if cfg.Tracer != nil {
+		c.tracer = cfg.Tracer.Tracer(tracerName)
+	}
+	return c
 }
 
 func (c *Coordinator) now() time.Time { return c.cfg.Now().UTC() }
@@ -117,6 +128,12 @@ func (c *Coordinator) Handle(ctx context.Context, subject, seal string, payload 
 // the event is to be poisoned. seal is the event's HeaderSeal value, which
 // a logout.result must carry when the coordinator has a Sealer.
 func (c *Coordinator) Prepare(subject, seal string, payload []byte) (func(tx *store.Tx) error, error) {
+	return c.prepare(context.Background(), subject, seal, payload)
+}
+
+// prepare is Prepare with the context of the event: its span, whose trace
+// context the dispatches and completion it causes carry.
+func (c *Coordinator) prepare(ctx context.Context, subject, seal string, payload []byte) (func(tx *store.Tx) error, error) {
 	switch subject {
 	case events.SubjectSessionJoined:
 		ev, err := events.Decode[events.SessionJoined](payload)
@@ -138,7 +155,8 @@ func (c *Coordinator) Prepare(subject, seal string, payload []byte) (func(tx *st
 		if err != nil {
 			return nil, err
 		}
-		return func(tx *store.Tx) error { return c.start(tx, req) }, nil
+		traceRequest(ctx, req)
+		return func(tx *store.Tx) error { return c.start(ctx, tx, req) }, nil
 	case events.SubjectLogoutResult:
 		if c.cfg.Sealer != nil {
 			if err := c.cfg.Sealer.Verify(subject, payload, seal); err != nil {
@@ -149,7 +167,8 @@ func (c *Coordinator) Prepare(subject, seal string, payload []byte) (func(tx *st
 		if err != nil {
 			return nil, err
 		}
-		return func(tx *store.Tx) error { return c.record(tx, r) }, nil
+		traceResult(ctx, r)
+		return func(tx *store.Tx) error { return c.record(ctx, tx, r) }, nil
 	}
 	return nil, bus.Permanent(fmt.Errorf("coordinator: no handler for subject %q", subject))
 }
@@ -185,10 +204,10 @@ func (c *Coordinator) unknownRPJoin(tx *store.Tx, err error) {
 
 // Start begins the saga of req (idempotent on req.LogoutID).
 func (c *Coordinator) Start(ctx context.Context, req events.LogoutRequested) error {
-	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error { return c.start(tx, req) })
+	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error { return c.start(ctx, tx, req) })
 }
 
-func (c *Coordinator) start(tx *store.Tx, req events.LogoutRequested) error {
+func (c *Coordinator) start(ctx context.Context, tx *store.Tx, req events.LogoutRequested) error {
 	exists, err := tx.SagaExists(req.LogoutID)
 	if err != nil || exists {
 		return err
@@ -212,7 +231,8 @@ func (c *Coordinator) start(tx *store.Tx, req events.LogoutRequested) error {
 				"logout_id", s.LogoutID, "session_id", s.SessionID, "subject", s.Subject)
 		}
 	})
-	return c.apply(tx, s, cmds, now)
+	traceStart(ctx, s)
+	return c.apply(ctx, tx, s, cmds, now)
 }
 
 // taken lists the registry sessions a saga took over.
@@ -228,10 +248,10 @@ func taken(s saga.Saga) []saga.Session {
 
 // Record applies one result to its saga.
 func (c *Coordinator) Record(ctx context.Context, r events.Result) error {
-	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error { return c.record(tx, r) })
+	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error { return c.record(ctx, tx, r) })
 }
 
-func (c *Coordinator) record(tx *store.Tx, r events.Result) error {
+func (c *Coordinator) record(ctx context.Context, tx *store.Tx, r events.Result) error {
 	s, ok, err := tx.SagaWithoutSessions(r.LogoutID)
 	if err != nil {
 		return err
@@ -256,7 +276,7 @@ func (c *Coordinator) record(tx *store.Tx, r events.Result) error {
 	if err := tx.SaveProgress(s, next); err != nil {
 		return err
 	}
-	return c.apply(tx, next, cmds, now)
+	return c.apply(ctx, tx, next, cmds, now)
 }
 
 // samePending reports that ApplyResult changed nothing.
@@ -352,13 +372,15 @@ func (c *Coordinator) step(ctx context.Context, id string, f func(saga.Saga, tim
 		if err := tx.SaveProgress(s, next); err != nil {
 			return err
 		}
-		return c.apply(tx, next, cmds, now)
+		return c.apply(ctx, tx, next, cmds, now)
 	})
 }
 
-// apply turns commands into outbox rows.
-func (c *Coordinator) apply(tx *store.Tx, s saga.Saga, cmds []saga.Command, now time.Time) error {
+// apply turns commands into outbox rows; with tracing, each row carries
+// the trace context of ctx (the completion its own span's).
+func (c *Coordinator) apply(ctx context.Context, tx *store.Tx, s saga.Saga, cmds []saga.Command, now time.Time) error {
 	for _, cmd := range cmds {
+		rctx := ctx
 		var id, subject string
 		var payload []byte
 		var err error
@@ -379,6 +401,7 @@ func (c *Coordinator) apply(tx *store.Tx, s saga.Saga, cmds []saga.Command, now 
 			ev := events.Completed{EventID: uuid.NewString(), LogoutID: s.LogoutID, OccurredAt: now, Outcome: cmd.Outcome, Participants: cmd.Participants, Detail: cmd.Detail}
 			id, subject = ev.EventID, events.SubjectLogoutCompleted
 			payload, err = events.Encode(ev)
+			rctx = c.traceComplete(ctx, tx, ev)
 			// Logged once committed: a rolled-back apply (an intake batch
 			// stopped by a shutdown) runs again after the restart.
 			logoutID, outcome, n := s.LogoutID, cmd.Outcome, len(cmd.Participants)
@@ -400,6 +423,7 @@ func (c *Coordinator) apply(tx *store.Tx, s saga.Saga, cmds []saga.Command, now 
 		if c.cfg.Sealer != nil && strings.HasPrefix(subject, events.SubjectDispatchPrefix) {
 			headers = map[string]string{events.HeaderSeal: c.cfg.Sealer.Seal(subject, payload)}
 		}
+		headers = c.traceHeaders(rctx, headers)
 		if err := tx.AddOutboxWithHeaders(id, subject, payload, headers, now); err != nil {
 			return err
 		}

@@ -136,6 +136,8 @@ type Config struct {
 	Shutdown Shutdown `yaml:"shutdown"`
 	// OIDCProvider verifies id_token_hint at /oidc/end_session.
 	OIDCProvider OIDCProvider `yaml:"oidc_provider"`
+	// Tracing exports OpenTelemetry traces. Addition beyond the contract.
+	Tracing Tracing `yaml:"tracing"`
 
 	src *source // where values came from; nil for Default()
 }
@@ -626,6 +628,7 @@ func (c *Config) applyDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = DefaultLogFormat
 	}
+	c.Tracing.defaults(set)
 	for i := range c.RelyingParties {
 		rp := &c.RelyingParties[i]
 		if rp.Name == "" {

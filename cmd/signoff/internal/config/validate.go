@@ -100,6 +100,7 @@ func (c *Config) Validate() error {
 		v.add("log.format", "must be text or json; got %q", c.Log.Format)
 	}
 
+	v.tracing(&c.Tracing)
 	v.relyingParties(c.RelyingParties)
 	return v.err()
 }
