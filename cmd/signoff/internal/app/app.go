@@ -23,6 +23,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/signoff/signoff/adapters/backchannel"
 	"github.com/signoff/signoff/adapters/cookie"
@@ -53,6 +54,9 @@ type Options struct {
 	// Listener, when set, serves HTTP instead of a new listener on
 	// Config.Listen (the demo opens it first to know its address).
 	Listener net.Listener
+	// TracerProvider, when set, traces logouts instead of the provider of
+	// the tracing section (tests pass the SDK's with an in-memory exporter).
+	TracerProvider trace.TracerProvider
 }
 
 // App is a running signoff.
@@ -76,6 +80,7 @@ type App struct {
 	batcher  *bus.Batcher // group-commits results, requests and poison copies
 	httpSrv  *http.Server
 	listener net.Listener
+	tracing  *tracingState // nil: tracing off
 
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup
@@ -106,6 +111,9 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+	}
+	if err := a.startTracing(ctx, o); err != nil {
+		return nil, err
 	}
 	a.keys, err = keys.Open(cfg.KeyDir(), cfg.Keys.Dir == "", o.Now, o.Logger)
 	if err != nil {
@@ -167,13 +175,14 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
 		Logger: o.Logger.With("component", "coordinator"), Sealer: a.sealer,
 		BusAdapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterSAML: true},
+		Tracer:      a.tracing.provider(),
 	})
 
-	resultPub := resultPublisher{batcher: a.batcher, sealer: a.sealer}
+	resultPub := resultPublisher{batcher: a.batcher, sealer: a.sealer, tracing: a.tracing}
 	a.bc, err = backchannel.New(backchannel.Config{
 		Issuer: cfg.Issuer, Keys: a.keys, RPs: bcRPs, Publisher: resultPub,
 		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
-		Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
+		Client: o.HTTPClient, Now: o.Now, Logger: o.Logger, Tracer: a.tracing.provider(),
 	})
 	if err != nil {
 		return nil, err
@@ -273,7 +282,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	a.httpSrv = &http.Server{Handler: a.tracing.handler(cfg.PublicURL, handler), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := a.httpSrv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server", "err", err)
@@ -453,7 +462,7 @@ func (a *App) taker(ad dispatchAdapter) func(ctx context.Context, m jetstream.Ms
 			a.log.Debug("dispatch for a participant no longer pending; not delivered", "logout_id", d.LogoutID, "rp_id", d.RPID)
 			return nil
 		}
-		return ad.Handle(ctx, d)
+		return ad.Handle(a.tracing.extract(ctx, m.Headers()), d)
 	}
 }
 
@@ -544,6 +553,7 @@ func (a *App) Close(ctx context.Context) error {
 		if a.store != nil {
 			errs = append(errs, a.store.Close())
 		}
+		errs = append(errs, a.tracing.stop(ctx))
 		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr
@@ -591,6 +601,7 @@ func (d dirMap) AdapterEnabled(adapter string) bool { return d.enabled[adapter] 
 type resultPublisher struct {
 	batcher *bus.Batcher
 	sealer  *events.Sealer
+	tracing *tracingState
 }
 
 func (p resultPublisher) PublishResult(ctx context.Context, r events.Result) error {
@@ -600,6 +611,7 @@ func (p resultPublisher) PublishResult(ctx context.Context, r events.Result) err
 	}
 	h := nats.Header{}
 	h.Set(events.HeaderSeal, p.sealer.Seal(events.SubjectLogoutResult, b))
+	p.tracing.inject(ctx, h)
 	// No Nats-Msg-Id: a repeated result changes nothing, and every id costs
 	// the stream an entry in its duplicate window.
 	return p.batcher.Publish(ctx, &nats.Msg{Subject: events.SubjectLogoutResult, Data: b, Header: h})
@@ -613,6 +625,7 @@ func (a *App) RequestLogout(ctx context.Context, req events.LogoutRequested) err
 	}
 	h := nats.Header{}
 	h.Set(jetstream.MsgIDHeader, req.EventID)
+	a.tracing.inject(ctx, h)
 	return a.batcher.Publish(ctx, &nats.Msg{Subject: events.SubjectLogoutRequested, Data: b, Header: h})
 }
 
