@@ -378,9 +378,8 @@ func (a *Adapter) run(parent trace.SpanContext, d events.Dispatch) {
 // publish retries until the result is published or the adapter stops; the
 // result carries the trace context of sctx.
 func (a *Adapter) publish(sctx context.Context, r events.Result) {
-	sc := trace.SpanContextFromContext(sctx)
 	delivery.Publish(a.runCtx, func(ctx context.Context) error {
-		return a.pub.PublishResult(trace.ContextWithSpanContext(ctx, sc), r)
+		return a.pub.PublishResult(delivery.WithSpanContext(ctx, sctx), r)
 	},
 		func(attempt int, err error, retrying bool) {
 			a.publishErrors.Add(1)

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/signoff/signoff/adapters/internal/delivery"
 	"github.com/signoff/signoff/events"
 )
@@ -43,7 +41,7 @@ func (a *Adapter) deliver(sctx context.Context, d events.Dispatch) (res events.R
 	}
 	ctx, cancel := context.WithTimeout(a.runCtx, remaining)
 	defer cancel()
-	ctx = trace.ContextWithSpan(ctx, trace.SpanFromContext(sctx))
+	ctx = delivery.WithSpan(ctx, sctx)
 
 	outs := make([]delivery.Outcome, 0, len(sids))
 	for _, sid := range sids {

@@ -45,12 +45,29 @@ func NewTracer(tp trace.TracerProvider, scope string) Tracer {
 // returns it with a context that carries only that span (no deadline, no
 // cancellation).
 func (t Tracer) Participant(parent trace.SpanContext, adapter, logoutID, rpID string) (context.Context, trace.Span) {
-	base := trace.ContextWithSpanContext(context.Background(), parent)
 	if t.t == nil {
-		return base, trace.SpanFromContext(base)
+		return context.Background(), trace.SpanFromContext(context.Background())
 	}
-	return t.t.Start(base, SpanParticipant, trace.WithAttributes(
+	return t.t.Start(trace.ContextWithSpanContext(context.Background(), parent), SpanParticipant, trace.WithAttributes(
 		AttrAdapter.String(adapter), AttrLogoutID.String(logoutID), AttrRPID.String(rpID)))
+}
+
+// WithSpan returns ctx carrying the span of sctx when it records (nothing
+// to carry otherwise).
+func WithSpan(ctx, sctx context.Context) context.Context {
+	if s := trace.SpanFromContext(sctx); s.IsRecording() {
+		return trace.ContextWithSpan(ctx, s)
+	}
+	return ctx
+}
+
+// WithSpanContext returns ctx carrying the span context of sctx, to be
+// injected into a message (ctx itself when there is none).
+func WithSpanContext(ctx, sctx context.Context) context.Context {
+	if sc := trace.SpanContextFromContext(sctx); sc.IsValid() {
+		return trace.ContextWithSpanContext(ctx, sc)
+	}
+	return ctx
 }
 
 // EndParticipant records the outcome of a participant's delivery on s and
