@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -410,4 +411,19 @@ func renderTrace(spans []sdktrace.ReadOnlySpan) string {
 		walk(r, 0)
 	}
 	return b.String()
+}
+
+// benchTracing turns tracing on in the whole-path benchmarks when
+// SIGNOFF_BENCH_TRACING=1: every span (sample_ratio 1) is exported over
+// OTLP/HTTP to a collector on loopback that reads and discards them.
+func benchTracing(b *testing.B, cfg *config.Config) {
+	if os.Getenv("SIGNOFF_BENCH_TRACING") != "1" {
+		return
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	}))
+	b.Cleanup(srv.Close)
+	cfg.Tracing.OTLPEndpoint = srv.URL
 }
