@@ -215,3 +215,23 @@ func TestTracingIntake(t *testing.T) {
 		t.Errorf("outbox: completed %v, poison %v; want both", sawCompleted, sawPoison)
 	}
 }
+
+// TestTracingOffAllocatesNothing: without a tracer, the intake's tracing
+// steps allocate nothing and add no header, even for a message that
+// carries a traceparent.
+func TestTracingOffAllocatesNothing(t *testing.T) {
+	c, _, _ := setup(t)
+	msgs := []jetstream.Msg{intakeMsg{subject: events.SubjectLogoutRequested, header: nats.Header{"traceparent": {remoteParent}}, seq: 1}}
+	ctx := context.Background()
+	var headers map[string]string
+	allocs := testing.AllocsPerRun(100, func() {
+		spans := c.traceBatch(ctx, msgs)
+		mctx := spans.ctx(ctx, 0)
+		traceRequest(mctx, events.LogoutRequested{})
+		headers = c.traceHeaders(mctx, nil)
+		spans.end(nil)
+	})
+	if allocs != 0 || headers != nil {
+		t.Errorf("tracing off: %v allocations per message, headers %v; want 0, nil", allocs, headers)
+	}
+}
