@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/signoff/signoff/cmd/signoff/internal/tracing"
@@ -32,6 +33,10 @@ func (a *App) startTracing(ctx context.Context, o Options) error {
 		return err
 	}
 	a.tracing = &tracingState{tp: p, shutdown: p.Shutdown}
+	// Export failures (a collector down) are logged, never fatal: the
+	// logouts go on and the spans of that batch are dropped.
+	log := a.log.With("component", "tracing")
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("exporting spans", "err", err) }))
 	a.log.Info("tracing on", "otlp_endpoint", a.cfg.Tracing.TracesURL(), "sample_ratio", a.cfg.Tracing.SampleRatio)
 	return nil
 }

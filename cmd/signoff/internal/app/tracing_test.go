@@ -427,3 +427,34 @@ func benchTracing(b *testing.B, cfg *config.Config) {
 	b.Cleanup(srv.Close)
 	cfg.Tracing.OTLPEndpoint = srv.URL
 }
+
+// TestTracingCollectorDown: a collector that refuses connections changes
+// nothing about logouts (export failures are logged), and Close still
+// returns promptly: the last export is bounded to 5 s.
+func TestTracingCollectorDown(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close() // nothing listens there any more
+	rp := newTestRP(t, "notes", "RS256")
+	cfg := testConfig(t, 20*time.Second, rp)
+	cfg.Tracing.OTLPEndpoint = deadURL
+	a, err := Start(context.Background(), Options{Config: cfg, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp.useJWKS("http://" + a.Addr() + "/jwks.json")
+	c := appClient(t, a)
+	c.join("sess-1", "alice", rp.ID, "sid-1")
+	c.logout("2e8f6a9d-4a1c-4b8d-9e8f-3b0c7d6e5f40", "sess-1")
+	if ev := c.waitCompleted("2e8f6a9d-4a1c-4b8d-9e8f-3b0c7d6e5f40", 30*time.Second); ev.Outcome != events.CompletedComplete {
+		t.Fatalf("outcome %s with the collector down, want complete", ev.Outcome)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = a.Close(ctx)
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("Close took %v with the collector down, want the export bounded (5 s)", took)
+	}
+	t.Logf("Close with the collector down: %v (err %v)", time.Since(start).Round(time.Millisecond), err)
+}
