@@ -46,6 +46,11 @@ type Config struct {
 	Deadline time.Duration
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Tracer, when set, traces the intake of logout.requested and
+	// logout.result, the start and the completion of sagas, and carries
+	// the trace context to dispatches and logout.completed (see trace.go);
+	// nil turns tracing off at no cost.
+	Tracer trace.TracerProvider
 	// SweepInterval is how often deadlines and expired sessions are
 	// checked (default 250ms).
 	SweepInterval time.Duration
@@ -64,11 +69,6 @@ type Config struct {
 	// bus; the others (front-channel, cookie) are driven by the browser
 	// page from the saga, and get no dispatch event. Nil: every adapter.
 	BusAdapters map[string]bool
-	// Tracer, when set, traces the intake of logout.requested and
-	// logout.result, the start and the completion of sagas, and carries
-	// the trace context to dispatches and logout.completed (see trace.go);
-	// nil turns tracing off at no cost.
-	Tracer trace.TracerProvider
 }
 
 // Coordinator handles the coordinator's subjects.
@@ -81,7 +81,6 @@ type Coordinator struct {
 	// policySet is true once the store computes expiry_at with this
 	// coordinator's expiry policy (see withPolicy).
 	policySet atomic.Bool
-	tracer    trace.Tracer // nil: tracing off
 }
 
 // New returns a coordinator.
@@ -103,11 +102,7 @@ func New(cfg Config) *Coordinator {
 	}
 	cfg.SessionExpiration = max(cfg.SessionExpiration, 0)
 	cfg.SessionInactivity = max(cfg.SessionInactivity, 0)
-	c := &Coordinator{cfg: cfg, log: cfg.Logger}
-	if cfg.Tracer != nil {
-		c.tracer = cfg.Tracer.Tracer(tracerName)
-	}
-	return c
+	return &Coordinator{cfg: cfg, log: cfg.Logger}
 }
 
 func (c *Coordinator) now() time.Time { return c.cfg.Now().UTC() }

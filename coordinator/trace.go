@@ -43,9 +43,10 @@ type batchSpans struct {
 
 // traceBatch starts the spans of msgs; nil when tracing is off.
 func (c *Coordinator) traceBatch(ctx context.Context, msgs []jetstream.Msg) *batchSpans {
-	if c.tracer == nil {
+	if c.cfg.Tracer == nil {
 		return nil
 	}
+	tr := c.cfg.Tracer.Tracer(tracerName)
 	b := &batchSpans{ctxs: make([]context.Context, len(msgs)), spans: make([]trace.Span, len(msgs))}
 	for i, m := range msgs {
 		var name string
@@ -58,7 +59,7 @@ func (c *Coordinator) traceBatch(ctx context.Context, msgs []jetstream.Msg) *bat
 			continue
 		}
 		parent := bus.ExtractTrace(ctx, m.Headers())
-		b.ctxs[i], b.spans[i] = c.tracer.Start(parent, name, trace.WithSpanKind(trace.SpanKindConsumer),
+		b.ctxs[i], b.spans[i] = tr.Start(parent, name, trace.WithSpanKind(trace.SpanKindConsumer),
 			trace.WithAttributes(attribute.String("messaging.system", "nats"),
 				attribute.String("messaging.destination.name", m.Subject())))
 	}
@@ -124,10 +125,10 @@ func traceStart(ctx context.Context, s saga.Saga) {
 // which ends when the transaction commits (never if it is rolled back),
 // and returns its context for the logout.completed event.
 func (c *Coordinator) traceComplete(ctx context.Context, tx *store.Tx, ev events.Completed) context.Context {
-	if c.tracer == nil {
+	if c.cfg.Tracer == nil {
 		return ctx
 	}
-	ctx, span := c.tracer.Start(ctx, SpanSagaComplete, trace.WithAttributes(
+	ctx, span := c.cfg.Tracer.Tracer(tracerName).Start(ctx, SpanSagaComplete, trace.WithAttributes(
 		AttrLogoutID.String(ev.LogoutID), AttrOutcome.String(ev.Outcome), AttrParticipants.Int(len(ev.Participants))))
 	if ev.Outcome != events.CompletedComplete {
 		span.SetStatus(codes.Error, ev.Outcome)
@@ -141,7 +142,7 @@ func (c *Coordinator) traceComplete(ctx context.Context, tx *store.Tx, ev events
 // logout. Without tracing, or without a span in ctx, headers are returned
 // as they are.
 func (c *Coordinator) traceHeaders(ctx context.Context, headers map[string]string) map[string]string {
-	if c.tracer == nil || !trace.SpanContextFromContext(ctx).IsValid() {
+	if c.cfg.Tracer == nil || !trace.SpanContextFromContext(ctx).IsValid() {
 		return headers
 	}
 	if headers == nil {

@@ -77,10 +77,10 @@ type App struct {
 	intake   *bus.Ordered
 	work     []*bus.Work
 	sealer   *events.Sealer
+	tracing  *tracingState
 	batcher  *bus.Batcher // group-commits results, requests and poison copies
 	httpSrv  *http.Server
 	listener net.Listener
-	tracing  *tracingState // nil: tracing off
 
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup
@@ -173,9 +173,9 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	a.coord = coordinator.New(coordinator.Config{
 		Store: a.store, Directory: dir, Deadline: cfg.Logout.Deadline.Std(), Now: o.Now,
 		SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
+		Tracer: a.tracing.provider(),
 		Logger: o.Logger.With("component", "coordinator"), Sealer: a.sealer,
 		BusAdapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterSAML: true},
-		Tracer:      a.tracing.provider(),
 	})
 
 	resultPub := resultPublisher{batcher: a.batcher, sealer: a.sealer, tracing: a.tracing}

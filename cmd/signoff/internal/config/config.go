@@ -134,10 +134,10 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// Shutdown bounds a graceful stop. Addition beyond the contract.
 	Shutdown Shutdown `yaml:"shutdown"`
-	// OIDCProvider verifies id_token_hint at /oidc/end_session.
-	OIDCProvider OIDCProvider `yaml:"oidc_provider"`
 	// Tracing exports OpenTelemetry traces. Addition beyond the contract.
 	Tracing Tracing `yaml:"tracing"`
+	// OIDCProvider verifies id_token_hint at /oidc/end_session.
+	OIDCProvider OIDCProvider `yaml:"oidc_provider"`
 
 	src *source // where values came from; nil for Default()
 }
@@ -619,6 +619,7 @@ func (c *Config) applyDefaults() {
 	if !set("backchannel.concurrency") && c.Backchannel.Concurrency == 0 {
 		c.Backchannel.Concurrency = DefaultConcurrency
 	}
+	c.Tracing.defaults(set)
 	if c.Logout.ChooseScope == "" {
 		c.Logout.ChooseScope = "rp_initiated"
 	}
@@ -628,7 +629,6 @@ func (c *Config) applyDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = DefaultLogFormat
 	}
-	c.Tracing.defaults(set)
 	for i := range c.RelyingParties {
 		rp := &c.RelyingParties[i]
 		if rp.Name == "" {
