@@ -24,8 +24,9 @@ var Routes = []string{
 // the query, which may carry an id_token_hint or a SAML message). The span
 // is the root of a new trace: a traceparent sent by the browser or an API
 // client is recorded as a link, never as the parent, since anyone could
-// send one (W3C Trace Context, section 8 "Privacy / Security
-// considerations"). Other requests pass through untouched.
+// send one (W3C Trace Context, section 4.4 "Alternative Processing" and
+// section 7 "Security Considerations"). Other requests pass through
+// untouched.
 func Handler(tp trace.TracerProvider, base string, routes []string, next http.Handler) http.Handler {
 	tr := tp.Tracer("github.com/signoff/signoff/cmd/signoff/internal/tracing")
 	known := make(map[string]bool, len(routes))
