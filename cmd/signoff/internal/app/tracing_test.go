@@ -458,3 +458,76 @@ func TestTracingCollectorDown(t *testing.T) {
 	}
 	t.Logf("Close with the collector down: %v (err %v)", time.Since(start).Round(time.Millisecond), err)
 }
+
+// TestTracingBrowserLogout: GET /logout with the session cookie is the
+// root of its logout's trace (saga start and the back-channel participant
+// under it); a traceparent the browser sends is only a link, never the
+// parent (anyone can send one).
+func TestTracingBrowserLogout(t *testing.T) {
+	rp, _ := tracedRP(t, "wiki")
+	cfg := testConfig(t, 10*time.Second, rp)
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	a, err := Start(context.Background(), Options{Config: cfg, Logger: testLogger(t), TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.Close(ctx)
+	})
+	rp.useJWKS("http://" + a.Addr() + "/jwks.json")
+	c := appClient(t, a)
+	c.join("sess-b", "erin", "wiki", "sid-w")
+	eventually(t, 10*time.Second, func() error {
+		if n, _ := a.Store().SessionCount(context.Background(), "sess-b"); n != 1 {
+			return fmt.Errorf("%d sessions", n)
+		}
+		return nil
+	})
+	const spoofed = "00-11111111111111111111111111111111-2222222222222222-01"
+	req, _ := http.NewRequest(http.MethodGet, "http://"+a.Addr()+"/logout", nil)
+	req.AddCookie(&http.Cookie{Name: cfg.Session.CookieName, Value: "sess-b"})
+	req.Header.Set("traceparent", spoofed)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	id, ok := strings.CutPrefix(resp.Header.Get("Location"), "/logout/")
+	if resp.StatusCode != http.StatusSeeOther || !ok {
+		t.Fatalf("GET /logout: %d Location %q, want 303 to /logout/{id}", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var deliver, root, start sdktrace.ReadOnlySpan
+	eventually(t, 15*time.Second, func() error {
+		deliver, root, start = nil, nil, nil
+		for _, s := range exp.GetSpans().Snapshots() {
+			switch {
+			case s.Name() == "GET /logout":
+				root = s
+			case s.Name() == "signoff.saga.start" && attr(s, "signoff.logout_id") == id:
+				start = s
+			case s.Name() == "signoff.deliver" && attr(s, "signoff.logout_id") == id:
+				deliver = s
+			}
+		}
+		if root == nil || start == nil || deliver == nil {
+			return fmt.Errorf("spans so far: root %v, start %v, deliver %v", root != nil, start != nil, deliver != nil)
+		}
+		return nil
+	})
+	tid := root.SpanContext().TraceID()
+	if root.Parent().IsValid() || tid.String() == "11111111111111111111111111111111" {
+		t.Errorf("GET /logout span: parent %v trace %s; want a new root, not the browser's trace", root.Parent(), tid)
+	}
+	if links := root.Links(); len(links) != 1 || links[0].SpanContext.TraceID().String() != "11111111111111111111111111111111" {
+		t.Errorf("GET /logout links %v, want the browser's traceparent as a link", links)
+	}
+	if start.Parent().SpanID() != root.SpanContext().SpanID() || deliver.Parent().SpanID() != start.SpanContext().SpanID() ||
+		deliver.SpanContext().TraceID() != tid || attr(deliver, "signoff.rp_id") != "wiki" {
+		t.Errorf("trace: saga start under %s, deliver under %s in trace %s; want GET /logout → saga start → deliver (wiki) in %s",
+			start.Parent().SpanID(), deliver.Parent().SpanID(), deliver.SpanContext().TraceID(), tid)
+	}
+}
