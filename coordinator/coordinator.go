@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/signoff/signoff/coordinator/bus"
 	"github.com/signoff/signoff/coordinator/saga"
@@ -45,6 +46,11 @@ type Config struct {
 	Deadline time.Duration
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Tracer, when set, traces the intake of logout.requested and
+	// logout.result, the start and the completion of sagas, and carries
+	// the trace context to dispatches and logout.completed (see trace.go);
+	// nil turns tracing off at no cost.
+	Tracer trace.TracerProvider
 	// SweepInterval is how often deadlines and expired sessions are
 	// checked (default 250ms).
 	SweepInterval time.Duration
@@ -123,6 +129,12 @@ func (c *Coordinator) Handle(ctx context.Context, subject, seal string, payload 
 // the event is to be poisoned. seal is the event's HeaderSeal value, which
 // a logout.result must carry when the coordinator has a Sealer.
 func (c *Coordinator) Prepare(subject, seal string, payload []byte) (func(tx *store.Tx) error, error) {
+	return c.prepare(context.Background(), subject, seal, payload)
+}
+
+// prepare is Prepare with the context of the event: its span, whose trace
+// context the dispatches and completion it causes carry.
+func (c *Coordinator) prepare(ctx context.Context, subject, seal string, payload []byte) (func(tx *store.Tx) error, error) {
 	switch subject {
 	case events.SubjectSessionJoined:
 		ev, err := events.Decode[events.SessionJoined](payload)
@@ -147,7 +159,8 @@ func (c *Coordinator) Prepare(subject, seal string, payload []byte) (func(tx *st
 		if up := req.Upstream; up != nil && up.SID == "" && req.Subject == "" {
 			return nil, bus.Permanent(fmt.Errorf("logout.requested: upstream %q without upstream.sid needs subject (whose sessions at that upstream end)", up.ID))
 		}
-		return func(tx *store.Tx) error { return c.start(tx, req) }, nil
+		traceRequest(ctx, req)
+		return func(tx *store.Tx) error { return c.start(ctx, tx, req) }, nil
 	case events.SubjectLogoutResult:
 		if c.cfg.Sealer != nil {
 			if err := c.cfg.Sealer.Verify(subject, payload, seal); err != nil {
@@ -158,7 +171,8 @@ func (c *Coordinator) Prepare(subject, seal string, payload []byte) (func(tx *st
 		if err != nil {
 			return nil, err
 		}
-		return func(tx *store.Tx) error { return c.record(tx, r) }, nil
+		traceResult(ctx, r)
+		return func(tx *store.Tx) error { return c.record(ctx, tx, r) }, nil
 	}
 	return nil, bus.Permanent(fmt.Errorf("coordinator: no handler for subject %q", subject))
 }
@@ -194,10 +208,10 @@ func (c *Coordinator) unknownRPJoin(tx *store.Tx, err error) {
 
 // Start begins the saga of req (idempotent on req.LogoutID).
 func (c *Coordinator) Start(ctx context.Context, req events.LogoutRequested) error {
-	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error { return c.start(tx, req) })
+	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error { return c.start(ctx, tx, req) })
 }
 
-func (c *Coordinator) start(tx *store.Tx, req events.LogoutRequested) error {
+func (c *Coordinator) start(ctx context.Context, tx *store.Tx, req events.LogoutRequested) error {
 	exists, err := tx.SagaExists(req.LogoutID)
 	if err != nil || exists {
 		return err
@@ -229,7 +243,8 @@ func (c *Coordinator) start(tx *store.Tx, req events.LogoutRequested) error {
 				"logout_id", s.LogoutID, "session_id", s.SessionID, "subject", s.Subject)
 		}
 	})
-	return c.apply(tx, s, cmds, now)
+	traceStart(ctx, s)
+	return c.apply(ctx, tx, s, cmds, now)
 }
 
 // taken lists the registry sessions a saga took over (fan-out participants
@@ -249,10 +264,10 @@ func taken(s saga.Saga) []saga.Session {
 
 // Record applies one result to its saga.
 func (c *Coordinator) Record(ctx context.Context, r events.Result) error {
-	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error { return c.record(tx, r) })
+	return c.cfg.Store.Update(ctx, func(tx *store.Tx) error { return c.record(ctx, tx, r) })
 }
 
-func (c *Coordinator) record(tx *store.Tx, r events.Result) error {
+func (c *Coordinator) record(ctx context.Context, tx *store.Tx, r events.Result) error {
 	s, ok, err := tx.SagaWithoutSessions(r.LogoutID)
 	if err != nil {
 		return err
@@ -280,7 +295,7 @@ func (c *Coordinator) record(tx *store.Tx, r events.Result) error {
 	}
 	adapter, took := r.Adapter, now.Sub(s.RequestedAt)
 	tx.AfterCommit(func() { c.cfg.Observer.ParticipantResult(adapter, r.RPID, r.Outcome, took) })
-	return c.apply(tx, next, cmds, now)
+	return c.apply(ctx, tx, next, cmds, now)
 }
 
 // samePending reports that ApplyResult changed nothing.
@@ -376,13 +391,15 @@ func (c *Coordinator) step(ctx context.Context, id string, f func(saga.Saga, tim
 		if err := tx.SaveProgress(s, next); err != nil {
 			return err
 		}
-		return c.apply(tx, next, cmds, now)
+		return c.apply(ctx, tx, next, cmds, now)
 	})
 }
 
-// apply turns commands into outbox rows.
-func (c *Coordinator) apply(tx *store.Tx, s saga.Saga, cmds []saga.Command, now time.Time) error {
+// apply turns commands into outbox rows; with tracing, each row carries
+// the trace context of ctx (the completion its own span's).
+func (c *Coordinator) apply(ctx context.Context, tx *store.Tx, s saga.Saga, cmds []saga.Command, now time.Time) error {
 	for _, cmd := range cmds {
+		rctx := ctx
 		var id, subject string
 		var payload []byte
 		var err error
@@ -403,6 +420,7 @@ func (c *Coordinator) apply(tx *store.Tx, s saga.Saga, cmds []saga.Command, now 
 			ev := events.Completed{EventID: uuid.NewString(), LogoutID: s.LogoutID, OccurredAt: now, Outcome: cmd.Outcome, Participants: cmd.Participants, Detail: cmd.Detail}
 			id, subject = ev.EventID, events.SubjectLogoutCompleted
 			payload, err = events.Encode(ev)
+			rctx = c.traceComplete(ctx, tx, ev)
 			// Logged once committed: a rolled-back apply (an intake batch
 			// stopped by a shutdown) runs again after the restart.
 			logoutID, outcome, n := s.LogoutID, cmd.Outcome, len(cmd.Participants)
@@ -425,6 +443,7 @@ func (c *Coordinator) apply(tx *store.Tx, s saga.Saga, cmds []saga.Command, now 
 		if c.cfg.Sealer != nil && strings.HasPrefix(subject, events.SubjectDispatchPrefix) {
 			headers = map[string]string{events.HeaderSeal: c.cfg.Sealer.Seal(subject, payload)}
 		}
+		headers = c.traceHeaders(rctx, headers)
 		if err := tx.AddOutboxWithHeaders(id, subject, payload, headers, now); err != nil {
 			return err
 		}

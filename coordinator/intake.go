@@ -44,6 +44,7 @@ func (c *Coordinator) ApplyBatch(ctx context.Context, partition int, msgs []jets
 	if err := c.ensurePolicy(ctx); err != nil {
 		return err
 	}
+	spans := c.traceBatch(ctx, msgs)
 	fns := make([]func(*store.Tx) error, len(msgs))
 	for i, m := range msgs {
 		if skip != nil {
@@ -51,7 +52,7 @@ func (c *Coordinator) ApplyBatch(ctx context.Context, partition int, msgs []jets
 				continue
 			}
 		}
-		fn, err := c.Prepare(m.Subject(), m.Headers().Get(events.HeaderSeal), m.Data())
+		fn, err := c.prepare(spans.ctx(ctx, i), m.Subject(), m.Headers().Get(events.HeaderSeal), m.Data())
 		if err != nil {
 			fn = func(*store.Tx) error { return err }
 		}
@@ -59,13 +60,15 @@ func (c *Coordinator) ApplyBatch(ctx context.Context, partition int, msgs []jets
 	}
 	last, err := msgs[len(msgs)-1].Metadata()
 	if err != nil {
+		spans.end(err)
 		return fmt.Errorf("coordinator: intake message metadata: %w", err)
 	}
 	now := c.now()
-	return c.cfg.Store.Apply(ctx, partition, last.Sequence.Stream, fns, func(tx *store.Tx, i int, err error) error {
+	err = c.cfg.Store.Apply(ctx, partition, last.Sequence.Stream, fns, func(tx *store.Tx, i int, err error) error {
 		if !bus.IsPermanent(err) {
 			return err
 		}
+		spans.fail(i, err)
 		m := msgs[i]
 		c.unknownRPJoin(tx, err)
 		c.log.Warn("event poisoned", "subject", m.Subject(), "reason", err.Error())
@@ -75,6 +78,8 @@ func (c *Coordinator) ApplyBatch(ctx context.Context, partition int, msgs []jets
 			events.HeaderPoisonReason: err.Error(), events.HeaderPoisonSubject: m.Subject(),
 		}, now)
 	})
+	spans.end(err)
+	return err
 }
 
 // ensurePolicy makes the store compute session expiry with this

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/signoff/signoff/adapters/internal/delivery"
 	"github.com/signoff/signoff/adapters/keys"
@@ -155,6 +156,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger nil means slog.Default().
 	Logger *slog.Logger
+	// Tracer, when set, traces every participant's delivery and each of
+	// its HTTP attempts (delivery.Tracer); nil turns tracing off.
+	Tracer trace.TracerProvider
 }
 
 // Stats are counters of an Adapter since New, for metrics.
@@ -186,6 +190,7 @@ type Adapter struct {
 	attemptTimeout time.Duration
 	now            func() time.Time
 	log            *slog.Logger
+	tracer         delivery.Tracer
 
 	pool   *delivery.Pool // keyed by logout_id and rp_id
 	runCtx context.Context
@@ -246,6 +251,7 @@ func New(cfg Config) (*Adapter, error) {
 		attemptTimeout: cfg.AttemptTimeout,
 		now:            cfg.Now,
 		log:            cfg.Logger.With("component", "backchannel"),
+		tracer:         delivery.NewTracer(cfg.Tracer, "github.com/signoff/signoff/adapters/backchannel"),
 		pool:           delivery.NewPool(cfg.Concurrency),
 		runCtx:         ctx,
 		stop:           stop,
@@ -287,7 +293,8 @@ func (a *Adapter) Minter() *Minter { return a.minter }
 // parallel, as section 2.3 of
 // https://openid.net/specs/openid-connect-backchannel-1_0.html encourages.
 func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
-	started, err := a.pool.Go(ctx, d.LogoutID+"\x00"+d.RPID, func() { a.run(d) })
+	parent := trace.SpanContextFromContext(ctx)
+	started, err := a.pool.Go(ctx, d.LogoutID+"\x00"+d.RPID, func() { a.run(parent, d) })
 	if started {
 		a.accepted.Add(1)
 	}
@@ -328,9 +335,11 @@ func (a *Adapter) Stats() Stats {
 	}
 }
 
-func (a *Adapter) run(d events.Dispatch) {
+func (a *Adapter) run(parent trace.SpanContext, d events.Dispatch) {
 	start := time.Now()
-	res, ok := a.deliver(d)
+	sctx, span := a.tracer.Participant(parent, events.AdapterBackchannel, d.LogoutID, d.RPID)
+	res, ok := a.deliver(sctx, d)
+	delivery.EndParticipant(span, res.Outcome, res.Detail, res.Attempts, !ok)
 	if !ok {
 		a.log.Warn("delivery aborted by shutdown; no result published",
 			"logout_id", d.LogoutID, "rp_id", d.RPID, "attempts", res.Attempts)
@@ -345,7 +354,7 @@ func (a *Adapter) run(d events.Dispatch) {
 		a.late.Add(1)
 		a.log.Info("dispatch arrived after its logout deadline; nothing sent",
 			"logout_id", d.LogoutID, "rp_id", d.RPID)
-		a.publish(res)
+		a.publish(sctx, res)
 		return
 	}
 	switch res.Outcome {
@@ -363,12 +372,15 @@ func (a *Adapter) run(d events.Dispatch) {
 	a.log.Log(a.runCtx, level, "back-channel logout finished",
 		"logout_id", d.LogoutID, "rp_id", d.RPID, "outcome", res.Outcome,
 		"detail", res.Detail, "attempts", res.Attempts, "duration", time.Since(start))
-	a.publish(res)
+	a.publish(sctx, res)
 }
 
-// publish retries until the result is published or the adapter stops.
-func (a *Adapter) publish(r events.Result) {
-	delivery.Publish(a.runCtx, func(ctx context.Context) error { return a.pub.PublishResult(ctx, r) },
+// publish retries until the result is published or the adapter stops; the
+// result carries the trace context of sctx.
+func (a *Adapter) publish(sctx context.Context, r events.Result) {
+	delivery.Publish(a.runCtx, func(ctx context.Context) error {
+		return a.pub.PublishResult(delivery.WithSpanContext(ctx, sctx), r)
+	},
 		func(attempt int, err error, retrying bool) {
 			a.publishErrors.Add(1)
 			if !retrying {

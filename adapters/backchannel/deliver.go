@@ -17,7 +17,7 @@ import (
 // deliver sends the tokens of one dispatch and returns its result (without
 // event_id, ids and finished_at). ok is false when the adapter stopped
 // before the outcome was known.
-func (a *Adapter) deliver(d events.Dispatch) (res events.Result, ok bool) {
+func (a *Adapter) deliver(sctx context.Context, d events.Dispatch) (res events.Result, ok bool) {
 	rp, known := a.rps[d.RPID]
 	if !known {
 		return events.Result{Outcome: events.OutcomeFailed, Detail: "unknown relying party"}, true
@@ -41,6 +41,7 @@ func (a *Adapter) deliver(d events.Dispatch) (res events.Result, ok bool) {
 	}
 	ctx, cancel := context.WithTimeout(a.runCtx, remaining)
 	defer cancel()
+	ctx = delivery.WithSpan(ctx, sctx)
 
 	outs := make([]delivery.Outcome, 0, len(sids))
 	for _, sid := range sids {
@@ -93,13 +94,15 @@ func targets(rp RP, d events.Dispatch) (sids []string, unreachable int) {
 // deliverToken delivers one token (a fresh one per attempt) until it is
 // accepted, fails for good, or ctx's deadline comes.
 func (a *Adapter) deliverToken(ctx context.Context, rp RP, subject, sid string) delivery.Outcome {
+	n := 0
 	o := delivery.Retry(ctx, a.runCtx, func() delivery.Attempt {
 		tok, err := a.minter.Mint(rp, subject, sid)
 		if err != nil {
 			return delivery.Attempt{Verdict: delivery.Final, Detail: err.Error(), NotSent: true}
 		}
 		a.attempts.Add(1)
-		return a.attempt(ctx, rp, tok)
+		n++
+		return a.attempt(ctx, rp, tok, n)
 	}, func(n int, detail string, wait time.Duration) {
 		a.log.Debug("back-channel logout attempt failed; retrying", "rp_id", rp.ID, "attempt", n, "detail", detail, "wait", wait)
 	})
@@ -110,9 +113,15 @@ func (a *Adapter) deliverToken(ctx context.Context, rp RP, subject, sid string) 
 // https://openid.net/specs/openid-connect-backchannel-1_0.html#BCRequest)
 // and classifies the response (section 2.8,
 // https://openid.net/specs/openid-connect-backchannel-1_0.html#BCResponse).
-func (a *Adapter) attempt(ctx context.Context, rp RP, tok Token) delivery.Attempt {
+//
+// With tracing, the attempt is a span (n counts the attempts of this
+// token from 1) and the request carries its traceparent.
+func (a *Adapter) attempt(ctx context.Context, rp RP, tok Token, n int) (at delivery.Attempt) {
 	actx, cancel := context.WithTimeout(ctx, a.attemptTimeout)
 	defer cancel()
+	actx, span := a.tracer.Attempt(actx, http.MethodPost, n)
+	code := 0
+	defer func() { delivery.EndAttempt(span, code, at) }()
 	body := "logout_token=" + url.QueryEscape(tok.Raw)
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, rp.LogoutURI, strings.NewReader(body))
 	if err != nil {
@@ -120,6 +129,7 @@ func (a *Adapter) attempt(ctx context.Context, rp RP, tok Token) delivery.Attemp
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "signoff-backchannel/1")
+	a.tracer.Request(req)
 	resp, err := a.client.Do(req)
 	if err != nil {
 		return delivery.Attempt{Verdict: delivery.Retryable, Detail: delivery.NetworkDetail(ctx, actx, err, a.attemptTimeout)}
@@ -129,7 +139,7 @@ func (a *Adapter) attempt(ctx context.Context, rp RP, tok Token) delivery.Attemp
 		_ = resp.Body.Close()
 	}()
 
-	code := resp.StatusCode
+	code = resp.StatusCode
 	status := "HTTP " + strconv.Itoa(code)
 	switch {
 	case code == http.StatusOK || code == http.StatusNoContent:

@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/signoff/signoff/adapters/internal/delivery"
 	"github.com/signoff/signoff/adapters/saml/message"
@@ -204,6 +205,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger nil means slog.Default().
 	Logger *slog.Logger
+	// Tracer, when set, traces every SOAP participant's delivery and each
+	// of its HTTP attempts (delivery.Tracer); nil turns tracing off.
+	Tracer trace.TracerProvider
 }
 
 // Stats are counters of an Adapter since New, for metrics.
@@ -246,6 +250,7 @@ type Adapter struct {
 	postURL    string
 	returnURL  string
 	pool       *delivery.Pool // keyed by logout_id and rp_id
+	tracer     delivery.Tracer
 	runCtx     context.Context
 	stop       context.CancelFunc
 	settled    sync.Map // logoutID+"\x00"+rpID → time: settled by /saml/slo (no second hop)
@@ -301,7 +306,8 @@ func New(cfg Config) (*Adapter, error) {
 		cfg.Logger = slog.Default()
 	}
 	a := &Adapter{cfg: cfg, sps: map[string]SP{}, byEntity: map[string]SP{}, now: cfg.Now,
-		log: cfg.Logger.With("component", "saml"), pool: delivery.NewPool(cfg.Concurrency)}
+		log: cfg.Logger.With("component", "saml"), pool: delivery.NewPool(cfg.Concurrency),
+		tracer: delivery.NewTracer(cfg.Tracer, "github.com/signoff/signoff/adapters/saml")}
 	for _, sp := range cfg.SPs {
 		if err := sp.Validate(); err != nil {
 			return nil, fmt.Errorf("saml: relying party %q: %w", sp.ID, err)
@@ -383,7 +389,8 @@ func (a *Adapter) SOAPURL() string { return a.soapURL }
 //
 // A dispatch of a participant already in progress is not run twice.
 func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
-	started, err := a.pool.Go(ctx, d.LogoutID+"\x00"+d.RPID, func() { a.run(d) })
+	parent := trace.SpanContextFromContext(ctx)
+	started, err := a.pool.Go(ctx, d.LogoutID+"\x00"+d.RPID, func() { a.run(parent, d) })
 	if started {
 		a.accepted.Add(1)
 	}
@@ -419,8 +426,9 @@ func (a *Adapter) Stats() Stats {
 	}
 }
 
-func (a *Adapter) run(d events.Dispatch) {
+func (a *Adapter) run(parent trace.SpanContext, d events.Dispatch) {
 	start := time.Now()
+	sctx, span := a.tracer.Participant(parent, events.AdapterSAML, d.LogoutID, d.RPID)
 	sp, known := a.sps[d.RPID]
 	var res events.Result
 	switch {
@@ -437,20 +445,23 @@ func (a *Adapter) run(d events.Dispatch) {
 		}
 		a.log.Debug("browser service provider: the logout page signs it out",
 			"logout_id", d.LogoutID, "rp_id", d.RPID, "mode", sp.mode())
+		span.End()
 		return
 	default:
 		var ok bool
-		res, ok = a.deliver(sp, d)
+		res, ok = a.deliver(sctx, sp, d)
 		if !ok {
+			delivery.EndParticipant(span, "", "", res.Attempts, true)
 			a.log.Warn("SOAP logout aborted by shutdown; no result published",
 				"logout_id", d.LogoutID, "rp_id", d.RPID, "attempts", res.Attempts)
 			return
 		}
 	}
 	res.LogoutID, res.RPID = d.LogoutID, d.RPID
+	delivery.EndParticipant(span, res.Outcome, res.Detail, res.Attempts, false)
 	if res.Outcome == events.OutcomeTimedOut && res.Detail == delivery.DetailLate && res.Attempts == 0 {
 		a.log.Info("dispatch arrived after its logout deadline; nothing sent", "logout_id", d.LogoutID, "rp_id", d.RPID)
-		a.publish(res)
+		a.publish(sctx, res)
 		return
 	}
 	level := slog.LevelInfo
@@ -459,7 +470,7 @@ func (a *Adapter) run(d events.Dispatch) {
 	}
 	a.log.Log(a.runCtx, level, "SAML logout finished", "logout_id", d.LogoutID, "rp_id", d.RPID,
 		"outcome", res.Outcome, "detail", res.Detail, "attempts", res.Attempts, "duration", time.Since(start))
-	a.publish(res)
+	a.publish(sctx, res)
 }
 
 // initiatedBy reports whether rpID asked for logoutID itself.
@@ -483,8 +494,9 @@ func (a *Adapter) initiatedBy(logoutID, rpID string) bool {
 }
 
 // publish completes r (event_id, adapter, finished_at), counts it and
-// retries until it is published or the adapter stops.
-func (a *Adapter) publish(r events.Result) {
+// retries until it is published or the adapter stops; r carries the trace
+// context of sctx.
+func (a *Adapter) publish(sctx context.Context, r events.Result) {
 	r.EventID = uuid.NewString()
 	r.Adapter = events.AdapterSAML
 	r.FinishedAt = a.now().UTC()
@@ -502,7 +514,9 @@ func (a *Adapter) publish(r events.Result) {
 	default:
 		a.failed.Add(1)
 	}
-	delivery.Publish(a.runCtx, func(ctx context.Context) error { return a.cfg.Publisher.PublishResult(ctx, r) },
+	delivery.Publish(a.runCtx, func(ctx context.Context) error {
+		return a.cfg.Publisher.PublishResult(delivery.WithSpanContext(ctx, sctx), r)
+	},
 		func(attempt int, err error, retrying bool) {
 			a.publishErr.Add(1)
 			if !retrying {

@@ -22,7 +22,7 @@ const SOAPAction = "http://www.oasis-open.org/committees/security"
 // deliver sends the LogoutRequests of one dispatch over SOAP and returns
 // its result (outcome, detail, attempts). ok is false when the adapter
 // stopped before the outcome was known.
-func (a *Adapter) deliver(sp SP, d events.Dispatch) (res events.Result, ok bool) {
+func (a *Adapter) deliver(sctx context.Context, sp SP, d events.Dispatch) (res events.Result, ok bool) {
 	ep, _ := sp.endpoint(message.BindingSOAP)
 	ts, missing := targets(d.Sessions)
 	if len(ts) == 0 {
@@ -42,6 +42,7 @@ func (a *Adapter) deliver(sp SP, d events.Dispatch) (res events.Result, ok bool)
 	}
 	ctx, cancel := context.WithTimeout(a.runCtx, remaining)
 	defer cancel()
+	ctx = delivery.WithSpan(ctx, sctx)
 	var outs []delivery.Outcome
 	for _, t := range ts {
 		o := a.deliverRequest(ctx, sp, ep.Location, d.Initiator, t)
@@ -62,9 +63,11 @@ func (a *Adapter) deliver(sp SP, d events.Dispatch) (res events.Result, ok bool)
 // deliverRequest sends one LogoutRequest (a fresh ID and IssueInstant per
 // attempt) until it is confirmed, fails for good, or ctx's deadline comes.
 func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location, initiator string, t target) delivery.Outcome {
+	n := 0
 	o := delivery.Retry(ctx, a.runCtx, func() delivery.Attempt {
 		a.attempts.Add(1)
-		return a.attempt(ctx, sp, location, initiator, t)
+		n++
+		return a.attempt(ctx, sp, location, initiator, t, n)
 	}, func(n int, detail string, wait time.Duration) {
 		a.log.Debug("SOAP logout attempt failed; retrying", "rp_id", sp.ID, "attempt", n, "detail", detail, "wait", wait)
 	})
@@ -76,7 +79,10 @@ func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location, initiator
 // the SP, Issuer = its entityID, InResponseTo = the request's ID, IssueInstant
 // within the skew, Destination absent or signoff's own; top-level Success
 // confirms (saml-core 3.7.2, 3.2.2.2).
-func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string, t target) delivery.Attempt {
+//
+// With tracing, the attempt is a span (n counts the attempts of this
+// request from 1) and the request carries its traceparent.
+func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string, t target, n int) (at delivery.Attempt) {
 	signer, err := a.cfg.Signer()
 	if err != nil {
 		return delivery.Attempt{Verdict: delivery.Final, Detail: "no signing key: " + delivery.Sanitize(err.Error())}
@@ -88,6 +94,9 @@ func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string
 	}
 	actx, cancel := context.WithTimeout(ctx, a.cfg.AttemptTimeout)
 	defer cancel()
+	actx, span := a.tracer.Attempt(actx, http.MethodPost, n)
+	code := 0
+	defer func() { delivery.EndAttempt(span, code, at) }()
 	hr, err := http.NewRequestWithContext(actx, http.MethodPost, location, bytes.NewReader(message.SOAPEnvelope(signed)))
 	if err != nil {
 		return delivery.Attempt{Verdict: delivery.Final, Detail: "building request: " + delivery.Sanitize(err.Error())}
@@ -95,6 +104,7 @@ func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string
 	hr.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	hr.Header.Set("SOAPAction", `"`+SOAPAction+`"`)
 	hr.Header.Set("User-Agent", "signoff-saml/1")
+	a.tracer.Request(hr)
 	resp, err := a.client.Do(hr)
 	if err != nil {
 		return delivery.Attempt{Verdict: delivery.Retryable, Detail: delivery.NetworkDetail(ctx, actx, err, a.cfg.AttemptTimeout)}
@@ -103,7 +113,7 @@ func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string
 		_, _ = io.CopyN(io.Discard, resp.Body, delivery.MaxDrain)
 		_ = resp.Body.Close()
 	}()
-	code := resp.StatusCode
+	code = resp.StatusCode
 	status := "HTTP " + strconv.Itoa(code)
 	if code >= 300 && code < 400 {
 		return delivery.Attempt{Verdict: delivery.Final, Detail: status + ": redirect not followed"}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/signoff/signoff/adapters/backchannel"
 	"github.com/signoff/signoff/adapters/cookie"
@@ -52,6 +53,9 @@ type Options struct {
 	// Listener, when set, serves HTTP instead of a new listener on
 	// Config.Listen (the demo opens it first to know its address).
 	Listener net.Listener
+	// TracerProvider, when set, traces logouts instead of the provider of
+	// the tracing section (tests pass the SDK's with an in-memory exporter).
+	TracerProvider trace.TracerProvider
 }
 
 // App is a running signoff.
@@ -74,6 +78,7 @@ type App struct {
 	intake   *bus.Ordered
 	work     []*bus.Work
 	sealer   *events.Sealer
+	tracing  *tracingState
 	batcher  *bus.Batcher // group-commits results, requests and poison copies
 	httpSrv  *http.Server
 	listener net.Listener
@@ -108,6 +113,9 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+	}
+	if err := a.startTracing(ctx, o); err != nil {
+		return nil, err
 	}
 	a.keys, err = keys.Open(cfg.KeyDir(), cfg.Keys.Dir == "", o.Now, o.Logger)
 	if err != nil {
@@ -168,15 +176,16 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	a.coord = coordinator.New(coordinator.Config{
 		Store: a.store, Directory: dir, Deadline: cfg.Logout.Deadline.Std(), Now: o.Now,
 		SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
+		Tracer: a.tracing.provider(),
 		Logger: o.Logger.With("component", "coordinator"), Sealer: a.sealer,
 		BusAdapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterSAML: true}, Observer: a.prom,
 	})
 
-	resultPub := resultPublisher{batcher: a.batcher, sealer: a.sealer}
+	resultPub := resultPublisher{batcher: a.batcher, sealer: a.sealer, tracing: a.tracing}
 	a.bc, err = backchannel.New(backchannel.Config{
 		Issuer: cfg.Issuer, Keys: a.keys, RPs: bcRPs, Publisher: resultPub,
 		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
-		Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
+		Client: o.HTTPClient, Now: o.Now, Logger: o.Logger, Tracer: a.tracing.provider(),
 	})
 	if err != nil {
 		return nil, err
@@ -290,7 +299,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	a.httpSrv = &http.Server{Handler: a.tracing.handler(cfg.PublicURL, handler), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := a.httpSrv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server", "err", err)
@@ -470,7 +479,7 @@ func (a *App) taker(ad dispatchAdapter) func(ctx context.Context, m jetstream.Ms
 			a.log.Debug("dispatch for a participant no longer pending; not delivered", "logout_id", d.LogoutID, "rp_id", d.RPID)
 			return nil
 		}
-		return ad.Handle(ctx, d)
+		return ad.Handle(a.tracing.extract(ctx, m.Headers()), d)
 	}
 }
 
@@ -530,6 +539,7 @@ func (a *App) Close(ctx context.Context) error {
 		if a.store != nil {
 			errs = append(errs, a.store.Close())
 		}
+		errs = append(errs, a.tracing.stop(ctx))
 		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr
@@ -582,6 +592,7 @@ func (d dirMap) AdapterEnabled(adapter string) bool { return d.enabled[adapter] 
 type resultPublisher struct {
 	batcher *bus.Batcher
 	sealer  *events.Sealer
+	tracing *tracingState
 }
 
 func (p resultPublisher) PublishResult(ctx context.Context, r events.Result) error {
@@ -591,6 +602,7 @@ func (p resultPublisher) PublishResult(ctx context.Context, r events.Result) err
 	}
 	h := nats.Header{}
 	h.Set(events.HeaderSeal, p.sealer.Seal(events.SubjectLogoutResult, b))
+	p.tracing.inject(ctx, h)
 	// No Nats-Msg-Id: a repeated result changes nothing, and every id costs
 	// the stream an entry in its duplicate window.
 	return p.batcher.Publish(ctx, &nats.Msg{Subject: events.SubjectLogoutResult, Data: b, Header: h})
@@ -604,6 +616,7 @@ func (a *App) RequestLogout(ctx context.Context, req events.LogoutRequested) err
 	}
 	h := nats.Header{}
 	h.Set(jetstream.MsgIDHeader, req.EventID)
+	a.tracing.inject(ctx, h)
 	return a.batcher.Publish(ctx, &nats.Msg{Subject: events.SubjectLogoutRequested, Data: b, Header: h})
 }
 

@@ -61,6 +61,7 @@ func benchConfig(b *testing.B, alg string, hits *atomic.Int64) *config.Config {
 			OIDC: &config.OIDC{ClientID: fmt.Sprintf("rp%d", i), BackchannelLogoutURI: srv.URL, BackchannelLogoutSessionRequired: true,
 				LogoutTokenAlg: alg, LogoutTokenTyp: "logout+jwt"}})
 	}
+	benchTracing(b, cfg)
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}

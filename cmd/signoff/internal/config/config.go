@@ -136,6 +136,8 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// Shutdown bounds a graceful stop. Addition beyond the contract.
 	Shutdown Shutdown `yaml:"shutdown"`
+	// Tracing exports OpenTelemetry traces. Addition beyond the contract.
+	Tracing Tracing `yaml:"tracing"`
 	// OIDCProvider verifies id_token_hint at /oidc/end_session.
 	OIDCProvider OIDCProvider `yaml:"oidc_provider"`
 	// Upstreams are OpenID Providers at which signoff is registered as an
@@ -637,6 +639,7 @@ func (c *Config) applyDefaults() {
 	if !set("backchannel.concurrency") && c.Backchannel.Concurrency == 0 {
 		c.Backchannel.Concurrency = DefaultConcurrency
 	}
+	c.Tracing.defaults(set)
 	if c.Logout.ChooseScope == "" {
 		c.Logout.ChooseScope = "rp_initiated"
 	}

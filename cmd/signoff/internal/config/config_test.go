@@ -80,6 +80,7 @@ func TestLoadExample(t *testing.T) {
 		Backchannel: Backchannel{AttemptTimeout: Duration(5 * time.Second), Concurrency: 256},
 		Shutdown:    Shutdown{Grace: Duration(8 * time.Second)},
 		Log:         Log{Level: "info", Format: "text"},
+		Tracing:     Tracing{Protocol: DefaultTracingProtocol, SampleRatio: DefaultTracingSampleRatio, ServiceName: DefaultTracingServiceName},
 	}
 	c.src = nil
 	if !reflect.DeepEqual(c, want) {

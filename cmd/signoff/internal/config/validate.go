@@ -82,6 +82,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.checkRange("backchannel.attempt_timeout", c.Backchannel.AttemptTimeout, 100*time.Millisecond, time.Minute)
+	v.tracing(&c.Tracing)
 	if c.NATS.URL != "" {
 		if d := c.NATS.ConnectTimeout.Std(); d < 0 || d > 10*time.Minute {
 			v.add("nats.connect_timeout", "must be between 0 (try once) and 10m, got %s", c.NATS.ConnectTimeout)
