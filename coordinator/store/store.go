@@ -230,6 +230,10 @@ func migrate(w *sql.DB) error {
 	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expiry_at) WHERE expiry_at IS NOT NULL`); err != nil {
 		return err
 	}
+	// The Shared Signals adapter's poll queue and stream states (ssf.go).
+	if err := migrateSSF(tx); err != nil {
+		return err
+	}
 	// SP-initiated SAML logout looks sessions up by rp_id and NameID.
 	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_saml_name_id ON sessions(rp_id, json_extract(saml, '$.name_id')) WHERE saml != ''`); err != nil {
 		return err
