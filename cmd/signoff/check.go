@@ -66,6 +66,9 @@ func checkFiles(cfg *config.Config) error {
 	if _, err := cfg.NATSAuth(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := cfg.SSFSecrets(); err != nil {
+		errs = append(errs, err)
+	}
 	nSAML := 0
 	for i, rp := range cfg.RelyingParties {
 		s := rp.SAML

@@ -319,7 +319,7 @@ type OIDCProvider struct {
 }
 
 // RelyingParty is one application signed out by signoff, over exactly one of
-// OIDC or SAML.
+// OIDC, SAML or SSF.
 type RelyingParty struct {
 	// ID is the rp_id used in events: 1-64 characters of A-Z a-z 0-9 . _ -,
 	// unique.
@@ -330,6 +330,8 @@ type RelyingParty struct {
 	OIDC *OIDC `yaml:"oidc"`
 	// SAML configures a SAML service provider.
 	SAML *SAML `yaml:"saml"`
+	// SSF configures a Shared Signals receiver (ssf.go).
+	SSF *SSF `yaml:"ssf"`
 }
 
 // OIDC configures the logout channels of an OpenID Connect RP.
