@@ -29,6 +29,7 @@ import (
 	"github.com/signoff/signoff/adapters/frontchannel"
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/adapters/saml"
+	"github.com/signoff/signoff/adapters/ssf"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator"
 	"github.com/signoff/signoff/coordinator/bus"
@@ -68,6 +69,7 @@ type App struct {
 	fc    *frontchannel.Adapter
 	saml  *saml.Adapter
 	local *cookie.Adapter
+	ssf   *ssf.Adapter
 	js    jetstream.JetStream
 
 	intake   *bus.Ordered
@@ -162,11 +164,14 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	a.batcher = bus.NewBatcher(a.js)
 
 	dir, bcRPs, fcRPs := directory(cfg)
+	if err := a.startSSF(cfg, o, dir); err != nil {
+		return nil, err
+	}
 	a.coord = coordinator.New(coordinator.Config{
 		Store: a.store, Directory: dir, Deadline: cfg.Logout.Deadline.Std(), Now: o.Now,
 		SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
 		Logger: o.Logger.With("component", "coordinator"), Sealer: a.sealer,
-		BusAdapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterSAML: true},
+		BusAdapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterSAML: true, events.AdapterSSF: true},
 	})
 
 	resultPub := resultPublisher{batcher: a.batcher, sealer: a.sealer}
@@ -237,7 +242,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	for _, wc := range []struct {
 		adapter string
 		ad      dispatchAdapter
-	}{{events.AdapterBackchannel, a.bc}, {events.AdapterSAML, a.saml}} {
+	}{{events.AdapterBackchannel, a.bc}, {events.AdapterSAML, a.saml}, {events.AdapterSSF, a.ssf}} {
 		w, err := a.bus.Work(ctx, bus.WorkConfig{
 			Durable: "adapter-" + wc.adapter, Subject: events.DispatchSubject(wc.adapter),
 			Free: wc.ad.Free, Freed: wc.ad.Freed(), Take: a.taker(wc.ad), Now: o.Now,
@@ -269,7 +274,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	}
 	samlBrowserBinder.web = browserCfg
 	handler, err := web.New(web.Config{Keys: a.keys, Ready: a.readyErr, Metrics: a.metrics, Browser: browserCfg,
-		Extra: a.saml.Handlers()})
+		Extra: a.withSSF(a.saml.Handlers())})
 	if err != nil {
 		return nil, err
 	}
@@ -529,6 +534,11 @@ func (a *App) Close(ctx context.Context) error {
 		if a.saml != nil {
 			if err := a.saml.Close(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("SAML deliveries: %w", err))
+			}
+		}
+		if a.ssf != nil {
+			if err := a.ssf.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("SSF deliveries: %w", err))
 			}
 		}
 		if a.cancel != nil {
