@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+
+	"github.com/signoff/signoff/cmd/signoff/internal/config"
+	"github.com/signoff/signoff/events"
+)
+
+// TestSSFForgedDispatch: a dispatch on signoff.logout.dispatch.ssf that no
+// signoff coordinator sealed is poisoned with the reason and mints no SET,
+// neither pushed nor queued for polling.
+func TestSSFForgedDispatch(t *testing.T) {
+	const pollToken = "forged-poll-token-012345"
+	push := newPushReceiver(t, "", 202)
+	a, base := startSSFApp(t, 20*time.Second,
+		ssfRP("pusher", config.SSF{Delivery: config.SSFPush, EndpointURL: push.srv.URL + "/events", Audience: "urn:rp:pusher"}),
+		ssfRP("poller", config.SSF{Delivery: config.SSFPoll, Audience: "urn:rp:poller", BearerTokenFile: secretFile(t, "p.token", pollToken)}),
+	)
+	c := appClient(t, a)
+	subject := events.DispatchSubject(events.AdapterSSF)
+	for _, rp := range []string{"pusher", "poller"} {
+		b, err := events.Encode(events.Dispatch{EventID: uuid.NewString(), LogoutID: "L-forged-" + rp, RPID: rp, Adapter: events.AdapterSSF,
+			Deadline: time.Now().Add(time.Minute).UTC(), OccurredAt: time.Now().UTC(), Initiator: events.InitiatorUser, Subject: "mallory"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.js.PublishMsg(context.Background(), &nats.Msg{Subject: subject, Data: b, Header: nats.Header{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 15*time.Second, func() error {
+		if n := len(c.received(events.SubjectPoison)); n < 2 {
+			return fmt.Errorf("%d of 2 forged dispatches poisoned", n)
+		}
+		return nil
+	})
+	for _, m := range c.received(events.SubjectPoison) {
+		if r := m.Headers().Get(events.HeaderPoisonReason); !strings.Contains(r, "integrity tag") || m.Headers().Get(events.HeaderPoisonSubject) != subject {
+			t.Errorf("poisoned with reason %q from %q", r, m.Headers().Get(events.HeaderPoisonSubject))
+		}
+	}
+	if n, _ := push.snapshot(); n != 0 {
+		t.Errorf("a forged dispatch pushed %d SET(s)", n)
+	}
+	var ans pollAnswer
+	ssfCall(t, http.DefaultClient, http.MethodPost, base+"/ssf/poll", pollToken, map[string]any{"returnImmediately": true}, &ans)
+	if len(ans.Sets) != 0 {
+		t.Errorf("a forged dispatch queued %d SET(s)", len(ans.Sets))
+	}
+}
+
+// TestSSFPollSurvivesRestart: a queued SET lives in sqlite: after a restart
+// on the same data_dir the receiver polls the same SET (same jti) and its
+// acknowledgement signs the RP out. Another receiver's token can neither
+// see nor acknowledge it.
+func TestSSFPollSurvivesRestart(t *testing.T) {
+	const tok, other = "restart-poll-token-0123", "other-poll-token-012345"
+	cfg := testConfig(t, 60*time.Second)
+	cfg.RelyingParties = append(cfg.RelyingParties,
+		ssfRP("poller", config.SSF{Delivery: config.SSFPoll, Audience: "urn:rp:poller", BearerTokenFile: secretFile(t, "p.token", tok)}),
+		ssfRP("nosy", config.SSF{Delivery: config.SSFPoll, Audience: "urn:rp:nosy", BearerTokenFile: secretFile(t, "n.token", other)}))
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Start(context.Background(), Options{Config: cfg, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := appClient(t, a)
+	c.join("s1", "alice", "poller", "")
+	c.logoutAs("L1", "s1", events.InitiatorUser)
+	base := "http://" + a.Addr()
+	hc := &http.Client{Timeout: 15 * time.Second}
+	var jti string
+	eventually(t, 20*time.Second, func() error {
+		var ans pollAnswer
+		ssfCall(t, hc, http.MethodPost, base+"/ssf/poll", tok, map[string]any{"returnImmediately": true}, &ans)
+		for k := range ans.Sets {
+			jti = k
+			return nil
+		}
+		return errNoSET
+	})
+	c.nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+
+	a2 := startApp(t, cfg)
+	base = "http://" + a2.Addr()
+	var ans pollAnswer
+	ssfCall(t, hc, http.MethodPost, base+"/ssf/poll", other, map[string]any{"returnImmediately": true, "ack": []string{jti}}, &ans)
+	if len(ans.Sets) != 0 {
+		t.Errorf("another receiver sees %d SET(s)", len(ans.Sets))
+	}
+	ans = pollAnswer{}
+	ssfCall(t, hc, http.MethodPost, base+"/ssf/poll", tok, map[string]any{"returnImmediately": true}, &ans)
+	if _, ok := ans.Sets[jti]; !ok || len(ans.Sets) != 1 {
+		t.Fatalf("after the restart the receiver polls %d SET(s), want the same SET %s", len(ans.Sets), jti)
+	}
+	ssfCall(t, hc, http.MethodPost, base+"/ssf/poll", tok, map[string]any{"maxEvents": 0, "ack": []string{jti}}, nil)
+	if ev := appClient(t, a2).waitCompleted("L1", 20*time.Second); ev.Participants[0].Outcome != events.OutcomeSucceeded {
+		t.Errorf("after the ack: %+v", ev.Participants)
+	}
+}
