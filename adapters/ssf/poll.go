@@ -91,6 +91,9 @@ func (a *Adapter) poll(w http.ResponseWriter, r *http.Request, rp RP) {
 			return
 		case <-r.Context().Done():
 			return
+		case <-a.ending:
+			writeJSON(w, http.StatusOK, pollResponse{Sets: map[string]string{}})
+			return
 		case <-a.runCtx.Done():
 			writeJSON(w, http.StatusOK, pollResponse{Sets: map[string]string{}})
 			return

@@ -235,6 +235,8 @@ type Adapter struct {
 
 	mu      sync.Mutex
 	waiters map[string]chan struct{} // rp_id → closed when a SET is queued
+	ending  chan struct{}            // closed by EndPolls
+	endOnce sync.Once
 
 	attempts, succeeded, failed, timedOut, queued, polls atomic.Uint64
 }
@@ -294,7 +296,7 @@ func New(cfg Config) (*Adapter, error) {
 		client: client, attemptTimeout: cfg.AttemptTimeout, longPoll: cfg.LongPoll,
 		now: cfg.Now, log: cfg.Logger.With("component", "ssf"),
 		pool: delivery.NewPool(cfg.Concurrency), runCtx: ctx, stop: stop,
-		waiters: map[string]chan struct{}{},
+		waiters: map[string]chan struct{}{}, ending: make(chan struct{}),
 	}, nil
 }
 
@@ -331,6 +333,12 @@ func (a *Adapter) Close(ctx context.Context) error {
 	a.stop()
 	return err
 }
+
+// EndPolls answers the long polls in progress at once (with what they
+// have, usually nothing) and makes later ones return immediately, so that
+// an HTTP server shutting down need not wait for them
+// (http.Server.RegisterOnShutdown).
+func (a *Adapter) EndPolls() { a.endOnce.Do(func() { close(a.ending) }) }
 
 // Stats returns the adapter's counters.
 func (a *Adapter) Stats() Stats {

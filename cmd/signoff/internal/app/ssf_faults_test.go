@@ -114,3 +114,47 @@ func TestSSFPollSurvivesRestart(t *testing.T) {
 		t.Errorf("after the ack: %+v", ev.Participants)
 	}
 }
+
+// TestSSFLongPollDoesNotHoldShutdown: a receiver's long poll in progress
+// when signoff stops is answered (empty) and does not hold the HTTP
+// server's graceful shutdown, whose grace (10 s here) is shorter than the
+// long-poll bound (20 s).
+func TestSSFLongPollDoesNotHoldShutdown(t *testing.T) {
+	const tok = "shutdown-poll-token-0123"
+	cfg := testConfig(t, 30*time.Second)
+	cfg.RelyingParties = append(cfg.RelyingParties,
+		ssfRP("poller", config.SSF{Delivery: config.SSFPoll, Audience: "urn:rp:poller", BearerTokenFile: secretFile(t, "p.token", tok)}))
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Start(context.Background(), Options{Config: cfg, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + a.Addr()
+	type answer struct {
+		code int
+		ans  pollAnswer
+	}
+	got := make(chan answer, 1)
+	go func() {
+		var r answer
+		r.code = ssfCall(t, &http.Client{Timeout: 60 * time.Second}, http.MethodPost, base+"/ssf/poll", tok, map[string]any{}, &r.ans)
+		got <- r
+	}()
+	// The poll is waiting once the adapter counted it.
+	eventually(t, 10*time.Second, func() error {
+		if a.ssf.Stats().Polls == 0 {
+			return fmt.Errorf("the poll has not arrived")
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		t.Errorf("close with a long poll in progress: %v", err)
+	}
+	if r := <-got; r.code != http.StatusOK || len(r.ans.Sets) != 0 {
+		t.Errorf("the long poll was answered %d %+v, want 200 and no SET", r.code, r.ans)
+	}
+}
