@@ -49,7 +49,7 @@ func TestSSFPush(t *testing.T) {
 		{name: "down", subject: "dave", format: "iss_sub", initiator: events.InitiatorIdP, script: []int{202}, down: true,
 			outcome: events.OutcomeTimedOut, detail: "no confirmation before", requests: 0},
 		{name: "hangs", subject: "frank", format: "iss_sub", initiator: events.InitiatorUser, script: []int{0},
-			outcome: events.OutcomeTimedOut, entity: "user", detail: "no response within", requests: -1},
+			outcome: events.OutcomeTimedOut, entity: "user", detail: "no confirmation before", requests: -1},
 		{name: "noemail", subject: "erin", format: "email", initiator: events.InitiatorRP, script: []int{202},
 			outcome: events.OutcomeFailed, detail: "not an e-mail address", requests: 0},
 	}
@@ -147,7 +147,7 @@ func TestSSFPoll(t *testing.T) {
 		rps = append(rps, ssfRP(id, config.SSF{Delivery: config.SSFPoll, Audience: "urn:rp:" + id,
 			BearerTokenFile: secretFile(t, id+".token", tokens[id])}))
 	}
-	a, base := startSSFApp(t, 4*time.Second, rps...)
+	a, base := startSSFApp(t, 12*time.Second, rps...)
 	c := appClient(t, a)
 	hc := &http.Client{Timeout: 15 * time.Second}
 	poll := base + "/ssf/poll"
