@@ -66,7 +66,7 @@ func checkFiles(cfg *config.Config) error {
 	if _, err := cfg.NATSAuth(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := cfg.SSFSecrets(); err != nil {
+	if _, err := cfg.SSFReceiverSecrets(); err != nil {
 		errs = append(errs, err)
 	}
 	nSAML := 0

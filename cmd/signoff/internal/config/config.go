@@ -330,8 +330,8 @@ type RelyingParty struct {
 	OIDC *OIDC `yaml:"oidc"`
 	// SAML configures a SAML service provider.
 	SAML *SAML `yaml:"saml"`
-	// SSF configures a Shared Signals receiver (ssf.go).
-	SSF *SSF `yaml:"ssf"`
+	// SSF configures a Shared Signals receiver (ssfout.go).
+	SSF *SSFReceiver `yaml:"ssf"`
 }
 
 // OIDC configures the logout channels of an OpenID Connect RP.

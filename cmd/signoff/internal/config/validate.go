@@ -192,7 +192,7 @@ func (v *validator) relyingParties(rps []RelyingParty) {
 			v.saml(p+".saml", rp.SAML)
 		}
 		if rp.SSF != nil {
-			v.ssf(p+".ssf", rp.SSF)
+			v.ssfReceiver(p+".ssf", rp.SSF)
 		}
 	}
 }

@@ -170,8 +170,8 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 			return err
 		}
 		alerts.issuer, alerts.jwks = cfg.Issuer, signoffURL+"/jwks.json"
-		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: alerts.id, Name: alerts.name, SSF: &config.SSF{
-			Delivery: config.SSFPush, EndpointURL: alerts.url + "/ssf/events", AuthorizationHeaderFile: hdr, Audience: alerts.url}})
+		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: alerts.id, Name: alerts.name, SSF: &config.SSFReceiver{
+			Delivery: config.SSFDeliveryPush, EndpointURL: alerts.url + "/ssf/events", AuthorizationHeaderFile: hdr, Audience: alerts.url}})
 		idp.extra = append(idp.extra, alerts.id)
 	}
 	if err := cfg.Validate(); err != nil {

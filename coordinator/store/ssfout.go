@@ -36,15 +36,15 @@ CREATE TABLE IF NOT EXISTS ssf_streams (
 ) WITHOUT ROWID;
 `
 
-func migrateSSF(tx *sql.Tx) error {
+func migrateSSFOut(tx *sql.Tx) error {
 	if _, err := tx.Exec(ssfSchema); err != nil {
 		return fmt.Errorf("create the ssf tables: %w", err)
 	}
 	return nil
 }
 
-// SSFSet is one SET waiting to be polled.
-type SSFSet struct {
+// SSFQueuedSET is one SET waiting to be polled.
+type SSFQueuedSET struct {
 	JTI, RPID string
 	// LogoutID is empty for a verification SET.
 	LogoutID  string
@@ -52,8 +52,8 @@ type SSFSet struct {
 	ExpiresAt time.Time
 }
 
-// SSFStream is what a receiver set on its stream.
-type SSFStream struct {
+// SSFStreamState is what a receiver set on its stream.
+type SSFStreamState struct {
 	Created                     time.Time
 	Status, Reason, Description string
 	EventsRequested             []string
@@ -61,7 +61,7 @@ type SSFStream struct {
 
 // SSFEnqueue stores a SET for polling (a second one for the same rp_id and
 // logout_id is ignored) and drops the SETs whose time passed.
-func (s *Store) SSFEnqueue(ctx context.Context, q SSFSet, now time.Time) error {
+func (s *Store) SSFEnqueue(ctx context.Context, q SSFQueuedSET, now time.Time) error {
 	err := s.Update(ctx, func(t *Tx) error {
 		if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM ssf_sets WHERE expires_at <= ?`, nanos(now)); err != nil {
 			return err
@@ -78,16 +78,16 @@ func (s *Store) SSFEnqueue(ctx context.Context, q SSFSet, now time.Time) error {
 
 // SSFPending returns up to limit SETs of rpID not yet expired at now,
 // oldest first, and whether there are more.
-func (s *Store) SSFPending(ctx context.Context, rpID string, now time.Time, limit int) ([]SSFSet, bool, error) {
+func (s *Store) SSFPending(ctx context.Context, rpID string, now time.Time, limit int) ([]SSFQueuedSET, bool, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT jti, logout_id, set_jwt, expires_at FROM ssf_sets
 		WHERE rp_id = ? AND expires_at > ? ORDER BY created_at, jti LIMIT ?`, rpID, nanos(now), limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: pending SETs of %s: %w", rpID, err)
 	}
 	defer rows.Close()
-	var out []SSFSet
+	var out []SSFQueuedSET
 	for rows.Next() {
-		q := SSFSet{RPID: rpID}
+		q := SSFQueuedSET{RPID: rpID}
 		var exp int64
 		if err := rows.Scan(&q.JTI, &q.LogoutID, &q.SET, &exp); err != nil {
 			return nil, false, err
@@ -106,11 +106,11 @@ func (s *Store) SSFPending(ctx context.Context, rpID string, now time.Time, limi
 
 // SSFRemove deletes the SETs of rpID with the given jtis and returns those
 // that existed.
-func (s *Store) SSFRemove(ctx context.Context, rpID string, jtis []string) ([]SSFSet, error) {
+func (s *Store) SSFRemove(ctx context.Context, rpID string, jtis []string) ([]SSFQueuedSET, error) {
 	if len(jtis) == 0 {
 		return nil, nil
 	}
-	var out []SSFSet
+	var out []SSFQueuedSET
 	err := s.Update(ctx, func(t *Tx) error {
 		out = out[:0]
 		args := []any{rpID}
@@ -125,7 +125,7 @@ func (s *Store) SSFRemove(ctx context.Context, rpID string, jtis []string) ([]SS
 		}
 		defer rows.Close()
 		for rows.Next() {
-			q := SSFSet{RPID: rpID}
+			q := SSFQueuedSET{RPID: rpID}
 			var exp int64
 			if err := rows.Scan(&q.JTI, &q.LogoutID, &q.SET, &exp); err != nil {
 				return err
@@ -143,24 +143,24 @@ func (s *Store) SSFRemove(ctx context.Context, rpID string, jtis []string) ([]SS
 
 // SSFStream returns what the receiver set on rpID's stream; ok is false
 // when it set nothing.
-func (s *Store) SSFStream(ctx context.Context, rpID string) (SSFStream, bool, error) {
+func (s *Store) SSFStream(ctx context.Context, rpID string) (SSFStreamState, bool, error) {
 	var (
-		st      SSFStream
+		st      SSFStreamState
 		events  string
 		created sql.NullInt64
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT status, reason, description, events_requested, created_at FROM ssf_streams WHERE rp_id = ?`, rpID).
 		Scan(&st.Status, &st.Reason, &st.Description, &events, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return SSFStream{}, false, nil
+		return SSFStreamState{}, false, nil
 	}
 	if err != nil {
-		return SSFStream{}, false, fmt.Errorf("store: stream of %s: %w", rpID, err)
+		return SSFStreamState{}, false, fmt.Errorf("store: stream of %s: %w", rpID, err)
 	}
 	st.Created = fromNull(created)
 	if events != "" {
 		if err := json.Unmarshal([]byte(events), &st.EventsRequested); err != nil {
-			return SSFStream{}, false, fmt.Errorf("store: stream of %s: events_requested: %w", rpID, err)
+			return SSFStreamState{}, false, fmt.Errorf("store: stream of %s: events_requested: %w", rpID, err)
 		}
 	}
 	return st, true, nil
@@ -168,7 +168,7 @@ func (s *Store) SSFStream(ctx context.Context, rpID string) (SSFStream, bool, er
 
 // SSFCreateStream records that the receiver created rpID's stream; it
 // returns false, changing nothing, when it was created before.
-func (s *Store) SSFCreateStream(ctx context.Context, rpID string, st SSFStream) (bool, error) {
+func (s *Store) SSFCreateStream(ctx context.Context, rpID string, st SSFStreamState) (bool, error) {
 	events := ""
 	if len(st.EventsRequested) > 0 {
 		b, err := json.Marshal(st.EventsRequested)

@@ -13,21 +13,21 @@ import (
 	"github.com/signoff/signoff/events"
 )
 
-// logoutAs publishes a logout.requested of session with initiator.
-func (c *client) logoutAs(logoutID, session, initiator string) {
+// txLogout publishes a logout.requested of session with initiator.
+func (c *client) txLogout(logoutID, session, initiator string) {
 	c.publish(events.SubjectLogoutRequested, events.LogoutRequested{
 		EventID: uuid.NewString(), LogoutID: logoutID, OccurredAt: time.Now().UTC(), SessionID: session,
 		Initiator: initiator, Scope: events.ScopeGlobal,
 	})
 }
 
-// TestSSFPush: one CAEP session-revoked SET per participant, pushed per
+// TestSSFOutPush: one CAEP session-revoked SET per participant, pushed per
 // RFC 8935 and checked by the test's own receiver. 202 signs the RP out; 503
 // is retried with a fresh jti until 202; 400 with an error code fails at
 // once; an endpoint that is down times out at the deadline; a subject that
 // is not an e-mail address fails for subject_format email without a
 // request. logout.completed names each participant with adapter ssf.
-func TestSSFPush(t *testing.T) {
+func TestSSFOutPush(t *testing.T) {
 	const auth = "Bearer push-secret-for-the-receiver"
 	type row struct {
 		name, subject, format, initiator string
@@ -54,19 +54,19 @@ func TestSSFPush(t *testing.T) {
 			outcome: events.OutcomeFailed, detail: "not an e-mail address", requests: 0},
 	}
 	cfg := testConfig(t, 3*time.Second)
-	recv := map[string]*pushReceiver{}
+	recv := map[string]*txReceiver{}
 	for _, r := range rows {
-		p := newPushReceiver(t, auth, r.script...)
+		p := newTxReceiver(t, auth, r.script...)
 		p.errBody = r.errBody
-		p.checker = setChecker{issuer: testIssuer, audience: "urn:rp:" + r.name, format: r.format}
+		p.checker = txChecker{issuer: testIssuer, audience: "urn:rp:" + r.name, format: r.format}
 		endpoint := p.srv.URL + "/ssf/events"
 		if r.down {
 			p.srv.Close()
 		}
 		recv[r.name] = p
-		cfg.RelyingParties = append(cfg.RelyingParties, ssfRP(r.name, config.SSF{
-			Delivery: config.SSFPush, EndpointURL: endpoint, Audience: "urn:rp:" + r.name, SubjectFormat: r.format,
-			AuthorizationHeaderFile: secretFile(t, r.name+".hdr", auth),
+		cfg.RelyingParties = append(cfg.RelyingParties, txRP(r.name, config.SSFReceiver{
+			Delivery: config.SSFDeliveryPush, EndpointURL: endpoint, Audience: "urn:rp:" + r.name, SubjectFormat: r.format,
+			AuthorizationHeaderFile: txSecretFile(t, r.name+".hdr", auth),
 		}))
 	}
 	if err := cfg.Validate(); err != nil {
@@ -79,7 +79,7 @@ func TestSSFPush(t *testing.T) {
 	c := appClient(t, a)
 	for _, r := range rows {
 		c.join("s-"+r.name, r.subject, r.name, "")
-		c.logoutAs("lo-"+r.name, "s-"+r.name, r.initiator)
+		c.txLogout("lo-"+r.name, "s-"+r.name, r.initiator)
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
@@ -104,7 +104,7 @@ func TestSSFPush(t *testing.T) {
 					t.Errorf("invalid SET: %s", s.Err)
 					continue
 				}
-				if s.Event != caepSessionRevoked || s.Txn != "lo-"+r.name {
+				if s.Event != txSessionRevoked || s.Txn != "lo-"+r.name {
 					t.Errorf("SET event %q txn %q, want session-revoked with txn lo-%s", s.Event, s.Txn, r.name)
 				}
 				if s.Body["initiating_entity"] != r.entity {
@@ -122,8 +122,8 @@ func TestSSFPush(t *testing.T) {
 	}
 }
 
-// startSSFApp starts signoff with the given SSF relying parties.
-func startSSFApp(t *testing.T, deadline time.Duration, rps ...config.RelyingParty) (*App, string) {
+// startTxApp starts signoff with the given SSF relying parties.
+func startTxApp(t *testing.T, deadline time.Duration, rps ...config.RelyingParty) (*App, string) {
 	t.Helper()
 	cfg := testConfig(t, deadline)
 	cfg.RelyingParties = append(cfg.RelyingParties, rps...)
@@ -134,52 +134,52 @@ func startSSFApp(t *testing.T, deadline time.Duration, rps ...config.RelyingPart
 	return a, "http://" + a.Addr()
 }
 
-// TestSSFPoll: SETs of a poll stream wait in the store until the receiver
+// TestSSFOutPoll: SETs of a poll stream wait in the store until the receiver
 // polls (RFC 8936). A long poll (no returnImmediately) is woken by the SET
 // of a logout that starts while it waits; an acknowledged SET signs the RP
 // out; a SET reported in setErrs fails it; one never acknowledged times
 // out at the deadline; maxEvents bounds a response and moreAvailable says
 // what is left; returnImmediately answers at once when nothing waits.
-func TestSSFPoll(t *testing.T) {
+func TestSSFOutPoll(t *testing.T) {
 	tokens := map[string]string{"acker": "acker-token-0123456789", "silent": "silent-token-0123456789", "refuser": "refuser-token-0123456789"}
 	var rps []config.RelyingParty
 	for _, id := range []string{"acker", "silent", "refuser"} {
-		rps = append(rps, ssfRP(id, config.SSF{Delivery: config.SSFPoll, Audience: "urn:rp:" + id,
-			BearerTokenFile: secretFile(t, id+".token", tokens[id])}))
+		rps = append(rps, txRP(id, config.SSFReceiver{Delivery: config.SSFDeliveryPoll, Audience: "urn:rp:" + id,
+			BearerTokenFile: txSecretFile(t, id+".token", tokens[id])}))
 	}
-	a, base := startSSFApp(t, 12*time.Second, rps...)
+	a, base := startTxApp(t, 12*time.Second, rps...)
 	c := appClient(t, a)
 	hc := &http.Client{Timeout: 15 * time.Second}
 	poll := base + "/ssf/poll"
-	check := func(aud string) setChecker {
-		return setChecker{jwksURL: base + "/jwks.json", issuer: testIssuer, audience: aud, format: "iss_sub"}
+	check := func(aud string) txChecker {
+		return txChecker{jwksURL: base + "/jwks.json", issuer: testIssuer, audience: aud, format: "iss_sub"}
 	}
 
 	// Authentication (RFC 6750 section 2.1; section 3.1 error).
-	if code := ssfCall(t, hc, http.MethodPost, poll, "", map[string]any{"returnImmediately": true}, nil); code != http.StatusUnauthorized {
+	if code := txCall(t, hc, http.MethodPost, poll, "", map[string]any{"returnImmediately": true}, nil); code != http.StatusUnauthorized {
 		t.Errorf("poll without a token: %d, want 401", code)
 	}
-	if code := ssfCall(t, hc, http.MethodPost, poll, "not-a-token-of-anyone", map[string]any{"returnImmediately": true}, nil); code != http.StatusUnauthorized {
+	if code := txCall(t, hc, http.MethodPost, poll, "not-a-token-of-anyone", map[string]any{"returnImmediately": true}, nil); code != http.StatusUnauthorized {
 		t.Errorf("poll with a wrong token: %d, want 401", code)
 	}
 
 	// returnImmediately with nothing queued answers at once, empty (the
 	// client gives up well before the 20 s long-poll bound).
 	quick := &http.Client{Timeout: 10 * time.Second}
-	var ans pollAnswer
-	if code := ssfCall(t, quick, http.MethodPost, poll, tokens["acker"], map[string]any{"returnImmediately": true}, &ans); code != http.StatusOK || len(ans.Sets) != 0 || ans.MoreAvailable {
+	var ans txPollAnswer
+	if code := txCall(t, quick, http.MethodPost, poll, tokens["acker"], map[string]any{"returnImmediately": true}, &ans); code != http.StatusOK || len(ans.Sets) != 0 || ans.MoreAvailable {
 		t.Fatalf("returnImmediately on an empty queue: %d %+v", code, ans)
 	}
 
 	// A long poll started before the logout gets its SET.
-	got := make(chan pollAnswer, 1)
+	got := make(chan txPollAnswer, 1)
 	go func() {
-		var ans pollAnswer
-		ssfCall(t, hc, http.MethodPost, poll, tokens["acker"], map[string]any{}, &ans)
+		var ans txPollAnswer
+		txCall(t, hc, http.MethodPost, poll, tokens["acker"], map[string]any{}, &ans)
 		got <- ans
 	}()
 	c.join("s-a1", "alice", "acker", "")
-	c.logoutAs("lo-a1", "s-a1", events.InitiatorUser)
+	c.txLogout("lo-a1", "s-a1", events.InitiatorUser)
 	ans = <-got
 	if len(ans.Sets) != 1 {
 		t.Fatalf("long poll returned %+v, want the SET of lo-a1", ans)
@@ -187,7 +187,7 @@ func TestSSFPoll(t *testing.T) {
 	var first string
 	for jti, raw := range ans.Sets {
 		s := check("urn:rp:acker").check(raw)
-		if s.Err != "" || s.JTI != jti || s.Txn != "lo-a1" || s.Event != caepSessionRevoked {
+		if s.Err != "" || s.JTI != jti || s.Txn != "lo-a1" || s.Event != txSessionRevoked {
 			t.Fatalf("polled SET: %+v (jti key %s)", s, jti)
 		}
 		first = jti
@@ -196,18 +196,18 @@ func TestSSFPoll(t *testing.T) {
 	// Two more logouts: maxEvents 1 returns one, and says there is more.
 	c.join("s-a2", "alice", "acker", "")
 	c.join("s-a3", "bob", "acker", "")
-	c.logoutAs("lo-a2", "s-a2", events.InitiatorUser)
-	c.logoutAs("lo-a3", "s-a3", events.InitiatorAdmin)
+	c.txLogout("lo-a2", "s-a2", events.InitiatorUser)
+	c.txLogout("lo-a3", "s-a3", events.InitiatorAdmin)
 	eventually(t, 20*time.Second, func() error {
-		ans = pollAnswer{}
-		ssfCall(t, hc, http.MethodPost, poll, tokens["acker"], map[string]any{"returnImmediately": true, "maxEvents": 10}, &ans)
+		ans = txPollAnswer{}
+		txCall(t, hc, http.MethodPost, poll, tokens["acker"], map[string]any{"returnImmediately": true, "maxEvents": 10}, &ans)
 		if len(ans.Sets) < 3 {
 			return fmt.Errorf("%d SETs waiting, want 3", len(ans.Sets))
 		}
 		return nil
 	})
-	ans = pollAnswer{}
-	ssfCall(t, hc, http.MethodPost, poll, tokens["acker"], map[string]any{"returnImmediately": true, "maxEvents": 1, "ack": []string{first}}, &ans)
+	ans = txPollAnswer{}
+	txCall(t, hc, http.MethodPost, poll, tokens["acker"], map[string]any{"returnImmediately": true, "maxEvents": 1, "ack": []string{first}}, &ans)
 	if len(ans.Sets) != 1 || !ans.MoreAvailable {
 		t.Fatalf("maxEvents 1 after acking the first: %d SETs, moreAvailable %v; want 1 and true", len(ans.Sets), ans.MoreAvailable)
 	}
@@ -218,8 +218,8 @@ func TestSSFPoll(t *testing.T) {
 		t.Errorf("lo-a1 after its ack: %+v", ev.Participants)
 	}
 	// Ack the rest (an ack-only request: maxEvents 0).
-	ans = pollAnswer{}
-	ssfCall(t, hc, http.MethodPost, poll, tokens["acker"], map[string]any{"returnImmediately": true, "maxEvents": 10}, &ans)
+	ans = txPollAnswer{}
+	txCall(t, hc, http.MethodPost, poll, tokens["acker"], map[string]any{"returnImmediately": true, "maxEvents": 10}, &ans)
 	var rest []string
 	for jti, raw := range ans.Sets {
 		if s := check("urn:rp:acker").check(raw); s.Err != "" {
@@ -227,7 +227,7 @@ func TestSSFPoll(t *testing.T) {
 		}
 		rest = append(rest, jti)
 	}
-	ssfCall(t, hc, http.MethodPost, poll, tokens["acker"], map[string]any{"maxEvents": 0, "ack": rest}, &ans)
+	txCall(t, hc, http.MethodPost, poll, tokens["acker"], map[string]any{"maxEvents": 0, "ack": rest}, &ans)
 	for _, id := range []string{"lo-a2", "lo-a3"} {
 		if ev := c.waitCompleted(id, 20*time.Second); ev.Participants[0].Outcome != events.OutcomeSucceeded {
 			t.Errorf("%s after its ack: %+v", id, ev.Participants)
@@ -236,18 +236,18 @@ func TestSSFPoll(t *testing.T) {
 
 	// A receiver that reports an error for the SET: failed, with its words.
 	c.join("s-r", "carol", "refuser", "")
-	c.logoutAs("lo-r", "s-r", events.InitiatorUser)
+	c.txLogout("lo-r", "s-r", events.InitiatorUser)
 	var jti string
 	eventually(t, 20*time.Second, func() error {
-		ans = pollAnswer{}
-		ssfCall(t, hc, http.MethodPost, poll, tokens["refuser"], map[string]any{"returnImmediately": true}, &ans)
+		ans = txPollAnswer{}
+		txCall(t, hc, http.MethodPost, poll, tokens["refuser"], map[string]any{"returnImmediately": true}, &ans)
 		for k := range ans.Sets {
 			jti = k
 			return nil
 		}
-		return errNoSET
+		return errTxNoSET
 	})
-	ssfCall(t, hc, http.MethodPost, poll, tokens["refuser"], map[string]any{"returnImmediately": true,
+	txCall(t, hc, http.MethodPost, poll, tokens["refuser"], map[string]any{"returnImmediately": true,
 		"setErrs": map[string]any{jti: map[string]string{"err": "invalid_key", "description": "unknown signing key"}}}, &ans)
 	if ev := c.waitCompleted("lo-r", 20*time.Second); ev.Participants[0].Outcome != events.OutcomeFailed ||
 		!strings.Contains(ev.Participants[0].Detail, "invalid_key: unknown signing key") {
@@ -256,12 +256,12 @@ func TestSSFPoll(t *testing.T) {
 
 	// A receiver that polls but never acknowledges: timed out.
 	c.join("s-q", "dave", "silent", "")
-	c.logoutAs("lo-q", "s-q", events.InitiatorUser)
+	c.txLogout("lo-q", "s-q", events.InitiatorUser)
 	eventually(t, 20*time.Second, func() error {
-		ans = pollAnswer{}
-		ssfCall(t, hc, http.MethodPost, poll, tokens["silent"], map[string]any{"returnImmediately": true}, &ans)
+		ans = txPollAnswer{}
+		txCall(t, hc, http.MethodPost, poll, tokens["silent"], map[string]any{"returnImmediately": true}, &ans)
 		if len(ans.Sets) == 0 {
-			return errNoSET
+			return errTxNoSET
 		}
 		return nil
 	})
@@ -269,8 +269,8 @@ func TestSSFPoll(t *testing.T) {
 		t.Errorf("lo-q never acknowledged: %+v, want timed_out", ev.Participants)
 	}
 	// Its SET is no longer served once its logout is over.
-	ans = pollAnswer{}
-	ssfCall(t, hc, http.MethodPost, poll, tokens["silent"], map[string]any{"returnImmediately": true}, &ans)
+	ans = txPollAnswer{}
+	txCall(t, hc, http.MethodPost, poll, tokens["silent"], map[string]any{"returnImmediately": true}, &ans)
 	if len(ans.Sets) != 0 {
 		t.Errorf("a SET of a finished logout is still served: %d", len(ans.Sets))
 	}

@@ -6,14 +6,14 @@ import (
 	"time"
 )
 
-// TestSSFQueue: one SET per participant (a second enqueue is ignored),
+// TestSSFOutQueue: one SET per participant (a second enqueue is ignored),
 // oldest first with moreAvailable, scoped by rp_id, gone once removed or
 // expired; the removal returns what it removed, once.
-func TestSSFQueue(t *testing.T) {
+func TestSSFOutQueue(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
 	exp := t0.Add(time.Minute)
-	for i, q := range []SSFSet{
+	for i, q := range []SSFQueuedSET{
 		{JTI: "j1", RPID: "crm", LogoutID: "L1", SET: "set1", ExpiresAt: exp},
 		{JTI: "j1b", RPID: "crm", LogoutID: "L1", SET: "set1b", ExpiresAt: exp}, // same participant: ignored
 		{JTI: "j2", RPID: "crm", LogoutID: "L2", SET: "set2", ExpiresAt: exp},
@@ -50,8 +50,8 @@ func TestSSFQueue(t *testing.T) {
 	}
 }
 
-// TestSSFStream: a stream is created once; its status is kept.
-func TestSSFStream(t *testing.T) {
+// TestSSFOutStream: a stream is created once; its status is kept.
+func TestSSFOutStream(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
 	if _, ok, err := s.SSFStream(ctx, "crm"); ok || err != nil {
@@ -60,11 +60,11 @@ func TestSSFStream(t *testing.T) {
 	if err := s.SSFSetStatus(ctx, "crm", "paused", "maintenance"); err != nil {
 		t.Fatal(err)
 	}
-	ok, err := s.SSFCreateStream(ctx, "crm", SSFStream{Created: t0, Status: "enabled", Description: "d", EventsRequested: []string{"e1"}})
+	ok, err := s.SSFCreateStream(ctx, "crm", SSFStreamState{Created: t0, Status: "enabled", Description: "d", EventsRequested: []string{"e1"}})
 	if err != nil || !ok {
 		t.Fatalf("create = %v %v", ok, err)
 	}
-	if ok, _ := s.SSFCreateStream(ctx, "crm", SSFStream{Created: t0, Status: "enabled", Description: "again"}); ok {
+	if ok, _ := s.SSFCreateStream(ctx, "crm", SSFStreamState{Created: t0, Status: "enabled", Description: "again"}); ok {
 		t.Error("created twice")
 	}
 	st, ok, err := s.SSFStream(ctx, "crm")

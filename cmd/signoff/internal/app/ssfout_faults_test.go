@@ -15,15 +15,15 @@ import (
 	"github.com/signoff/signoff/events"
 )
 
-// TestSSFForgedDispatch: a dispatch on signoff.logout.dispatch.ssf that no
+// TestSSFOutForgedDispatch: a dispatch on signoff.logout.dispatch.ssf that no
 // signoff coordinator sealed is poisoned with the reason and mints no SET,
 // neither pushed nor queued for polling.
-func TestSSFForgedDispatch(t *testing.T) {
+func TestSSFOutForgedDispatch(t *testing.T) {
 	const pollToken = "forged-poll-token-012345"
-	push := newPushReceiver(t, "", 202)
-	a, base := startSSFApp(t, 20*time.Second,
-		ssfRP("pusher", config.SSF{Delivery: config.SSFPush, EndpointURL: push.srv.URL + "/events", Audience: "urn:rp:pusher"}),
-		ssfRP("poller", config.SSF{Delivery: config.SSFPoll, Audience: "urn:rp:poller", BearerTokenFile: secretFile(t, "p.token", pollToken)}),
+	push := newTxReceiver(t, "", 202)
+	a, base := startTxApp(t, 20*time.Second,
+		txRP("pusher", config.SSFReceiver{Delivery: config.SSFDeliveryPush, EndpointURL: push.srv.URL + "/events", Audience: "urn:rp:pusher"}),
+		txRP("poller", config.SSFReceiver{Delivery: config.SSFDeliveryPoll, Audience: "urn:rp:poller", BearerTokenFile: txSecretFile(t, "p.token", pollToken)}),
 	)
 	c := appClient(t, a)
 	subject := events.DispatchSubject(events.AdapterSSF)
@@ -51,23 +51,23 @@ func TestSSFForgedDispatch(t *testing.T) {
 	if n, _ := push.snapshot(); n != 0 {
 		t.Errorf("a forged dispatch pushed %d SET(s)", n)
 	}
-	var ans pollAnswer
-	ssfCall(t, http.DefaultClient, http.MethodPost, base+"/ssf/poll", pollToken, map[string]any{"returnImmediately": true}, &ans)
+	var ans txPollAnswer
+	txCall(t, http.DefaultClient, http.MethodPost, base+"/ssf/poll", pollToken, map[string]any{"returnImmediately": true}, &ans)
 	if len(ans.Sets) != 0 {
 		t.Errorf("a forged dispatch queued %d SET(s)", len(ans.Sets))
 	}
 }
 
-// TestSSFPollSurvivesRestart: a queued SET lives in sqlite: after a restart
+// TestSSFOutPollSurvivesRestart: a queued SET lives in sqlite: after a restart
 // on the same data_dir the receiver polls the same SET (same jti) and its
 // acknowledgement signs the RP out. Another receiver's token can neither
 // see nor acknowledge it.
-func TestSSFPollSurvivesRestart(t *testing.T) {
+func TestSSFOutPollSurvivesRestart(t *testing.T) {
 	const tok, other = "restart-poll-token-0123", "other-poll-token-012345"
 	cfg := testConfig(t, 60*time.Second)
 	cfg.RelyingParties = append(cfg.RelyingParties,
-		ssfRP("poller", config.SSF{Delivery: config.SSFPoll, Audience: "urn:rp:poller", BearerTokenFile: secretFile(t, "p.token", tok)}),
-		ssfRP("nosy", config.SSF{Delivery: config.SSFPoll, Audience: "urn:rp:nosy", BearerTokenFile: secretFile(t, "n.token", other)}))
+		txRP("poller", config.SSFReceiver{Delivery: config.SSFDeliveryPoll, Audience: "urn:rp:poller", BearerTokenFile: txSecretFile(t, "p.token", tok)}),
+		txRP("nosy", config.SSFReceiver{Delivery: config.SSFDeliveryPoll, Audience: "urn:rp:nosy", BearerTokenFile: txSecretFile(t, "n.token", other)}))
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -77,18 +77,18 @@ func TestSSFPollSurvivesRestart(t *testing.T) {
 	}
 	c := appClient(t, a)
 	c.join("s1", "alice", "poller", "")
-	c.logoutAs("L1", "s1", events.InitiatorUser)
+	c.txLogout("L1", "s1", events.InitiatorUser)
 	base := "http://" + a.Addr()
 	hc := &http.Client{Timeout: 15 * time.Second}
 	var jti string
 	eventually(t, 20*time.Second, func() error {
-		var ans pollAnswer
-		ssfCall(t, hc, http.MethodPost, base+"/ssf/poll", tok, map[string]any{"returnImmediately": true}, &ans)
+		var ans txPollAnswer
+		txCall(t, hc, http.MethodPost, base+"/ssf/poll", tok, map[string]any{"returnImmediately": true}, &ans)
 		for k := range ans.Sets {
 			jti = k
 			return nil
 		}
-		return errNoSET
+		return errTxNoSET
 	})
 	c.nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -99,31 +99,31 @@ func TestSSFPollSurvivesRestart(t *testing.T) {
 
 	a2 := startApp(t, cfg)
 	base = "http://" + a2.Addr()
-	var ans pollAnswer
-	ssfCall(t, hc, http.MethodPost, base+"/ssf/poll", other, map[string]any{"returnImmediately": true, "ack": []string{jti}}, &ans)
+	var ans txPollAnswer
+	txCall(t, hc, http.MethodPost, base+"/ssf/poll", other, map[string]any{"returnImmediately": true, "ack": []string{jti}}, &ans)
 	if len(ans.Sets) != 0 {
 		t.Errorf("another receiver sees %d SET(s)", len(ans.Sets))
 	}
-	ans = pollAnswer{}
-	ssfCall(t, hc, http.MethodPost, base+"/ssf/poll", tok, map[string]any{"returnImmediately": true}, &ans)
+	ans = txPollAnswer{}
+	txCall(t, hc, http.MethodPost, base+"/ssf/poll", tok, map[string]any{"returnImmediately": true}, &ans)
 	if _, ok := ans.Sets[jti]; !ok || len(ans.Sets) != 1 {
 		t.Fatalf("after the restart the receiver polls %d SET(s), want the same SET %s", len(ans.Sets), jti)
 	}
-	ssfCall(t, hc, http.MethodPost, base+"/ssf/poll", tok, map[string]any{"maxEvents": 0, "ack": []string{jti}}, nil)
+	txCall(t, hc, http.MethodPost, base+"/ssf/poll", tok, map[string]any{"maxEvents": 0, "ack": []string{jti}}, nil)
 	if ev := appClient(t, a2).waitCompleted("L1", 20*time.Second); ev.Participants[0].Outcome != events.OutcomeSucceeded {
 		t.Errorf("after the ack: %+v", ev.Participants)
 	}
 }
 
-// TestSSFLongPollDoesNotHoldShutdown: a receiver's long poll in progress
+// TestSSFOutLongPollDoesNotHoldShutdown: a receiver's long poll in progress
 // when signoff stops is answered (empty) and does not hold the HTTP
 // server's graceful shutdown, whose grace (10 s here) is shorter than the
 // long-poll bound (20 s).
-func TestSSFLongPollDoesNotHoldShutdown(t *testing.T) {
+func TestSSFOutLongPollDoesNotHoldShutdown(t *testing.T) {
 	const tok = "shutdown-poll-token-0123"
 	cfg := testConfig(t, 30*time.Second)
 	cfg.RelyingParties = append(cfg.RelyingParties,
-		ssfRP("poller", config.SSF{Delivery: config.SSFPoll, Audience: "urn:rp:poller", BearerTokenFile: secretFile(t, "p.token", tok)}))
+		txRP("poller", config.SSFReceiver{Delivery: config.SSFDeliveryPoll, Audience: "urn:rp:poller", BearerTokenFile: txSecretFile(t, "p.token", tok)}))
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,12 +134,12 @@ func TestSSFLongPollDoesNotHoldShutdown(t *testing.T) {
 	base := "http://" + a.Addr()
 	type answer struct {
 		code int
-		ans  pollAnswer
+		ans  txPollAnswer
 	}
 	got := make(chan answer, 1)
 	go func() {
 		var r answer
-		r.code = ssfCall(t, &http.Client{Timeout: 60 * time.Second}, http.MethodPost, base+"/ssf/poll", tok, map[string]any{}, &r.ans)
+		r.code = txCall(t, &http.Client{Timeout: 60 * time.Second}, http.MethodPost, base+"/ssf/poll", tok, map[string]any{}, &r.ans)
 		got <- r
 	}()
 	// The poll is waiting once the adapter counted it.

@@ -16,12 +16,12 @@ import (
 // 1.0 (draft 02, "Transmitters", "Stream Control"), "interop", and the
 // OpenID Shared Signals Framework 1.0, "SSF".
 
-// TestSSFConformanceDiscovery checks the Transmitter Configuration
+// TestSSFOutConformanceDiscovery checks the Transmitter Configuration
 // Metadata.
-func TestSSFConformanceDiscovery(t *testing.T) {
-	a, base := startSSFApp(t, 5*time.Second)
+func TestSSFOutConformanceDiscovery(t *testing.T) {
+	a, base := startTxApp(t, 5*time.Second)
 	var md map[string]json.RawMessage
-	if code := ssfCall(t, http.DefaultClient, http.MethodGet, base+"/.well-known/ssf-configuration", "", nil, &md); code != http.StatusOK {
+	if code := txCall(t, http.DefaultClient, http.MethodGet, base+"/.well-known/ssf-configuration", "", nil, &md); code != http.StatusOK {
 		t.Fatalf("GET /.well-known/ssf-configuration: %d", code)
 	}
 	str := func(k string) string {
@@ -61,7 +61,7 @@ func TestSSFConformanceDiscovery(t *testing.T) {
 	if str("jwks_uri") != config.DefaultDemoPublicURL+"/jwks.json" {
 		t.Errorf("jwks_uri = %q", str("jwks_uri"))
 	}
-	if code := ssfCall(t, http.DefaultClient, http.MethodGet, base+"/jwks.json", "", nil, &jwks); code != http.StatusOK {
+	if code := txCall(t, http.DefaultClient, http.MethodGet, base+"/jwks.json", "", nil, &jwks); code != http.StatusOK {
 		t.Fatalf("jwks: %d", code)
 	}
 	k, err := a.Keys().Signing("RS256")
@@ -91,16 +91,16 @@ func TestSSFConformanceDiscovery(t *testing.T) {
 	}
 }
 
-// TestSSFConformanceStreams checks stream create, read, status and
+// TestSSFOutConformanceStreams checks stream create, read, status and
 // verification for a push and a poll receiver, and their authorization.
-func TestSSFConformanceStreams(t *testing.T) {
+func TestSSFOutConformanceStreams(t *testing.T) {
 	const pushToken, pollToken = "push-receiver-token-0123", "poll-receiver-token-0123"
-	push := newPushReceiver(t, "Bearer push-header-secret", 202)
-	push.checker = setChecker{issuer: testIssuer, audience: "urn:rp:pusher", format: "iss_sub"}
-	_, base := startSSFApp(t, 5*time.Second,
-		ssfRP("pusher", config.SSF{Delivery: config.SSFPush, EndpointURL: push.srv.URL + "/events", Audience: "urn:rp:pusher",
-			AuthorizationHeaderFile: secretFile(t, "push.hdr", "Bearer push-header-secret"), BearerTokenFile: secretFile(t, "push.token", pushToken)}),
-		ssfRP("poller", config.SSF{Delivery: config.SSFPoll, Audience: "urn:rp:poller", BearerTokenFile: secretFile(t, "poll.token", pollToken)}),
+	push := newTxReceiver(t, "Bearer push-header-secret", 202)
+	push.checker = txChecker{issuer: testIssuer, audience: "urn:rp:pusher", format: "iss_sub"}
+	_, base := startTxApp(t, 5*time.Second,
+		txRP("pusher", config.SSFReceiver{Delivery: config.SSFDeliveryPush, EndpointURL: push.srv.URL + "/events", Audience: "urn:rp:pusher",
+			AuthorizationHeaderFile: txSecretFile(t, "push.hdr", "Bearer push-header-secret"), BearerTokenFile: txSecretFile(t, "push.token", pushToken)}),
+		txRP("poller", config.SSFReceiver{Delivery: config.SSFDeliveryPoll, Audience: "urn:rp:poller", BearerTokenFile: txSecretFile(t, "poll.token", pollToken)}),
 	)
 	push.checker.jwksURL = base + "/jwks.json"
 	hc := &http.Client{Timeout: 15 * time.Second}
@@ -109,7 +109,7 @@ func TestSSFConformanceStreams(t *testing.T) {
 		Status string `json:"status_endpoint"`
 		Verify string `json:"verification_endpoint"`
 	}
-	ssfCall(t, hc, http.MethodGet, base+"/.well-known/ssf-configuration", "", nil, &md)
+	txCall(t, hc, http.MethodGet, base+"/.well-known/ssf-configuration", "", nil, &md)
 	// The test server listens on a random port, public_url is the default:
 	// call the same paths on the test server.
 	stream, status, verify := base+"/ssf/stream", base+"/ssf/status", base+"/ssf/verify"
@@ -123,7 +123,7 @@ func TestSSFConformanceStreams(t *testing.T) {
 	// Receiver makes an unauthorized request, then the Transmitter MUST
 	// respond with a 401 error status."
 	for _, u := range []string{stream, status + "?stream_id=pusher", stream + "?access_token=" + pushToken} {
-		if code := ssfCall(t, hc, http.MethodGet, u, "", nil, nil); code != http.StatusUnauthorized {
+		if code := txCall(t, hc, http.MethodGet, u, "", nil, nil); code != http.StatusUnauthorized {
 			t.Errorf("GET %s without a bearer header: %d, want 401", u, code)
 		}
 	}
@@ -146,19 +146,19 @@ func TestSSFConformanceStreams(t *testing.T) {
 	for _, rc := range []struct {
 		id, token, method, endpoint string
 	}{{"pusher", pushToken, "urn:ietf:rfc:8935", push.srv.URL + "/events"}, {"poller", pollToken, "urn:ietf:rfc:8936", ""}} {
-		body := map[string]any{"events_requested": []string{caepSessionRevoked}, "description": "stream of " + rc.id,
+		body := map[string]any{"events_requested": []string{txSessionRevoked}, "description": "stream of " + rc.id,
 			"delivery": map[string]string{"method": rc.method}}
 		if rc.endpoint != "" {
 			body["delivery"] = map[string]string{"method": rc.method, "endpoint_url": rc.endpoint}
 		}
 		var c streamCfg
-		if code := ssfCall(t, hc, http.MethodPost, stream, rc.token, body, &c); code != http.StatusCreated {
+		if code := txCall(t, hc, http.MethodPost, stream, rc.token, body, &c); code != http.StatusCreated {
 			t.Fatalf("create %s: %d %+v", rc.id, code, c)
 		}
 		// SSF 8.1.1: iss "MUST be identical to the iss Claim value in
 		// Security Event Tokens"; events_delivered is REQUIRED.
 		if c.StreamID == "" || c.Iss != testIssuer || c.Aud != "urn:rp:"+rc.id || c.Delivery["method"] != rc.method ||
-			!slices.Contains(c.EventsDelivered, caepSessionRevoked) || c.Description != "stream of "+rc.id {
+			!slices.Contains(c.EventsDelivered, txSessionRevoked) || c.Description != "stream of "+rc.id {
 			t.Errorf("created stream of %s: %+v", rc.id, c)
 		}
 		// SSF 8.1.1.1: for poll "the endpoint_url value is supplied by the
@@ -170,14 +170,14 @@ func TestSSFConformanceStreams(t *testing.T) {
 		// SSF 8.1.1.1: "If the Transmitter does not allow multiple streams
 		// with the same Receiver, it MUST respond with HTTP status code 409
 		// Conflict."
-		if code := ssfCall(t, hc, http.MethodPost, stream, rc.token, body, nil); code != http.StatusConflict {
+		if code := txCall(t, hc, http.MethodPost, stream, rc.token, body, nil); code != http.StatusConflict {
 			t.Errorf("second create of %s: %d, want 409", rc.id, code)
 		}
 	}
 	// A create whose delivery method differs from the configured one is
 	// refused (SSF 8.1.1.1: "If the Transmitter does not support the
 	// delivery method, it MAY respond with HTTP Status Code 400").
-	if code := ssfCall(t, hc, http.MethodPost, stream, pollToken, map[string]any{"delivery": map[string]string{"method": "urn:ietf:rfc:8935", "endpoint_url": "https://x.example/e"}}, nil); code != http.StatusBadRequest && code != http.StatusConflict {
+	if code := txCall(t, hc, http.MethodPost, stream, pollToken, map[string]any{"delivery": map[string]string{"method": "urn:ietf:rfc:8935", "endpoint_url": "https://x.example/e"}}, nil); code != http.StatusBadRequest && code != http.StatusConflict {
 		t.Errorf("create with another delivery method: %d", code)
 	}
 
@@ -187,15 +187,15 @@ func TestSSFConformanceStreams(t *testing.T) {
 	// available to this Receiver"; a stream_id that is not the receiver's
 	// is 404.
 	var one streamCfg
-	if code := ssfCall(t, hc, http.MethodGet, stream+"?stream_id="+cfgs["pusher"].StreamID, pushToken, nil, &one); code != http.StatusOK ||
+	if code := txCall(t, hc, http.MethodGet, stream+"?stream_id="+cfgs["pusher"].StreamID, pushToken, nil, &one); code != http.StatusOK ||
 		one.StreamID != cfgs["pusher"].StreamID || one.Iss != testIssuer || one.Description != "stream of pusher" {
 		t.Errorf("read pusher's stream: %d %+v", code, one)
 	}
 	var list []streamCfg
-	if code := ssfCall(t, hc, http.MethodGet, stream, pollToken, nil, &list); code != http.StatusOK || len(list) != 1 || list[0].StreamID != cfgs["poller"].StreamID {
+	if code := txCall(t, hc, http.MethodGet, stream, pollToken, nil, &list); code != http.StatusOK || len(list) != 1 || list[0].StreamID != cfgs["poller"].StreamID {
 		t.Errorf("list poller's streams: %d %+v", code, list)
 	}
-	if code := ssfCall(t, hc, http.MethodGet, stream+"?stream_id="+cfgs["pusher"].StreamID, pollToken, nil, nil); code != http.StatusNotFound {
+	if code := txCall(t, hc, http.MethodGet, stream+"?stream_id="+cfgs["pusher"].StreamID, pollToken, nil, nil); code != http.StatusNotFound {
 		t.Errorf("poller reads pusher's stream: %d, want 404", code)
 	}
 
@@ -208,16 +208,16 @@ func TestSSFConformanceStreams(t *testing.T) {
 		Reason   string `json:"reason"`
 	}
 	var s st
-	if code := ssfCall(t, hc, http.MethodGet, status+"?stream_id=pusher", pushToken, nil, &s); code != http.StatusOK || s.Status != "enabled" || s.StreamID != "pusher" {
+	if code := txCall(t, hc, http.MethodGet, status+"?stream_id=pusher", pushToken, nil, &s); code != http.StatusOK || s.Status != "enabled" || s.StreamID != "pusher" {
 		t.Errorf("status of pusher: %d %+v", code, s)
 	}
 	for _, want := range []string{"paused", "disabled", "enabled"} {
 		s = st{}
-		if code := ssfCall(t, hc, http.MethodPost, status, pushToken, st{StreamID: "pusher", Status: want, Reason: "test " + want}, &s); code != http.StatusOK || s.Status != want {
+		if code := txCall(t, hc, http.MethodPost, status, pushToken, st{StreamID: "pusher", Status: want, Reason: "test " + want}, &s); code != http.StatusOK || s.Status != want {
 			t.Errorf("update status to %s: %d %+v", want, code, s)
 		}
 		s = st{}
-		if code := ssfCall(t, hc, http.MethodGet, status+"?stream_id=pusher", pushToken, nil, &s); code != http.StatusOK || s.Status != want || s.Reason != "test "+want {
+		if code := txCall(t, hc, http.MethodGet, status+"?stream_id=pusher", pushToken, nil, &s); code != http.StatusOK || s.Status != want || s.Reason != "test "+want {
 			t.Errorf("status after update to %s: %d %+v", want, code, s)
 		}
 	}
@@ -225,10 +225,10 @@ func TestSSFConformanceStreams(t *testing.T) {
 	// request is otherwise invalid"; 8.1.2.1: "If the Receiver requests the
 	// status for a stream that does not exist then the Transmitter MUST
 	// respond with a 404 error status."
-	if code := ssfCall(t, hc, http.MethodPost, status, pushToken, st{StreamID: "pusher", Status: "sleeping"}, nil); code != http.StatusBadRequest {
+	if code := txCall(t, hc, http.MethodPost, status, pushToken, st{StreamID: "pusher", Status: "sleeping"}, nil); code != http.StatusBadRequest {
 		t.Errorf("status sleeping: %d, want 400", code)
 	}
-	if code := ssfCall(t, hc, http.MethodGet, status+"?stream_id=nope", pushToken, nil, nil); code != http.StatusNotFound {
+	if code := txCall(t, hc, http.MethodGet, status+"?stream_id=nope", pushToken, nil, nil); code != http.StatusNotFound {
 		t.Errorf("status of an unknown stream: %d, want 404", code)
 	}
 
@@ -238,7 +238,7 @@ func TestSSFConformanceStreams(t *testing.T) {
 	// responds with an empty 204 No Content response"; 8.1.4.1: sub_id
 	// "MUST always be set to have a simple value of type opaque. The id of
 	// the value MUST be the stream_id", and state is echoed.
-	if code := ssfCall(t, hc, http.MethodPost, verify, pushToken, map[string]string{"stream_id": "pusher", "state": "push-state-1"}, nil); code != http.StatusNoContent {
+	if code := txCall(t, hc, http.MethodPost, verify, pushToken, map[string]string{"stream_id": "pusher", "state": "push-state-1"}, nil); code != http.StatusNoContent {
 		t.Fatalf("verify pusher: %d, want 204", code)
 	}
 	eventually(t, 20*time.Second, func() error {
@@ -247,64 +247,64 @@ func TestSSFConformanceStreams(t *testing.T) {
 			if s.Err != "" {
 				return fmt.Errorf("invalid verification SET: %s", s.Err)
 			}
-			if s.Event == ssfVerification && s.Body["state"] == "push-state-1" && s.SubID["id"] == cfgs["pusher"].StreamID {
+			if s.Event == txVerification && s.Body["state"] == "push-state-1" && s.SubID["id"] == cfgs["pusher"].StreamID {
 				return nil
 			}
 		}
 		return fmt.Errorf("no verification SET pushed yet (%d)", len(sets))
 	})
-	if code := ssfCall(t, hc, http.MethodPost, verify, pollToken, map[string]string{"stream_id": "poller", "state": "poll-state-2"}, nil); code != http.StatusNoContent {
+	if code := txCall(t, hc, http.MethodPost, verify, pollToken, map[string]string{"stream_id": "poller", "state": "poll-state-2"}, nil); code != http.StatusNoContent {
 		t.Fatalf("verify poller: %d, want 204", code)
 	}
-	var ans pollAnswer
-	ssfCall(t, hc, http.MethodPost, base+"/ssf/poll", pollToken, map[string]any{"returnImmediately": true}, &ans)
-	checker := setChecker{jwksURL: base + "/jwks.json", issuer: testIssuer, audience: "urn:rp:poller", format: "iss_sub"}
+	var ans txPollAnswer
+	txCall(t, hc, http.MethodPost, base+"/ssf/poll", pollToken, map[string]any{"returnImmediately": true}, &ans)
+	checker := txChecker{jwksURL: base + "/jwks.json", issuer: testIssuer, audience: "urn:rp:poller", format: "iss_sub"}
 	found := ""
 	for jti, raw := range ans.Sets {
-		if s := checker.check(raw); s.Err == "" && s.Event == ssfVerification && s.Body["state"] == "poll-state-2" && s.SubID["id"] == "poller" {
+		if s := checker.check(raw); s.Err == "" && s.Event == txVerification && s.Body["state"] == "poll-state-2" && s.SubID["id"] == "poller" {
 			found = jti
 		}
 	}
 	if found == "" {
 		t.Fatalf("no valid verification SET polled: %+v", ans)
 	}
-	ans = pollAnswer{}
-	ssfCall(t, hc, http.MethodPost, base+"/ssf/poll", pollToken, map[string]any{"returnImmediately": true, "ack": []string{found}}, &ans)
+	ans = txPollAnswer{}
+	txCall(t, hc, http.MethodPost, base+"/ssf/poll", pollToken, map[string]any{"returnImmediately": true, "ack": []string{found}}, &ans)
 	if len(ans.Sets) != 0 {
 		t.Errorf("the acknowledged verification SET is served again: %+v", ans)
 	}
 	// SSF 8.1.4.2: 400 "if the request body cannot be parsed or if the
 	// request is otherwise invalid", 404 for another stream.
-	if code := ssfCall(t, hc, http.MethodPost, verify, pollToken, map[string]string{"state": "x"}, nil); code != http.StatusBadRequest {
+	if code := txCall(t, hc, http.MethodPost, verify, pollToken, map[string]string{"state": "x"}, nil); code != http.StatusBadRequest {
 		t.Errorf("verify without stream_id: %d, want 400", code)
 	}
-	if code := ssfCall(t, hc, http.MethodPost, verify, pollToken, map[string]string{"stream_id": "pusher"}, nil); code != http.StatusNotFound {
+	if code := txCall(t, hc, http.MethodPost, verify, pollToken, map[string]string{"stream_id": "pusher"}, nil); code != http.StatusNotFound {
 		t.Errorf("verify another receiver's stream: %d, want 404", code)
 	}
 }
 
-// TestSSFPausedAndDisabled: SSF 8.1.2: on a paused stream "The Transmitter
+// TestSSFOutPausedAndDisabled: SSF 8.1.2: on a paused stream "The Transmitter
 // MUST NOT transmit events" (the SET is held and sent once enabled again,
 // before the deadline); on a disabled one it "MUST NOT transmit events ...
 // and will not hold any events" (the participant fails, nothing is sent).
-func TestSSFPausedAndDisabled(t *testing.T) {
+func TestSSFOutPausedAndDisabled(t *testing.T) {
 	const token = "pausing-receiver-token-01"
-	push := newPushReceiver(t, "", 202)
-	push.checker = setChecker{issuer: testIssuer, audience: "urn:rp:p", format: "iss_sub"}
-	a, base := startSSFApp(t, 20*time.Second, ssfRP("p", config.SSF{Delivery: config.SSFPush, EndpointURL: push.srv.URL + "/events",
-		Audience: "urn:rp:p", BearerTokenFile: secretFile(t, "p.token", token)}))
+	push := newTxReceiver(t, "", 202)
+	push.checker = txChecker{issuer: testIssuer, audience: "urn:rp:p", format: "iss_sub"}
+	a, base := startTxApp(t, 20*time.Second, txRP("p", config.SSFReceiver{Delivery: config.SSFDeliveryPush, EndpointURL: push.srv.URL + "/events",
+		Audience: "urn:rp:p", BearerTokenFile: txSecretFile(t, "p.token", token)}))
 	push.checker.jwksURL = base + "/jwks.json"
 	c := appClient(t, a)
 	hc := &http.Client{Timeout: 15 * time.Second}
 	setStatus := func(s string) {
-		if code := ssfCall(t, hc, http.MethodPost, base+"/ssf/status", token, map[string]string{"stream_id": "p", "status": s}, nil); code != http.StatusOK {
+		if code := txCall(t, hc, http.MethodPost, base+"/ssf/status", token, map[string]string{"stream_id": "p", "status": s}, nil); code != http.StatusOK {
 			t.Fatalf("status %s: %d", s, code)
 		}
 	}
 
 	setStatus("disabled")
 	c.join("s-d", "alice", "p", "")
-	c.logoutAs("lo-d", "s-d", "user")
+	c.txLogout("lo-d", "s-d", "user")
 	if ev := c.waitCompleted("lo-d", 30*time.Second); ev.Participants[0].Outcome != "failed" {
 		t.Errorf("disabled stream: %+v, want failed", ev.Participants)
 	}
@@ -314,7 +314,7 @@ func TestSSFPausedAndDisabled(t *testing.T) {
 
 	setStatus("paused")
 	c.join("s-p", "bob", "p", "")
-	c.logoutAs("lo-p", "s-p", "user")
+	c.txLogout("lo-p", "s-p", "user")
 	// Once the adapter took both dispatches, the saga of lo-p is still
 	// running and nothing was pushed.
 	eventually(t, 20*time.Second, func() error {

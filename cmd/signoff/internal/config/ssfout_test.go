@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// TestSSFSecrets reads the files of the ssf sections and names the key of
+// TestSSFReceiverSecrets reads the files of the ssf sections and names the key of
 // every problem without printing a secret.
-func TestSSFSecrets(t *testing.T) {
+func TestSSFReceiverSecrets(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
@@ -45,10 +45,10 @@ func TestSSFSecrets(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
-			got, err := cfg.SSFSecrets()
+			got, err := cfg.SSFReceiverSecrets()
 			if tt.want == "" {
 				if err != nil {
-					t.Fatalf("SSFSecrets: %v", err)
+					t.Fatalf("SSFReceiverSecrets: %v", err)
 				}
 				if s := got["crm"]; s.AuthorizationHeader != "Bearer push-secret-0123456789" || s.BearerToken != "crm-token-0123456789abcdef" {
 					t.Errorf("secrets of crm = %+v", s)

@@ -20,7 +20,7 @@ import (
 // adapter). The adapter takes its dispatches from the work consumer
 // adapter-ssf like the other bus adapters.
 func (a *App) startSSF(cfg *config.Config, o Options, dir dirMap) error {
-	secrets, err := cfg.SSFSecrets()
+	secrets, err := cfg.SSFReceiverSecrets()
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (s ssfStore) Stream(ctx context.Context, rpID string) (ssf.Stream, bool, er
 }
 
 func (s ssfStore) CreateStream(ctx context.Context, rpID string, st ssf.Stream) (bool, error) {
-	return s.st.SSFCreateStream(ctx, rpID, store.SSFStream{Created: st.Created, Status: st.Status, Reason: st.Reason, Description: st.Description, EventsRequested: st.EventsRequested})
+	return s.st.SSFCreateStream(ctx, rpID, store.SSFStreamState{Created: st.Created, Status: st.Status, Reason: st.Reason, Description: st.Description, EventsRequested: st.EventsRequested})
 }
 
 func (s ssfStore) SetStatus(ctx context.Context, rpID, status, reason string) error {
@@ -77,7 +77,7 @@ func (s ssfStore) SetStatus(ctx context.Context, rpID, status, reason string) er
 }
 
 func (s ssfStore) Enqueue(ctx context.Context, q ssf.Queued, now time.Time) error {
-	return s.st.SSFEnqueue(ctx, store.SSFSet{JTI: q.JTI, RPID: q.RPID, LogoutID: q.LogoutID, SET: q.SET, ExpiresAt: q.ExpiresAt}, now)
+	return s.st.SSFEnqueue(ctx, store.SSFQueuedSET{JTI: q.JTI, RPID: q.RPID, LogoutID: q.LogoutID, SET: q.SET, ExpiresAt: q.ExpiresAt}, now)
 }
 
 func (s ssfStore) Pending(ctx context.Context, rpID string, now time.Time, limit int) ([]ssf.Queued, bool, error) {
@@ -90,7 +90,7 @@ func (s ssfStore) Remove(ctx context.Context, rpID string, jtis []string) ([]ssf
 	return queued(rows), err
 }
 
-func queued(rows []store.SSFSet) []ssf.Queued {
+func queued(rows []store.SSFQueuedSET) []ssf.Queued {
 	out := make([]ssf.Queued, len(rows))
 	for i, r := range rows {
 		out[i] = ssf.Queued{JTI: r.JTI, RPID: r.RPID, LogoutID: r.LogoutID, SET: r.SET, ExpiresAt: r.ExpiresAt}

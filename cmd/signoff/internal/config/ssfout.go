@@ -9,22 +9,22 @@ import (
 
 // SSF delivery methods and subject formats of relying_parties[].ssf.
 const (
-	// SSFPush delivers SETs by POST to endpoint_url (RFC 8935).
-	SSFPush = "push"
-	// SSFPoll keeps SETs until the RP polls signoff's /ssf/poll (RFC 8936).
-	SSFPoll = "poll"
-	// SSFIssSub is the default subject_format: {iss, sub} (RFC 9493 3.2.5).
-	SSFIssSub = "iss_sub"
-	// SSFEmail sends the subject as an e-mail address (RFC 9493 3.2.2).
-	SSFEmail = "email"
-	// SSFOpaque sends the subject as an opaque id (RFC 9493 3.2.4).
-	SSFOpaque = "opaque"
+	// SSFDeliveryPush delivers SETs by POST to endpoint_url (RFC 8935).
+	SSFDeliveryPush = "push"
+	// SSFDeliveryPoll keeps SETs until the RP polls signoff's /ssf/poll (RFC 8936).
+	SSFDeliveryPoll = "poll"
+	// SSFSubjectIssSub is the default subject_format: {iss, sub} (RFC 9493 3.2.5).
+	SSFSubjectIssSub = "iss_sub"
+	// SSFSubjectEmail sends the subject as an e-mail address (RFC 9493 3.2.2).
+	SSFSubjectEmail = "email"
+	// SSFSubjectOpaque sends the subject as an opaque id (RFC 9493 3.2.4).
+	SSFSubjectOpaque = "opaque"
 )
 
-// SSF configures a relying party signed out by Shared Signals: a CAEP
+// SSFReceiver configures a relying party signed out by Shared Signals: a CAEP
 // session-revoked Security Event Token per logout, pushed to it or polled
 // by it. Addition of issue #14 (DESIGN.md "Contract: Shared Signals out").
-type SSF struct {
+type SSFReceiver struct {
 	// Delivery is push or poll. Required.
 	Delivery string `yaml:"delivery"`
 	// EndpointURL is the RP's push endpoint (push only, required there).
@@ -45,18 +45,18 @@ type SSF struct {
 	BearerTokenFile string `yaml:"bearer_token_file"`
 }
 
-// ssf validates relying_parties[i].ssf.
-func (v *validator) ssf(p string, s *SSF) {
+// ssfReceiver validates relying_parties[i].ssf.
+func (v *validator) ssfReceiver(p string, s *SSFReceiver) {
 	switch s.Delivery {
 	case "":
 		v.add(p+".delivery", "required: push (signoff POSTs each SET to endpoint_url) or poll (the RP polls signoff)")
-	case SSFPush:
+	case SSFDeliveryPush:
 		if s.EndpointURL == "" {
 			v.add(p+".endpoint_url", "required with delivery push")
 		} else {
 			v.check(p+".endpoint_url", checkWebURL(s.EndpointURL))
 		}
-	case SSFPoll:
+	case SSFDeliveryPoll:
 		if s.EndpointURL != "" {
 			v.add(p+".endpoint_url", "only with delivery push: with poll, the RP polls signoff's /ssf/poll")
 		}
@@ -69,7 +69,7 @@ func (v *validator) ssf(p string, s *SSF) {
 	default:
 		v.add(p+".delivery", "must be push or poll; got %q", s.Delivery)
 	}
-	if !slices.Contains([]string{"", SSFIssSub, SSFEmail, SSFOpaque}, s.SubjectFormat) {
+	if !slices.Contains([]string{"", SSFSubjectIssSub, SSFSubjectEmail, SSFSubjectOpaque}, s.SubjectFormat) {
 		v.add(p+".subject_format", "must be iss_sub, email or opaque; got %q", s.SubjectFormat)
 	}
 	switch {
@@ -80,21 +80,21 @@ func (v *validator) ssf(p string, s *SSF) {
 	}
 }
 
-// SSFSecret is what the files of one relying party's ssf section hold.
-type SSFSecret struct {
+// SSFReceiverSecret is what the files of one relying party's ssf section hold.
+type SSFReceiverSecret struct {
 	// AuthorizationHeader is the content of authorization_header_file.
 	AuthorizationHeader string
 	// BearerToken is the content of bearer_token_file.
 	BearerToken string
 }
 
-// SSFSecrets reads the files of every relying_parties[].ssf section, by
+// SSFReceiverSecrets reads the files of every relying_parties[].ssf section, by
 // rp id. Its errors name the key and line like those of Validate, never a
 // secret: a missing, unreadable or empty file, a header with a line break,
 // a bearer token shorter than 16 characters or shared by two RPs.
-func (c *Config) SSFSecrets() (map[string]SSFSecret, error) {
+func (c *Config) SSFReceiverSecrets() (map[string]SSFReceiverSecret, error) {
 	v := &validator{src: c.src}
-	out := map[string]SSFSecret{}
+	out := map[string]SSFReceiverSecret{}
 	tokens := map[string]string{}
 	read := func(path, file string) string {
 		if file == "" {
@@ -121,7 +121,7 @@ func (c *Config) SSFSecrets() (map[string]SSFSecret, error) {
 			continue
 		}
 		p := fmt.Sprintf("relying_parties[%d].ssf.", i)
-		sec := SSFSecret{
+		sec := SSFReceiverSecret{
 			AuthorizationHeader: read(p+"authorization_header_file", rp.SSF.AuthorizationHeaderFile),
 			BearerToken:         read(p+"bearer_token_file", rp.SSF.BearerTokenFile),
 		}

@@ -25,21 +25,21 @@ import (
 // shares no code with adapters/ssf.
 
 const (
-	caepSessionRevoked = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
-	ssfVerification    = "https://schemas.openid.net/secevent/ssf/event-type/verification"
+	txSessionRevoked = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
+	txVerification   = "https://schemas.openid.net/secevent/ssf/event-type/verification"
 )
 
-// receivedSET is one SET as the test receiver checked it.
-type receivedSET struct {
+// txSET is one SET as the test receiver checked it.
+type txSET struct {
 	JTI, Txn, Event string
 	SubID           map[string]string
 	Body            map[string]any // the event's members
 	Err             string         // why the SET is invalid; "" when valid
 }
 
-// setChecker verifies SETs for one receiver (issuer, audience, format of
+// txChecker verifies SETs for one receiver (issuer, audience, format of
 // sub_id) against signoff's /jwks.json.
-type setChecker struct {
+type txChecker struct {
 	jwksURL, issuer, audience, format string
 }
 
@@ -48,9 +48,9 @@ type setChecker struct {
 // Signatures"), typ secevent+jwt, kid, iss, aud, iat, jti, no sub, no exp,
 // exactly one event, sub_id of the expected format; for session-revoked,
 // txn and the CAEP members.
-func (c setChecker) check(raw string) receivedSET {
-	var r receivedSET
-	fail := func(format string, args ...any) receivedSET {
+func (c txChecker) check(raw string) txSET {
+	var r txSET
+	fail := func(format string, args ...any) txSET {
 		r.Err = fmt.Sprintf(format, args...)
 		return r
 	}
@@ -121,11 +121,11 @@ func (c setChecker) check(raw string) receivedSET {
 	}
 	r.Txn = str("txn")
 	switch r.Event {
-	case ssfVerification:
+	case txVerification:
 		if r.SubID["format"] != "opaque" || r.SubID["id"] == "" || len(r.SubID) != 2 {
 			return fail("verification sub_id = %v, want opaque with the stream_id", r.SubID)
 		}
-	case caepSessionRevoked:
+	case txSessionRevoked:
 		if err := c.checkSubID(r.SubID); err != nil {
 			return fail("sub_id: %v", err)
 		}
@@ -151,7 +151,7 @@ func (c setChecker) check(raw string) receivedSET {
 }
 
 // checkSubID checks sub_id against RFC 9493 section 3.2 for the format.
-func (c setChecker) checkSubID(s map[string]string) error {
+func (c txChecker) checkSubID(s map[string]string) error {
 	if s["format"] != c.format {
 		return fmt.Errorf("format %q, want %q", s["format"], c.format)
 	}
@@ -172,11 +172,11 @@ func (c setChecker) checkSubID(s map[string]string) error {
 	return nil
 }
 
-// pushReceiver is an RFC 8935 push endpoint on loopback: it answers every
+// txReceiver is an RFC 8935 push endpoint on loopback: it answers every
 // POST by its script (the last code repeats; 0 hangs until the request is
 // cancelled) and records the SET it received, checked.
-type pushReceiver struct {
-	checker setChecker
+type txReceiver struct {
+	checker txChecker
 	auth    string // expected Authorization header
 	script  []int
 	errBody string // body of a 400
@@ -184,20 +184,20 @@ type pushReceiver struct {
 
 	mu       sync.Mutex
 	requests int
-	sets     []receivedSET
+	sets     []txSET
 }
 
-func newPushReceiver(t testing.TB, auth string, script ...int) *pushReceiver {
-	p := &pushReceiver{auth: auth, script: script}
+func newTxReceiver(t testing.TB, auth string, script ...int) *txReceiver {
+	p := &txReceiver{auth: auth, script: script}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(p.srv.CloseClientConnections)
 	t.Cleanup(p.srv.Close)
 	return p
 }
 
-func (p *pushReceiver) serve(w http.ResponseWriter, r *http.Request) {
+func (p *txReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	var s receivedSET
+	var s txSET
 	switch {
 	case r.Method != http.MethodPost:
 		s.Err = "method " + r.Method
@@ -227,14 +227,14 @@ func (p *pushReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(code)
 }
 
-func (p *pushReceiver) snapshot() (int, []receivedSET) {
+func (p *txReceiver) snapshot() (int, []txSET) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.requests, append([]receivedSET(nil), p.sets...)
+	return p.requests, append([]txSET(nil), p.sets...)
 }
 
-// secretFile writes content to a new file and returns its path.
-func secretFile(t testing.TB, name, content string) string {
+// txSecretFile writes content to a new file and returns its path.
+func txSecretFile(t testing.TB, name, content string) string {
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(content+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -242,14 +242,14 @@ func secretFile(t testing.TB, name, content string) string {
 	return p
 }
 
-// ssfRP is the configuration of an SSF relying party.
-func ssfRP(id string, s config.SSF) config.RelyingParty {
+// txRP is the configuration of an SSF relying party.
+func txRP(id string, s config.SSFReceiver) config.RelyingParty {
 	return config.RelyingParty{ID: id, Name: "SSF " + id, SSF: &s}
 }
 
-// ssfCall sends a JSON request with a bearer token (none when token is
+// txCall sends a JSON request with a bearer token (none when token is
 // empty) and decodes a JSON answer into out (when not nil).
-func ssfCall(t testing.TB, client *http.Client, method, url, token string, body, out any) int {
+func txCall(t testing.TB, client *http.Client, method, url, token string, body, out any) int {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -283,10 +283,10 @@ func ssfCall(t testing.TB, client *http.Client, method, url, token string, body,
 	return resp.StatusCode
 }
 
-// pollAnswer is the body of an RFC 8936 poll response.
-type pollAnswer struct {
+// txPollAnswer is the body of an RFC 8936 poll response.
+type txPollAnswer struct {
 	Sets          map[string]string `json:"sets"`
 	MoreAvailable bool              `json:"moreAvailable"`
 }
 
-var errNoSET = errors.New("no SET yet")
+var errTxNoSET = errors.New("no SET yet")
