@@ -164,9 +164,6 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	a.batcher = bus.NewBatcher(a.js)
 
 	dir, bcRPs, fcRPs := directory(cfg)
-	if err := a.startSSF(cfg, o, dir); err != nil {
-		return nil, err
-	}
 	a.coord = coordinator.New(coordinator.Config{
 		Store: a.store, Directory: dir, Deadline: cfg.Logout.Deadline.Std(), Now: o.Now,
 		SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
@@ -175,6 +172,9 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	})
 
 	resultPub := resultPublisher{batcher: a.batcher, sealer: a.sealer}
+	if err := a.startSSF(cfg, o, dir); err != nil { // adapters/ssf (ssfout.go)
+		return nil, err
+	}
 	a.bc, err = backchannel.New(backchannel.Config{
 		Issuer: cfg.Issuer, Keys: a.keys, RPs: bcRPs, Publisher: resultPub,
 		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),

@@ -17,8 +17,9 @@ import (
 // startSSF builds the Shared Signals adapter (adapters/ssf) for the
 // relying parties with an ssf section, reading their token files, and
 // enters them in dir with adapter ssf (directory() leaves them without an
-// adapter). The adapter takes its dispatches from the work consumer
-// adapter-ssf like the other bus adapters.
+// adapter; dir's maps are those the coordinator reads, so this must run
+// before Resume and the intake). The adapter takes its dispatches from the
+// work consumer adapter-ssf like the other bus adapters.
 func (a *App) startSSF(cfg *config.Config, o Options, dir dirMap) error {
 	secrets, err := cfg.SSFReceiverSecrets()
 	if err != nil {

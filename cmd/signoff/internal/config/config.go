@@ -328,10 +328,10 @@ type RelyingParty struct {
 	Name string `yaml:"name"`
 	// OIDC configures an OpenID Connect RP.
 	OIDC *OIDC `yaml:"oidc"`
-	// SAML configures a SAML service provider.
-	SAML *SAML `yaml:"saml"`
 	// SSF configures a Shared Signals receiver (ssfout.go).
 	SSF *SSFReceiver `yaml:"ssf"`
+	// SAML configures a SAML service provider.
+	SAML *SAML `yaml:"saml"`
 }
 
 // OIDC configures the logout channels of an OpenID Connect RP.
