@@ -66,9 +66,6 @@ func checkFiles(cfg *config.Config) error {
 	if _, err := cfg.NATSAuth(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := cfg.SSFReceiverSecrets(); err != nil {
-		errs = append(errs, err)
-	}
 	nSAML := 0
 	for i, rp := range cfg.RelyingParties {
 		s := rp.SAML
@@ -96,6 +93,9 @@ func checkFiles(cfg *config.Config) error {
 		}
 	}
 	errs = append(errs, checkDataDir(cfg)...)
+	if _, err := cfg.SSFReceiverSecrets(); err != nil { // relying_parties[].ssf files
+		errs = append(errs, err)
+	}
 
 	// Keys: a configured keys.dir must hold keys; data_dir/keys is generated
 	// on first start when it holds none.

@@ -41,6 +41,8 @@ func TestCheck(t *testing.T) {
 		wantCode int
 		want     []string // in the output
 	}{
+		{"ssf token file missing", "public_url: https://auth.example.com\ndata_dir: " + data + "\nrelying_parties:\n  - id: vpn\n    ssf:\n      delivery: poll\n      bearer_token_file: vpn.token\n      audience: vpn\n",
+			1, []string{"c.yaml:7: relying_parties[0].ssf.bearer_token_file: " + filepath.Join(dir, "vpn.token") + " does not exist"}},
 		{"valid", `public_url: https://auth.example.com
 data_dir: ` + data + `
 nats:
@@ -84,8 +86,6 @@ relying_parties:
 			1, []string{"c.yaml:3: keys.dir: signing keys:", "no keys"}},
 		{"data_dir is a file", "public_url: https://auth.example.com\ndata_dir: " + filepath.Join(dir, "a-file", "sub") + "\n",
 			1, []string{"c.yaml:2: data_dir: " + filepath.Join(dir, "a-file") + " is not a directory"}},
-		{"ssf token file missing", "public_url: https://auth.example.com\ndata_dir: " + data + "\nrelying_parties:\n  - id: vpn\n    ssf:\n      delivery: poll\n      bearer_token_file: vpn.token\n      audience: vpn\n",
-			1, []string{"c.yaml:7: relying_parties[0].ssf.bearer_token_file: " + filepath.Join(dir, "vpn.token") + " does not exist"}},
 		{"unknown key stops at once", "public_url: https://auth.example.com\nlisen: 127.0.0.1:8080\n", 1, []string{`c.yaml:2: unknown key "lisen" (did you mean "listen"?)`}},
 	}
 	for _, tt := range tests {

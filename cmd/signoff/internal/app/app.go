@@ -172,7 +172,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	})
 
 	resultPub := resultPublisher{batcher: a.batcher, sealer: a.sealer}
-	if err := a.startSSF(cfg, o, dir); err != nil { // adapters/ssf (ssfout.go)
+	if err := a.startSSFOut(cfg, o, dir); err != nil { // adapters/ssf (ssfout.go)
 		return nil, err
 	}
 	a.bc, err = backchannel.New(backchannel.Config{
@@ -274,7 +274,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	}
 	samlBrowserBinder.web = browserCfg
 	handler, err := web.New(web.Config{Keys: a.keys, Ready: a.readyErr, Metrics: a.metrics, Browser: browserCfg,
-		Extra: a.withSSF(a.saml.Handlers())})
+		Extra: a.withSSFOut(a.saml.Handlers())})
 	if err != nil {
 		return nil, err
 	}

@@ -14,13 +14,13 @@ import (
 	"github.com/signoff/signoff/events"
 )
 
-// startSSF builds the Shared Signals adapter (adapters/ssf) for the
+// startSSFOut builds the Shared Signals adapter (adapters/ssf) for the
 // relying parties with an ssf section, reading their token files, and
 // enters them in dir with adapter ssf (directory() leaves them without an
 // adapter; dir's maps are those the coordinator reads, so this must run
 // before Resume and the intake). The adapter takes its dispatches from the
 // work consumer adapter-ssf like the other bus adapters.
-func (a *App) startSSF(cfg *config.Config, o Options, dir dirMap) error {
+func (a *App) startSSFOut(cfg *config.Config, o Options, dir dirMap) error {
 	secrets, err := cfg.SSFReceiverSecrets()
 	if err != nil {
 		return err
@@ -40,7 +40,7 @@ func (a *App) startSSF(cfg *config.Config, o Options, dir dirMap) error {
 	}
 	dir.enabled[events.AdapterSSF] = true
 	a.ssf, err = ssf.New(ssf.Config{
-		Issuer: cfg.Issuer, PublicURL: cfg.PublicURL, Keys: a.keys, RPs: rps, Store: ssfStore{a.store},
+		Issuer: cfg.Issuer, PublicURL: cfg.PublicURL, Keys: a.keys, RPs: rps, Store: ssfOutStore{a.store},
 		Publisher:   resultPublisher{batcher: a.batcher, sealer: a.sealer},
 		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
 		Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
@@ -51,8 +51,8 @@ func (a *App) startSSF(cfg *config.Config, o Options, dir dirMap) error {
 	return nil
 }
 
-// withSSF adds the transmitter endpoints of SSF to the extra handlers.
-func (a *App) withSSF(extra map[string]http.Handler) map[string]http.Handler {
+// withSSFOut adds the transmitter endpoints of SSF to the extra handlers.
+func (a *App) withSSFOut(extra map[string]http.Handler) map[string]http.Handler {
 	out := maps.Clone(extra)
 	if out == nil {
 		out = map[string]http.Handler{}
@@ -61,37 +61,37 @@ func (a *App) withSSF(extra map[string]http.Handler) map[string]http.Handler {
 	return out
 }
 
-// ssfStore adapts the sqlite store to the adapter's Store.
-type ssfStore struct{ st *store.Store }
+// ssfOutStore adapts the sqlite store to the adapter's Store.
+type ssfOutStore struct{ st *store.Store }
 
-func (s ssfStore) Stream(ctx context.Context, rpID string) (ssf.Stream, bool, error) {
+func (s ssfOutStore) Stream(ctx context.Context, rpID string) (ssf.Stream, bool, error) {
 	st, ok, err := s.st.SSFStream(ctx, rpID)
 	return ssf.Stream{Created: st.Created, Status: st.Status, Reason: st.Reason, Description: st.Description, EventsRequested: st.EventsRequested}, ok, err
 }
 
-func (s ssfStore) CreateStream(ctx context.Context, rpID string, st ssf.Stream) (bool, error) {
+func (s ssfOutStore) CreateStream(ctx context.Context, rpID string, st ssf.Stream) (bool, error) {
 	return s.st.SSFCreateStream(ctx, rpID, store.SSFStreamState{Created: st.Created, Status: st.Status, Reason: st.Reason, Description: st.Description, EventsRequested: st.EventsRequested})
 }
 
-func (s ssfStore) SetStatus(ctx context.Context, rpID, status, reason string) error {
+func (s ssfOutStore) SetStatus(ctx context.Context, rpID, status, reason string) error {
 	return s.st.SSFSetStatus(ctx, rpID, status, reason)
 }
 
-func (s ssfStore) Enqueue(ctx context.Context, q ssf.Queued, now time.Time) error {
+func (s ssfOutStore) Enqueue(ctx context.Context, q ssf.Queued, now time.Time) error {
 	return s.st.SSFEnqueue(ctx, store.SSFQueuedSET{JTI: q.JTI, RPID: q.RPID, LogoutID: q.LogoutID, SET: q.SET, ExpiresAt: q.ExpiresAt}, now)
 }
 
-func (s ssfStore) Pending(ctx context.Context, rpID string, now time.Time, limit int) ([]ssf.Queued, bool, error) {
+func (s ssfOutStore) Pending(ctx context.Context, rpID string, now time.Time, limit int) ([]ssf.Queued, bool, error) {
 	rows, more, err := s.st.SSFPending(ctx, rpID, now, limit)
-	return queued(rows), more, err
+	return ssfOutQueued(rows), more, err
 }
 
-func (s ssfStore) Remove(ctx context.Context, rpID string, jtis []string) ([]ssf.Queued, error) {
+func (s ssfOutStore) Remove(ctx context.Context, rpID string, jtis []string) ([]ssf.Queued, error) {
 	rows, err := s.st.SSFRemove(ctx, rpID, jtis)
-	return queued(rows), err
+	return ssfOutQueued(rows), err
 }
 
-func queued(rows []store.SSFQueuedSET) []ssf.Queued {
+func ssfOutQueued(rows []store.SSFQueuedSET) []ssf.Queued {
 	out := make([]ssf.Queued, len(rows))
 	for i, r := range rows {
 		out[i] = ssf.Queued{JTI: r.JTI, RPID: r.RPID, LogoutID: r.LogoutID, SET: r.SET, ExpiresAt: r.ExpiresAt}

@@ -13,12 +13,12 @@ const (
 	SSFDeliveryPush = "push"
 	// SSFDeliveryPoll keeps SETs until the RP polls signoff's /ssf/poll (RFC 8936).
 	SSFDeliveryPoll = "poll"
-	// SSFSubjectIssSub is the default subject_format: {iss, sub} (RFC 9493 3.2.5).
-	SSFSubjectIssSub = "iss_sub"
-	// SSFSubjectEmail sends the subject as an e-mail address (RFC 9493 3.2.2).
-	SSFSubjectEmail = "email"
-	// SSFSubjectOpaque sends the subject as an opaque id (RFC 9493 3.2.4).
-	SSFSubjectOpaque = "opaque"
+	// SSFFormatIssSub is the default subject_format: {iss, sub} (RFC 9493 3.2.5).
+	SSFFormatIssSub = "iss_sub"
+	// SSFFormatEmail sends the subject as an e-mail address (RFC 9493 3.2.2).
+	SSFFormatEmail = "email"
+	// SSFFormatOpaque sends the subject as an opaque id (RFC 9493 3.2.4).
+	SSFFormatOpaque = "opaque"
 )
 
 // SSFReceiver configures a relying party signed out by Shared Signals: a CAEP
@@ -69,7 +69,7 @@ func (v *validator) ssfReceiver(p string, s *SSFReceiver) {
 	default:
 		v.add(p+".delivery", "must be push or poll; got %q", s.Delivery)
 	}
-	if !slices.Contains([]string{"", SSFSubjectIssSub, SSFSubjectEmail, SSFSubjectOpaque}, s.SubjectFormat) {
+	if !slices.Contains([]string{"", SSFFormatIssSub, SSFFormatEmail, SSFFormatOpaque}, s.SubjectFormat) {
 		v.add(p+".subject_format", "must be iss_sub, email or opaque; got %q", s.SubjectFormat)
 	}
 	switch {

@@ -156,6 +156,7 @@ func TestValidAccepted(t *testing.T) {
 		{"host-only cookie", "public_url: https://auth.example.com\nsession: {cookie_domain: ''}\n"},
 		{"cookie on own host", "public_url: https://auth.example.com\nsession: {cookie_domain: auth.example.com}\n"},
 		{"domains", "public_url: https://auth.example.com\nredirects:\n  allowed_domains: [example.com, xn--bcher-kva.example, localhost, a-b.co.uk]\n"},
+		{"ssf receivers, push and poll", "public_url: https://auth.example.com\nrelying_parties:\n  - id: crm\n    ssf: {delivery: push, endpoint_url: 'https://crm.example.com/ssf', audience: 'https://crm.example.com', subject_format: email}\n  - id: vpn\n    ssf: {delivery: poll, bearer_token_file: vpn.token, audience: vpn, subject_format: opaque}\n"},
 		{"bounds", "public_url: https://auth.example.com\nlogout: {deadline: 1s}\nbackchannel: {attempt_timeout: 100ms, concurrency: 1}\n"},
 		{"upper bounds", "public_url: https://auth.example.com\nlogout: {deadline: 10m}\nbackchannel: {attempt_timeout: 60s, concurrency: 10000}\n"},
 		{"frontchannel only, native redirect, EdDSA/JWT", "public_url: https://auth.example.com\nrelying_parties:\n  - id: app.v2_x-1\n    oidc:\n      client_id: 'app'\n      frontchannel_logout_uri: https://app.example.com/fc?x=1\n      post_logout_redirect_uris: ['com.example.app:/logged-out', 'http://127.0.0.1:5000/bye']\n      logout_token_alg: EdDSA\n      logout_token_typ: JWT\n"},
@@ -163,7 +164,6 @@ func TestValidAccepted(t *testing.T) {
 		{"admin token", "public_url: https://auth.example.com\nadmin:\n  token: s3cret\n"},
 		{"session lifetimes", "public_url: https://auth.example.com\nsession: {expiration: 12h, inactivity: 30m}\n"},
 		{"session lifetime bounds", "public_url: https://auth.example.com\nsession: {expiration: 1m, inactivity: 2160h}\n"},
-		{"ssf push and poll", "public_url: https://auth.example.com\nrelying_parties:\n  - id: crm\n    ssf: {delivery: push, endpoint_url: 'https://crm.example.com/ssf', audience: 'https://crm.example.com', subject_format: email}\n  - id: vpn\n    ssf: {delivery: poll, bearer_token_file: vpn.token, audience: vpn, subject_format: opaque}\n"},
 		{"session lifetimes explicitly none", "public_url: https://auth.example.com\nsession: {expiration: 0s, inactivity: 0s}\n"},
 	}
 	for _, tt := range tests {

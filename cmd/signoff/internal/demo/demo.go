@@ -155,15 +155,6 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		}
 		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: r.id, Name: r.name, OIDC: oc})
 	}
-	if sp != nil {
-		path, err := sp.writeMetadata(o.DataDir)
-		if err != nil {
-			return err
-		}
-		sp.signoff = signoffURL
-		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: sp.id, Name: sp.name,
-			SAML: &config.SAML{MetadataFile: path, MetadataPath: path, FrontchannelMode: config.SAMLModeRedirect}})
-	}
 	if alerts != nil {
 		hdr, err := alerts.headerFile(o.DataDir)
 		if err != nil {
@@ -173,6 +164,15 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: alerts.id, Name: alerts.name, SSF: &config.SSFReceiver{
 			Delivery: config.SSFDeliveryPush, EndpointURL: alerts.url + "/ssf/events", AuthorizationHeaderFile: hdr, Audience: alerts.url}})
 		idp.extra = append(idp.extra, alerts.id)
+	}
+	if sp != nil {
+		path, err := sp.writeMetadata(o.DataDir)
+		if err != nil {
+			return err
+		}
+		sp.signoff = signoffURL
+		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: sp.id, Name: sp.name,
+			SAML: &config.SAML{MetadataFile: path, MetadataPath: path, FrontchannelMode: config.SAMLModeRedirect}})
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
@@ -211,11 +211,11 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	for _, r := range rps {
 		names[r.id] = r.name
 	}
-	if sp != nil {
-		names[sp.id] = sp.name
-	}
 	if alerts != nil {
 		names[alerts.id] = alerts.name
+	}
+	if sp != nil {
+		names[sp.id] = sp.name
 	}
 	stopPrinting, err := printLive(nc, out, names)
 	if err != nil {
@@ -232,13 +232,13 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	fmt.Fprintf(out, "  Notes    %s  back-channel logout\n  Wiki     %s  front-channel logout (iframe)\n  Chat     %s  its logout endpoint is down (503)\n",
 		urls.Notes, urls.Wiki, urls.Chat)
-	if sp != nil {
-		urls.Payroll = sp.url + "/"
-		fmt.Fprintf(out, "  Payroll  %s  SAML SP: HTTP-Redirect Single Logout (a top-level hop), and its own Sign out\n", urls.Payroll)
-	}
 	if alerts != nil {
 		urls.Alerts = alerts.url + "/ssf/events"
 		fmt.Fprintf(out, "  Alerts   %s  Shared Signals receiver: a pushed CAEP session-revoked SET\n", urls.Alerts)
+	}
+	if sp != nil {
+		urls.Payroll = sp.url + "/"
+		fmt.Fprintf(out, "  Payroll  %s  SAML SP: HTTP-Redirect Single Logout (a top-level hop), and its own Sign out\n", urls.Payroll)
 	}
 	fmt.Fprintln(out)
 	if o.Ready != nil {
