@@ -31,6 +31,9 @@ const (
 	AdapterFrontchannel = "frontchannel"
 	AdapterSAML         = "saml"
 	AdapterCookie       = "cookie"
+	// AdapterSSF sends CAEP session-revoked Security Event Tokens (Shared
+	// Signals, push or poll).
+	AdapterSSF = "ssf"
 )
 
 // DispatchSubject is the subject on which the coordinator dispatches

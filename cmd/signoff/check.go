@@ -97,6 +97,9 @@ func checkFiles(cfg *config.Config) error {
 		}
 	}
 	errs = append(errs, checkDataDir(cfg)...)
+	if _, err := cfg.SSFReceiverSecrets(); err != nil { // relying_parties[].ssf files
+		errs = append(errs, err)
+	}
 
 	// Keys: a configured keys.dir must hold keys; data_dir/keys is generated
 	// on first start when it holds none.

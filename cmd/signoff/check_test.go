@@ -41,6 +41,8 @@ func TestCheck(t *testing.T) {
 		wantCode int
 		want     []string // in the output
 	}{
+		{"ssf token file missing", "public_url: https://auth.example.com\ndata_dir: " + data + "\nrelying_parties:\n  - id: vpn\n    ssf:\n      delivery: poll\n      bearer_token_file: vpn.token\n      audience: vpn\n",
+			1, []string{"c.yaml:7: relying_parties[0].ssf.bearer_token_file: " + filepath.Join(dir, "vpn.token") + " does not exist"}},
 		{"valid", `public_url: https://auth.example.com
 data_dir: ` + data + `
 nats:

@@ -175,7 +175,7 @@ var demoCommand = &command{
 }
 
 func demoOptions(once bool, listen, natsListen, dataDir string) demo.Options {
-	return demo.Options{Once: once, Listen: listen, NATSListen: natsListen, DataDir: dataDir, SAML: true}
+	return demo.Options{Once: once, Listen: listen, NATSListen: natsListen, DataDir: dataDir, SAML: true, SSF: true}
 }
 
 var demoRun = demo.Run

@@ -227,6 +227,10 @@ func migrate(w *sql.DB) error {
 	if err := addColumn(tx, "participants", "step_at", "INTEGER"); err != nil {
 		return err
 	}
+	// The Shared Signals adapter's poll queue and stream states (ssfout.go).
+	if err := migrateSSFOut(tx); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expiry_at) WHERE expiry_at IS NOT NULL`); err != nil {
 		return err
 	}

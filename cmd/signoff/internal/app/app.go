@@ -29,6 +29,7 @@ import (
 	"github.com/signoff/signoff/adapters/frontchannel"
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/adapters/saml"
+	"github.com/signoff/signoff/adapters/ssf"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator"
 	"github.com/signoff/signoff/coordinator/bus"
@@ -71,6 +72,7 @@ type App struct {
 	fc    *frontchannel.Adapter
 	saml  *saml.Adapter
 	local *cookie.Adapter
+	ssf   *ssf.Adapter
 	js    jetstream.JetStream
 
 	keycloak keycloakBridges // bridges.keycloak (keycloak.go)
@@ -178,10 +180,13 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
 		Tracer: a.tracing.provider(),
 		Logger: o.Logger.With("component", "coordinator"), Sealer: a.sealer,
-		BusAdapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterSAML: true}, Observer: a.prom,
+		BusAdapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterSAML: true, events.AdapterSSF: true}, Observer: a.prom,
 	})
 
 	resultPub := resultPublisher{batcher: a.batcher, sealer: a.sealer, tracing: a.tracing}
+	if err := a.startSSFOut(cfg, o, dir); err != nil { // adapters/ssf (ssfout.go)
+		return nil, err
+	}
 	a.bc, err = backchannel.New(backchannel.Config{
 		Issuer: cfg.Issuer, Keys: a.keys, RPs: bcRPs, Publisher: resultPub,
 		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
@@ -249,7 +254,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	for _, wc := range []struct {
 		adapter string
 		ad      dispatchAdapter
-	}{{events.AdapterBackchannel, a.bc}, {events.AdapterSAML, a.saml}} {
+	}{{events.AdapterBackchannel, a.bc}, {events.AdapterSAML, a.saml}, {events.AdapterSSF, a.ssf}} {
 		w, err := a.bus.Work(ctx, bus.WorkConfig{
 			Durable: "adapter-" + wc.adapter, Subject: events.DispatchSubject(wc.adapter),
 			Free: wc.ad.Free, Freed: wc.ad.Freed(), Take: a.taker(wc.ad), Now: o.Now,
@@ -283,7 +288,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		Clients: clientsOf(cfg), ChooseScope: cfg.Logout.ChooseScope, AdminToken: cfg.Admin.Token,
 	}
 	samlBrowserBinder.web = browserCfg
-	extra, err := a.withUpstreams(a.saml.Handlers(), o)
+	extra, err := a.withUpstreams(a.withSSFOut(a.saml.Handlers()), o)
 	if err != nil {
 		return nil, err
 	}
@@ -300,6 +305,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.httpSrv = &http.Server{Handler: a.tracing.handler(cfg.PublicURL, handler), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	a.httpSrv.RegisterOnShutdown(a.ssf.EndPolls) // SSF long polls must not hold up Shutdown
 	go func() {
 		if err := a.httpSrv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server", "err", err)
@@ -524,6 +530,11 @@ func (a *App) Close(ctx context.Context) error {
 		if a.saml != nil {
 			if err := a.saml.Close(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("SAML deliveries: %w", err))
+			}
+		}
+		if a.ssf != nil {
+			if err := a.ssf.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("SSF deliveries: %w", err))
 			}
 		}
 		if a.cancel != nil {

@@ -331,7 +331,7 @@ type OIDCProvider struct {
 }
 
 // RelyingParty is one application signed out by signoff, over exactly one of
-// OIDC or SAML.
+// OIDC, SAML or SSF.
 type RelyingParty struct {
 	// ID is the rp_id used in events: 1-64 characters of A-Z a-z 0-9 . _ -,
 	// unique.
@@ -340,6 +340,8 @@ type RelyingParty struct {
 	Name string `yaml:"name"`
 	// OIDC configures an OpenID Connect RP.
 	OIDC *OIDC `yaml:"oidc"`
+	// SSF configures a Shared Signals receiver (ssfout.go).
+	SSF *SSFReceiver `yaml:"ssf"`
 	// SAML configures a SAML service provider.
 	SAML *SAML `yaml:"saml"`
 	// Fanout is "always" for an RP that takes part in every logout of a

@@ -193,11 +193,11 @@ func (v *validator) relyingParties(rps []RelyingParty) {
 				ids[rp.ID] = i
 			}
 		}
-		switch {
-		case rp.OIDC == nil && rp.SAML == nil:
-			v.add(p, "must have exactly one of oidc or saml, has neither")
-		case rp.OIDC != nil && rp.SAML != nil:
-			v.add(p, "must have exactly one of oidc or saml, has both")
+		switch n := btoi(rp.OIDC != nil) + btoi(rp.SAML != nil) + btoi(rp.SSF != nil); {
+		case n == 0:
+			v.add(p, "must have exactly one of oidc, saml or ssf, has none")
+		case n > 1:
+			v.add(p, "must have exactly one of oidc, saml or ssf, has %d", n)
 		}
 		if rp.OIDC != nil {
 			v.oidc(p+".oidc", rp.OIDC, i, clientIDs)
@@ -205,7 +205,17 @@ func (v *validator) relyingParties(rps []RelyingParty) {
 		if rp.SAML != nil {
 			v.saml(p+".saml", rp.SAML)
 		}
+		if rp.SSF != nil {
+			v.ssfReceiver(p+".ssf", rp.SSF)
+		}
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (v *validator) oidc(p string, o *OIDC, i int, clientIDs map[string]int) {

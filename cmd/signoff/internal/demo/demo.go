@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +49,9 @@ type Options struct {
 	// SAML adds Payroll, a SAML service provider signed out over
 	// HTTP-Redirect (a top-level redirect hop of the logout page).
 	SAML bool
+	// SSF adds Alerts, a Shared Signals receiver signed out by a pushed
+	// CAEP session-revoked SET, which it verifies and prints.
+	SSF bool
 	// Ready, when set, receives the demo's URLs once everything runs.
 	Ready func(URLs)
 }
@@ -59,6 +63,8 @@ type URLs struct {
 	WikiFrontchannelOrigin string
 	// Payroll is the SAML SP (Options.SAML), else empty.
 	Payroll string
+	// Alerts is the SSF receiver's push endpoint (Options.SSF), else empty.
+	Alerts string
 }
 
 // Run runs the demo until ctx ends (or after one round with Once).
@@ -111,6 +117,13 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		}
 		defer sp.srv.Close()
 	}
+	var alerts *ssfReceiver
+	if o.SSF {
+		if alerts, err = startSSFReceiver("alerts", "Alerts", out); err != nil {
+			return err
+		}
+		defer alerts.srv.Close()
+	}
 	idp, idpListener, err := startIdP()
 	if err != nil {
 		return err
@@ -142,6 +155,16 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 			oc.BackchannelLogoutURI, oc.BackchannelLogoutSessionRequired = r.logoutURI(), true
 		}
 		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: r.id, Name: r.name, OIDC: oc})
+	}
+	if alerts != nil {
+		hdr, err := alerts.headerFile(o.DataDir)
+		if err != nil {
+			return err
+		}
+		alerts.issuer, alerts.jwks = cfg.Issuer, signoffURL+"/jwks.json"
+		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: alerts.id, Name: alerts.name, SSF: &config.SSFReceiver{
+			Delivery: config.SSFDeliveryPush, EndpointURL: alerts.url + "/ssf/events", AuthorizationHeaderFile: hdr, Audience: alerts.url}})
+		idp.extra = append(idp.extra, alerts.id)
 	}
 	if sp != nil {
 		path, err := sp.writeMetadata(o.DataDir)
@@ -200,6 +223,9 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	for _, r := range rps {
 		names[r.id] = r.name
 	}
+	if alerts != nil {
+		names[alerts.id] = alerts.name
+	}
 	if sp != nil {
 		names[sp.id] = sp.name
 	}
@@ -218,6 +244,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	fmt.Fprintf(out, "  Notes    %s  back-channel logout\n  Wiki     %s  front-channel logout (iframe)\n  Chat     %s  its logout endpoint is down (503)\n",
 		urls.Notes, urls.Wiki, urls.Chat)
+	if alerts != nil {
+		urls.Alerts = alerts.url + "/ssf/events"
+		fmt.Fprintf(out, "  Alerts   %s  Shared Signals receiver: a pushed CAEP session-revoked SET\n", urls.Alerts)
+	}
 	if sp != nil {
 		urls.Payroll = sp.url + "/"
 		fmt.Fprintf(out, "  Payroll  %s  SAML SP: HTTP-Redirect Single Logout (a top-level hop), and its own Sign out\n", urls.Payroll)
@@ -256,7 +286,11 @@ func scripted(ctx context.Context, out io.Writer, a *app.App, p *idp, rps []*rp,
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "alice signed in to Notes and Chat (session %s)\nalice signs out everywhere:\n", session[:8])
+	also := ""
+	if len(p.extra) > 0 {
+		also = " (and " + strings.Join(p.extra, ", ") + ")"
+	}
+	fmt.Fprintf(out, "alice signed in to Notes and Chat%s (session %s)\nalice signs out everywhere:\n", also, session[:8])
 	nc, err := a.Bus().Connect("demo-logout")
 	if err != nil {
 		return err

@@ -41,3 +41,29 @@ func TestDemoOnce(t *testing.T) {
 		t.Errorf("%d logouts started, want 1:\n%s", n, out.String())
 	}
 }
+
+// TestDemoOnceSSF: with the Shared Signals receiver, Alerts verifies the
+// pushed session-revoked SET with go-jose, prints it, answers 202, and the
+// logout reports it signed out.
+func TestDemoOnceSSF(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := Run(ctx, &out, Options{Once: true, SSF: true, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"Alerts   http://127.0.0.1:",
+		"alice signed in to Notes and Chat (and alerts)",
+		"Alerts verified a SET: session-revoked of iss_sub=alice (txn ",
+		"initiating_entity user: The user signed out)",
+		"Alerts                 succeeded  attempts=1 — HTTP 202: SET accepted",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "refused a SET") {
+		t.Errorf("the demo receiver refused a SET:\n%s", out.String())
+	}
+}

@@ -40,6 +40,9 @@ type idp struct {
 	registered func(ctx context.Context, session string) (int, error)
 	srv        *http.Server
 	saml       *samlSP // the SAML SP, when the demo has one
+	// extra are rp ids joined at every sign-in besides rps (the SSF
+	// receiver, which has no pages).
+	extra []string
 
 	// ssf is its Shared Signals transmitter side (ssf.go).
 	ssf *demoSSF
@@ -73,11 +76,16 @@ func sidFor(r *rp, session string) string { return r.id + "-" + session[:8] }
 // waits until signoff's registry has them.
 func (p *idp) signIn(ctx context.Context, subject string, rps []*rp) (string, error) {
 	session := uuid.NewString()
+	joins := make([]events.SessionJoined, 0, len(rps)+len(p.extra))
 	for _, r := range rps {
-		b, err := events.Encode(events.SessionJoined{
-			EventID: uuid.NewString(), OccurredAt: time.Now().UTC(), SessionID: session, Subject: subject, RPID: r.id,
-			OIDC: &events.OIDCSession{SID: sidFor(r, session)},
-		})
+		joins = append(joins, events.SessionJoined{RPID: r.id, OIDC: &events.OIDCSession{SID: sidFor(r, session)}})
+	}
+	for _, id := range p.extra {
+		joins = append(joins, events.SessionJoined{RPID: id})
+	}
+	for _, j := range joins {
+		j.EventID, j.OccurredAt, j.SessionID, j.Subject = uuid.NewString(), time.Now().UTC(), session, subject
+		b, err := events.Encode(j)
 		if err != nil {
 			return "", err
 		}
@@ -90,7 +98,7 @@ func (p *idp) signIn(ctx context.Context, subject string, rps []*rp) (string, er
 		if err != nil {
 			return "", err
 		}
-		if n == len(rps) {
+		if n == len(joins) {
 			break
 		}
 		select {
