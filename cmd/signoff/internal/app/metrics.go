@@ -70,10 +70,11 @@ func newMetrics(cfg *config.Config) *metrics {
 		reg:   prometheus.NewRegistry(),
 		rpIDs: map[string]bool{saga.LocalRPID: true},
 		adapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterFrontchannel: true,
-			events.AdapterCookie: true, events.AdapterSAML: true, "none": true},
+			events.AdapterCookie: true, events.AdapterSAML: true, events.AdapterSSF: true, "none": true},
 		outcomes: map[string]bool{events.OutcomeSucceeded: true, events.OutcomeFailed: true,
 			events.OutcomeTimedOut: true, events.OutcomeUnsupported: true},
-		subjects: map[string]bool{events.DispatchSubject(events.AdapterBackchannel): true, events.DispatchSubject(events.AdapterSAML): true},
+		subjects: map[string]bool{events.DispatchSubject(events.AdapterBackchannel): true, events.DispatchSubject(events.AdapterSAML): true,
+			events.DispatchSubject(events.AdapterSSF): true},
 	}
 	for _, s := range coordinator.IntakeSubjects {
 		m.subjects[s] = true
@@ -141,6 +142,8 @@ func rpAdapter(rp config.RelyingParty) string {
 		return events.AdapterFrontchannel
 	case rp.SAML != nil:
 		return events.AdapterSAML
+	case rp.SSF != nil:
+		return events.AdapterSSF
 	}
 	return "none"
 }

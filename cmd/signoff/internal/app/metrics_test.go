@@ -344,7 +344,7 @@ func TestMetricsBoundedLabelValues(t *testing.T) {
 	// counts as other.
 	subjects := labelValues(byName["signoff_poisoned_total"], "subject")
 	if !slices.Contains(subjects, "other") || !slices.Contains(subjects, events.SubjectLogoutResult) ||
-		slices.Contains(subjects, "signoff.whatever.forged") || len(subjects) != len(coordinator.IntakeSubjects)+3 {
+		slices.Contains(subjects, "signoff.whatever.forged") || len(subjects) != len(coordinator.IntakeSubjects)+4 { // + three dispatch subjects and other
 		t.Errorf("poison subjects %v", subjects)
 	}
 	if v, _ := sample(byName["signoff_poisoned_total"], map[string]string{"subject": events.SubjectLogoutResult}); v != 1 {
