@@ -59,6 +59,8 @@ type URLs struct {
 	WikiFrontchannelOrigin string
 	// Payroll is the SAML SP (Options.SAML), else empty.
 	Payroll string
+	// Upstream is the upstream OP (Corp IdP) at which signoff is an RP.
+	Upstream string
 }
 
 // Run runs the demo until ctx ends (or after one round with Once).
@@ -115,6 +117,11 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
+	up, upListener, err := startUpstreamOP(out)
+	if err != nil {
+		return err
+	}
+	defer upListener.Close()
 
 	signoffURL := "http://" + o.Listen
 	cfg := config.Default()
@@ -152,6 +159,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: sp.id, Name: sp.name,
 			SAML: &config.SAML{MetadataFile: path, MetadataPath: path, FrontchannelMode: config.SAMLModeRedirect}})
 	}
+	cfg.Upstreams = append(cfg.Upstreams, up.config())
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
@@ -182,6 +190,11 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	idp.issuer, idp.keys = cfg.Issuer, a.Keys()
 	idp.registered = a.Store().SessionCount
 	idp.saml = sp
+	if err := up.serve(upListener, signoffURL, idp.url+"/signin/upstream", nc); err != nil {
+		return err
+	}
+	defer up.close()
+	idp.upstream = up
 	idp.serve(idpListener)
 	defer idp.srv.Close()
 
@@ -198,7 +211,8 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	defer live.stop()
 
-	urls := URLs{IdP: idp.url + "/", Signoff: signoffURL, Notes: rps[0].url + "/", Wiki: rps[1].url + "/", Chat: rps[2].url + "/"}
+	urls := URLs{IdP: idp.url + "/", Signoff: signoffURL, Notes: rps[0].url + "/", Wiki: rps[1].url + "/", Chat: rps[2].url + "/",
+		Upstream: up.url + "/"}
 	fmt.Fprintf(out, "signoff demo is running\n\n  Open %s in your browser: sign in, visit the apps, then \"Sign out everywhere\"\n  (or \"Sign out\" in one app: signoff asks \"this app only or everywhere\").\n\n", urls.IdP)
 	fmt.Fprintf(out, "  signoff  %s  (/jwks.json, /healthz, /metrics)\n", signoffURL)
 	if u := a.Bus().ClientURL(); u != "" {
@@ -211,6 +225,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		urls.Payroll = sp.url + "/"
 		fmt.Fprintf(out, "  Payroll  %s  SAML SP: HTTP-Redirect Single Logout (a top-level hop), and its own Sign out\n", urls.Payroll)
 	}
+	printUpstream(out, urls.Upstream)
 	fmt.Fprintln(out)
 	if o.Ready != nil {
 		o.Ready(urls)

@@ -40,9 +40,13 @@ type idp struct {
 	registered func(ctx context.Context, session string) (int, error)
 	srv        *http.Server
 	saml       *samlSP // the SAML SP, when the demo has one
+	upstream   *upstreamOP
 
 	mu       sync.Mutex
 	sessions map[string]string // session id → subject
+	// upstreams[session] is the upstream session a sign-in through the
+	// upstream OP rests on.
+	upstreams map[string]*events.Upstream
 }
 
 func startIdP() (*idp, net.Listener, error) {
@@ -50,13 +54,14 @@ func startIdP() (*idp, net.Listener, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &idp{url: "http://" + l.Addr().String(), sessions: map[string]string{}}, l, nil
+	return &idp{url: "http://" + l.Addr().String(), sessions: map[string]string{}, upstreams: map[string]*events.Upstream{}}, l, nil
 }
 
 func (p *idp) serve(l net.Listener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", p.home)
 	mux.HandleFunc("POST /signin", p.signin)
+	mux.HandleFunc("GET /signin/upstream", p.signinUpstream)
 	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go p.srv.Serve(l)
 }
@@ -66,11 +71,22 @@ func sidFor(r *rp, session string) string { return r.id + "-" + session[:8] }
 // signIn registers a session of subject at every RP (session.joined) and
 // waits until signoff's registry has them.
 func (p *idp) signIn(ctx context.Context, subject string, rps []*rp) (string, error) {
+	return p.signInWith(ctx, subject, rps, nil)
+}
+
+// signInWith is signIn of a sign-in that rests on the upstream session up
+// (nil: none), which every join carries.
+func (p *idp) signInWith(ctx context.Context, subject string, rps []*rp, up *events.Upstream) (string, error) {
 	session := uuid.NewString()
+	if up != nil {
+		p.mu.Lock()
+		p.upstreams[session] = up
+		p.mu.Unlock()
+	}
 	for _, r := range rps {
 		b, err := events.Encode(events.SessionJoined{
 			EventID: uuid.NewString(), OccurredAt: time.Now().UTC(), SessionID: session, Subject: subject, RPID: r.id,
-			OIDC: &events.OIDCSession{SID: sidFor(r, session)},
+			OIDC: &events.OIDCSession{SID: sidFor(r, session)}, Upstream: up,
 		})
 		if err != nil {
 			return "", err
@@ -111,6 +127,13 @@ func (p *idp) signin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "sign-in failed: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
+	p.finishSignIn(ctx, w, r, session, subject)
+}
+
+// finishSignIn sends the browser through every RP's login and home, with
+// the IdP session cookie.
+func (p *idp) finishSignIn(ctx context.Context, w http.ResponseWriter, r *http.Request, session, subject string) {
+	var err error
 	// Through every RP's login (a stand-in for the code flow), then home.
 	next := p.url + "/"
 	if p.saml != nil { // the SAML SP's login stands in for its assertion consumer
@@ -166,21 +189,31 @@ var idpPage = template.Must(template.New("idp").Parse(`<!doctype html>
 <h1>Demo identity provider</h1>
 {{if .Subject}}
 <p id="status" role="status">You are signed in as <strong>{{.Subject}}</strong>.</p>
+{{with .Via}}<p id="via">Through the upstream IdP (<a href="{{.}}">Corp IdP</a>, session {{$.UpstreamSID}}): "Sign out at the upstream IdP" there signs you out here by a back-channel logout token.</p>{{end}}
 <p>Your applications (each on its own origin):</p>
 <ul>{{range .RPs}}<li><a href="{{.URL}}/">{{.Name}}</a></li>{{end}}</ul>
 <form method="post" action="{{.Logout}}"><button id="signout" type="submit">Sign out everywhere</button></form>
 {{else}}
 <p id="status" role="status">You are not signed in.</p>
 <form method="post" action="/signin"><input type="hidden" name="user" value="alice"><button id="signin" type="submit">Sign in as alice</button></form>
+{{with .Upstream}}<form method="get" action="{{.}}"><input type="hidden" name="user" value="alice"><button id="signin-upstream" type="submit">Sign in with the upstream IdP</button></form>{{end}}
 {{end}}
 </body></html>`))
 
 func (p *idp) home(w http.ResponseWriter, r *http.Request) {
 	var subject string
+	var up *events.Upstream
 	if c, err := r.Cookie(p.cookie); err == nil {
 		p.mu.Lock()
-		subject = p.sessions[c.Value]
+		subject, up = p.sessions[c.Value], p.upstreams[c.Value]
 		p.mu.Unlock()
+		if up != nil && subject != "" {
+			// A sign-in through the upstream ends when the upstream's
+			// logout token has taken its sessions from signoff's registry.
+			if n, err := p.registered(r.Context(), c.Value); err == nil && n == 0 {
+				subject = ""
+			}
+		}
 	}
 	type link struct{ Name, URL string }
 	var links []link
@@ -191,5 +224,42 @@ func (p *idp) home(w http.ResponseWriter, r *http.Request) {
 		links = append(links, link{p.saml.name, p.saml.url})
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	idpPage.Execute(w, map[string]any{"Subject": subject, "RPs": links, "Logout": p.signoffURL + "/logout"})
+	data := map[string]any{"Subject": subject, "RPs": links, "Logout": p.signoffURL + "/logout"}
+	if p.upstream != nil {
+		data["Upstream"] = p.upstream.url + "/authorize"
+		if up != nil {
+			data["Via"], data["UpstreamSID"] = p.upstream.url+"/", up.SID
+		}
+	}
+	idpPage.Execute(w, data)
+}
+
+// upstreamOf is the upstream session that session rests on, or nil.
+func (p *idp) upstreamOf(session string) *events.Upstream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.upstreams[session]
+}
+
+// signinUpstream is where the upstream OP sends the browser after signing
+// the user in there (a stand-in for the code flow's redirect_uri): the ID
+// Token's sid becomes upstream {id, sid} on every join of this sign-in.
+func (p *idp) signinUpstream(w http.ResponseWriter, r *http.Request) {
+	if p.upstream == nil {
+		http.NotFound(w, r)
+		return
+	}
+	subject, sid, err := p.upstream.verifyIDToken(r.URL.Query().Get("id_token"))
+	if err != nil {
+		http.Error(w, "sign-in refused: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	session, err := p.signInWith(ctx, subject, p.rps, &events.Upstream{ID: upstreamID, SID: sid})
+	if err != nil {
+		http.Error(w, "sign-in failed: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	p.finishSignIn(ctx, w, r, session, subject)
 }

@@ -158,7 +158,8 @@ func (p *idp) joinSAML(ctx context.Context, s *samlSP, session, subject, next st
 	index := "_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	b, err := events.Encode(events.SessionJoined{
 		EventID: uuid.NewString(), OccurredAt: time.Now().UTC(), SessionID: session, Subject: subject, RPID: s.id,
-		SAML: &events.SAMLSession{NameID: s.nameIDFor(subject), Format: nameIDPersistent, SessionIndex: index},
+		SAML:     &events.SAMLSession{NameID: s.nameIDFor(subject), Format: nameIDPersistent, SessionIndex: index},
+		Upstream: p.upstreamOf(session),
 	})
 	if err != nil {
 		return "", err
