@@ -59,6 +59,9 @@ type URLs struct {
 	WikiFrontchannelOrigin string
 	// Payroll is the SAML SP (Options.SAML), else empty.
 	Payroll string
+	// Expenses is the SAML SP signed out over SOAP (Options.SAML), which
+	// only sign-ins through the upstream OP join; else empty.
+	Expenses string
 	// Upstream is the upstream OP (Corp IdP) at which signoff is an RP.
 	Upstream string
 }
@@ -105,13 +108,17 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		defer r.srv.Close()
 		rps = append(rps, r)
 	}
-	var sp *samlSP
+	var sp, soapSP *samlSP
 	if o.SAML {
 		var err error
 		if sp, err = startSAMLSP("payroll", "Payroll", out); err != nil {
 			return err
 		}
 		defer sp.srv.Close()
+		if soapSP, err = startSOAPSP(out); err != nil {
+			return err
+		}
+		defer soapSP.srv.Close()
 	}
 	idp, idpListener, err := startIdP()
 	if err != nil {
@@ -150,7 +157,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		}
 		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: r.id, Name: r.name, OIDC: oc})
 	}
-	if sp != nil {
+	for _, sp := range []*samlSP{sp, soapSP} {
+		if sp == nil {
+			continue
+		}
 		path, err := sp.writeMetadata(o.DataDir)
 		if err != nil {
 			return err
@@ -189,7 +199,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	idp.signoffURL, idp.cookie, idp.rps, idp.js = signoffURL, cfg.Session.CookieName, rps, js
 	idp.issuer, idp.keys = cfg.Issuer, a.Keys()
 	idp.registered = a.Store().SessionCount
-	idp.saml = sp
+	idp.saml, idp.soapSP = sp, soapSP
 	if err := up.serve(upListener, signoffURL, idp.url+"/signin/upstream", nc); err != nil {
 		return err
 	}
@@ -202,8 +212,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	for _, r := range rps {
 		names[r.id] = r.name
 	}
-	if sp != nil {
-		names[sp.id] = sp.name
+	for _, sp := range []*samlSP{sp, soapSP} {
+		if sp != nil {
+			names[sp.id] = sp.name
+		}
 	}
 	live, err := printLive(nc, out, names)
 	if err != nil {
@@ -224,6 +236,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if sp != nil {
 		urls.Payroll = sp.url + "/"
 		fmt.Fprintf(out, "  Payroll  %s  SAML SP: HTTP-Redirect Single Logout (a top-level hop), and its own Sign out\n", urls.Payroll)
+	}
+	if soapSP != nil {
+		urls.Expenses = soapSP.url + "/"
+		fmt.Fprintf(out, "  Expenses %s  SAML SP signed out over SOAP (server to server); only the upstream sign-in below joins it\n", urls.Expenses)
 	}
 	printUpstream(out, urls.Upstream)
 	fmt.Fprintln(out)
@@ -287,7 +303,10 @@ type liveOutput struct {
 	// printed[logoutID], for the logouts someone expects, is closed once
 	// the logout's outcome is printed.
 	printed map[string]chan struct{}
-	sub     *nats.Subscription
+	// reported[logoutID] are the participants whose logout.result was
+	// printed; the others are printed from logout.completed.
+	reported map[string]map[string]bool
+	sub      *nats.Subscription
 }
 
 // expect returns a channel closed once the outcome of logoutID has been
@@ -311,7 +330,7 @@ func (l *liveOutput) stop() {
 
 // printLive prints every participant result and completion on the bus.
 func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (*liveOutput, error) {
-	l := &liveOutput{start: map[string]time.Time{}, printed: map[string]chan struct{}{}}
+	l := &liveOutput{start: map[string]time.Time{}, printed: map[string]chan struct{}{}, reported: map[string]map[string]bool{}}
 	start := l.start
 	var err error
 	l.sub, err = nc.Subscribe("signoff.logout.>", func(m *nats.Msg) {
@@ -336,7 +355,20 @@ func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (*liveOutp
 				name = ev.RPID
 			}
 			fmt.Fprintf(out, "  %-22s %-10s attempts=%d %s (+%v)\n", name, ev.Outcome, ev.Attempts, detail(ev.Detail), since(start[ev.LogoutID]))
+			if l.reported[ev.LogoutID] == nil {
+				l.reported[ev.LogoutID] = map[string]bool{}
+			}
+			l.reported[ev.LogoutID][ev.RPID] = true
 		case events.Completed:
+			// Participants no adapter reported on (a front-channel frame
+			// or a browser SAML hop with no browser to take it, e.g. in a
+			// logout from an upstream IdP): the coordinator's verdict.
+			for _, p := range ev.Participants {
+				if !l.reported[ev.LogoutID][p.RPID] && p.Outcome != events.OutcomeSucceeded {
+					fmt.Fprintf(out, "  %-22s %-10s %s (+%v)\n", p.Name, p.Outcome, detail(p.Detail), since(start[ev.LogoutID]))
+				}
+			}
+			delete(l.reported, ev.LogoutID)
 			fmt.Fprintf(out, "logout %s: %s (+%v)\n", short(ev.LogoutID), ev.Outcome, since(start[ev.LogoutID]))
 			if ev.Detail != "" {
 				fmt.Fprintf(out, "  %s\n", ev.Detail) // e.g. no session was known: not a bare "complete"

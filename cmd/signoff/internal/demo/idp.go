@@ -41,6 +41,7 @@ type idp struct {
 	srv        *http.Server
 	saml       *samlSP // the SAML SP, when the demo has one
 	upstream   *upstreamOP
+	soapSP     *samlSP // the SOAP SAML SP, which only upstream sign-ins join
 
 	mu       sync.Mutex
 	sessions map[string]string // session id → subject
@@ -136,8 +137,14 @@ func (p *idp) finishSignIn(ctx context.Context, w http.ResponseWriter, r *http.R
 	var err error
 	// Through every RP's login (a stand-in for the code flow), then home.
 	next := p.url + "/"
+	if p.soapSP != nil && p.upstreamOf(session) != nil {
+		if next, err = p.joinSAML(ctx, p.soapSP, session, subject, next, len(p.rps)+1); err != nil {
+			http.Error(w, "sign-in failed: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
 	if p.saml != nil { // the SAML SP's login stands in for its assertion consumer
-		if next, err = p.joinSAML(ctx, p.saml, session, subject, next); err != nil {
+		if next, err = p.joinSAML(ctx, p.saml, session, subject, next, p.joins(session)); err != nil {
 			http.Error(w, "sign-in failed: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -220,8 +227,10 @@ func (p *idp) home(w http.ResponseWriter, r *http.Request) {
 	for _, rp := range p.rps {
 		links = append(links, link{rp.name, rp.url})
 	}
-	if p.saml != nil {
-		links = append(links, link{p.saml.name, p.saml.url})
+	for _, sp := range []*samlSP{p.saml, p.soapSP} {
+		if sp != nil {
+			links = append(links, link{sp.name, sp.url})
+		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	data := map[string]any{"Subject": subject, "RPs": links, "Logout": p.signoffURL + "/logout"}
@@ -262,4 +271,15 @@ func (p *idp) signinUpstream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.finishSignIn(ctx, w, r, session, subject)
+}
+
+// joins is how many RP sessions a sign-in has at signoff once every SAML
+// join is in: the OIDC apps, Payroll, and Expenses for a sign-in through
+// the upstream.
+func (p *idp) joins(session string) int {
+	n := len(p.rps) + 1
+	if p.soapSP != nil && p.upstreamOf(session) != nil {
+		n++
+	}
+	return n
 }

@@ -36,7 +36,8 @@ func (b *httpBrowser) appStatus(home string) string {
 // client: "Sign in with the upstream IdP" signs in at Corp IdP and, through
 // its ID Token, at every app (joins with upstream {corp, sid}); "Sign out at
 // the upstream IdP" sends signoff a back-channel logout token, and signoff
-// signs the user out of Notes server to server, while the apps that need a
+// signs the user out of Notes (back-channel) and Expenses (SAML over SOAP)
+// server to server, while the apps that need a
 // browser on signoff's logout page (Payroll over HTTP-Redirect, Wiki's
 // front-channel iframe) and Chat (503) are reported not confirmed, each
 // truthfully, in logout.completed, the terminal and Corp IdP's page.
@@ -80,6 +81,7 @@ func TestUpstreamDemoOverHTTP(t *testing.T) {
 		{u.Notes, "You are signed in to Notes as alice."},
 		{u.Wiki, "You are signed in to Wiki as alice."},
 		{u.Payroll, "You are signed in to Payroll as alice."},
+		{u.Expenses, "You are signed in to Expenses as alice."},
 	} {
 		if got := b.appStatus(c.home); got != c.want {
 			t.Fatalf("%s after the upstream sign-in: %q, want %q", c.home, got, c.want)
@@ -109,10 +111,11 @@ func TestUpstreamDemoOverHTTP(t *testing.T) {
 		got[p.RPID] = p
 	}
 	want := map[string]struct{ adapter, outcome, detail string }{
-		"notes":   {"backchannel", events.OutcomeSucceeded, "HTTP 200"},
-		"chat":    {"backchannel", events.OutcomeTimedOut, "HTTP 503"},
-		"wiki":    {"frontchannel", events.OutcomeTimedOut, ""},
-		"payroll": {"saml", events.OutcomeTimedOut, ""},
+		"notes":    {"backchannel", events.OutcomeSucceeded, "HTTP 200"},
+		"chat":     {"backchannel", events.OutcomeTimedOut, "HTTP 503"},
+		"wiki":     {"frontchannel", events.OutcomeTimedOut, ""},
+		"payroll":  {"saml", events.OutcomeTimedOut, ""},
+		"expenses": {"saml", events.OutcomeSucceeded, ""},
 	}
 	if ev.Outcome != events.CompletedPartial || len(got) != len(want) {
 		t.Errorf("logout %s: %s with %d participants, want partial with %d: %+v", id, ev.Outcome, len(got), len(want), ev.Participants)
@@ -137,6 +140,7 @@ func TestUpstreamDemoOverHTTP(t *testing.T) {
 	// The sessions that ended did, the others truthfully did not.
 	for _, c := range []struct{ home, want string }{
 		{u.Notes, "You are not signed in to Notes."},
+		{u.Expenses, "You are not signed in to Expenses."},
 		{u.Payroll, "You are signed in to Payroll as alice."}, // its SAML logout needs this browser on signoff's page
 		{u.Upstream, "You are not signed in at the upstream IdP."},
 		{u.IdP, "You are not signed in."},
@@ -147,7 +151,7 @@ func TestUpstreamDemoOverHTTP(t *testing.T) {
 	}
 	// Corp IdP's page shows what signoff reported.
 	_, page = b.do(http.MethodGet, resp.Request.URL.String(), nil)
-	for _, s := range []string{`data-outcome="partial"`, "You were signed out of Notes; ", `data-rp="wiki" data-outcome="timed_out"`} {
+	for _, s := range []string{`data-outcome="partial"`, "You were signed out of Notes and Expenses; ", `data-rp="wiki" data-outcome="timed_out"`} {
 		if !strings.Contains(page, s) {
 			t.Errorf("Corp IdP's page lacks %q:\n%s", s, page)
 		}
@@ -160,10 +164,17 @@ func TestUpstreamDemoOverHTTP(t *testing.T) {
 		"Corp IdP: alice signs out there; it sends signoff a back-channel logout token (sub=alice sid=" + upstreamSID + ")",
 		"Corp IdP: signoff answered HTTP 200 (logout " + short(id) + ")",
 		"Notes verified a logout token (sub=alice sid=notes-",
+		"Expenses verified a SAML LogoutRequest over SOAP (NameID=alice@expenses SessionIndex=_",
 		"logout " + short(id) + ": partial",
 	} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("the terminal lacks %q:\n%s", s, out.String())
+		}
+	} // Every participant, also those no adapter reported on.
+	for _, name := range []string{"Notes", "Expenses", "Chat", "Wiki", "Payroll"} {
+		line := regexp.MustCompile(`(?m)^  ` + name + ` +(succeeded|timed_out) .*— \S`)
+		if n := len(line.FindAllString(out.String(), -1)); n != 1 {
+			t.Errorf("the terminal prints %s's outcome %d times, want once:\n%s", name, n, out.String())
 		}
 	}
 }
