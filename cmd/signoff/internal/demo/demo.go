@@ -147,6 +147,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	cfg.Backchannel.AttemptTimeout = config.Duration(time.Second)
 	cfg.Redirects.DefaultURL = idp.url + "/"
 	cfg.Redirects.AllowedDomains = o.AllowedDomains
+	cfg.Upstreams = append(cfg.Upstreams, up.config())
 	for _, r := range rps {
 		oc := &config.OIDC{ClientID: r.id, LogoutTokenAlg: config.AlgES256, LogoutTokenTyp: config.TypLogoutJWT,
 			PostLogoutRedirectURIs: []string{r.byeURI()}}
@@ -169,7 +170,6 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		cfg.RelyingParties = append(cfg.RelyingParties, config.RelyingParty{ID: sp.id, Name: sp.name,
 			SAML: &config.SAML{MetadataFile: path, MetadataPath: path, FrontchannelMode: config.SAMLModeRedirect}})
 	}
-	cfg.Upstreams = append(cfg.Upstreams, up.config())
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
@@ -237,12 +237,11 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		urls.Payroll = sp.url + "/"
 		fmt.Fprintf(out, "  Payroll  %s  SAML SP: HTTP-Redirect Single Logout (a top-level hop), and its own Sign out\n", urls.Payroll)
 	}
+	fmt.Fprintln(out)
 	if soapSP != nil {
 		urls.Expenses = soapSP.url + "/"
-		fmt.Fprintf(out, "  Expenses %s  SAML SP signed out over SOAP (server to server); only the upstream sign-in below joins it\n", urls.Expenses)
 	}
-	printUpstream(out, urls.Upstream)
-	fmt.Fprintln(out)
+	printUpstream(out, urls.Upstream, urls.Expenses)
 	if o.Ready != nil {
 		o.Ready(urls)
 	}

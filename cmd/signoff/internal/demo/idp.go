@@ -38,10 +38,10 @@ type idp struct {
 	rps        []*rp
 	js         jetstream.JetStream
 	registered func(ctx context.Context, session string) (int, error)
-	srv        *http.Server
-	saml       *samlSP // the SAML SP, when the demo has one
 	upstream   *upstreamOP
 	soapSP     *samlSP // the SOAP SAML SP, which only upstream sign-ins join
+	srv        *http.Server
+	saml       *samlSP // the SAML SP, when the demo has one
 
 	mu       sync.Mutex
 	sessions map[string]string // session id → subject
@@ -61,8 +61,8 @@ func startIdP() (*idp, net.Listener, error) {
 func (p *idp) serve(l net.Listener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", p.home)
-	mux.HandleFunc("POST /signin", p.signin)
 	mux.HandleFunc("GET /signin/upstream", p.signinUpstream)
+	mux.HandleFunc("POST /signin", p.signin)
 	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go p.srv.Serve(l)
 }

@@ -349,9 +349,17 @@ func (u *upstreamOP) home(w http.ResponseWriter, r *http.Request) {
 	upstreamPage.Execute(w, data)
 }
 
-// printUpstream tells how to try the upstream path.
-func printUpstream(out io.Writer, upstreamURL string) {
-	fmt.Fprintf(out, "  Corp IdP %s  an upstream OpenID Provider, signoff its RP (back-channel logout URI %s):\n", upstreamURL, app.UpstreamPath(upstreamID))
-	fmt.Fprintf(out, "           \"Sign in with the upstream IdP\" on the sign-in page, then \"Sign out at the upstream IdP\" there:\n")
-	fmt.Fprintf(out, "           its logout token makes signoff sign you out; apps that need a browser do not confirm\n")
+// printUpstream tells how to try the upstream path (expensesURL: the SOAP
+// SAML SP, or "").
+func printUpstream(out io.Writer, upstreamURL, expensesURL string) {
+	fmt.Fprintf(out, "  The upstream IdP path: signoff is a relying party of an upstream OpenID Provider\n")
+	fmt.Fprintf(out, "  Corp IdP %s  \"Sign in with the upstream IdP\" on the sign-in page, then \"Sign out at the upstream IdP\"\n", upstreamURL)
+	fmt.Fprintf(out, "           there: it sends a back-channel logout token to signoff's %s\n", app.UpstreamPath(upstreamID))
+	servers, browsers := "Notes", "Wiki"
+	if expensesURL != "" {
+		fmt.Fprintf(out, "  Expenses %s  SAML SP signed out over SOAP (no browser needed); only the upstream sign-in joins it\n", expensesURL)
+		servers, browsers = "Notes and Expenses", "Wiki and Payroll"
+	}
+	fmt.Fprintf(out, "           signoff signs out %s server to server; %s need your browser on signoff's\n", servers, browsers)
+	fmt.Fprintf(out, "           logout page, which a logout from upstream does not have: they are reported not confirmed\n\n")
 }
