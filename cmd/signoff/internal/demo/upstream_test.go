@@ -149,16 +149,20 @@ func TestUpstreamDemoOverHTTP(t *testing.T) {
 			t.Errorf("%s after the upstream sign-out: %q, want %q", c.home, got, c.want)
 		}
 	}
-	// Corp IdP's page shows what signoff reported.
-	_, page = b.do(http.MethodGet, resp.Request.URL.String(), nil)
+	// Corp IdP's page shows what signoff reported (once its own
+	// subscription has the logout.completed).
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	waitUntil(t, wctx, "the outcome on Corp IdP's page", func() bool {
+		_, page = b.do(http.MethodGet, resp.Request.URL.String(), nil)
+		return !strings.Contains(page, `data-outcome="running"`)
+	})
 	for _, s := range []string{`data-outcome="partial"`, "You were signed out of Notes and Expenses; ", `data-rp="wiki" data-outcome="timed_out"`} {
 		if !strings.Contains(page, s) {
 			t.Errorf("Corp IdP's page lacks %q:\n%s", s, page)
 		}
 	}
 	// The terminal prints it live (the outcome line may follow the event).
-	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer wcancel()
 	waitUntil(t, wctx, "the outcome on the terminal", func() bool { return strings.Contains(out.String(), "logout "+short(id)+": partial") })
 	for _, s := range []string{
 		"Corp IdP: alice signs out there; it sends signoff a back-channel logout token (sub=alice sid=" + upstreamSID + ")",
