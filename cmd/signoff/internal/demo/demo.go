@@ -5,7 +5,11 @@
 // down) — plus, with Options.SAML (as `signoff demo` runs it), Payroll, a
 // SAML service provider signed out over HTTP-Redirect — so that a person
 // can sign in and sign out in a browser, and prints every logout's
-// participants and outcomes as they arrive.
+// participants and outcomes as they arrive. A second path runs through
+// Corp IdP, a stand-in upstream OpenID Provider at which signoff is a
+// relying party (upstream.go): its logout token makes signoff sign the user
+// out, with Expenses, a SAML SP signed out over SOAP (samlsoap.go), showing
+// a SAML session ended with no browser.
 package demo
 
 import (
