@@ -5,7 +5,11 @@
 // down) — plus, with Options.SAML (as `signoff demo` runs it), Payroll, a
 // SAML service provider signed out over HTTP-Redirect — so that a person
 // can sign in and sign out in a browser, and prints every logout's
-// participants and outcomes as they arrive.
+// participants and outcomes as they arrive. A second path runs through
+// Corp IdP, a stand-in upstream OpenID Provider at which signoff is a
+// relying party (upstream.go): its logout token makes signoff sign the user
+// out, with Expenses, a SAML SP signed out over SOAP (samlsoap.go), showing
+// a SAML session ended with no browser.
 package demo
 
 import (
@@ -65,6 +69,11 @@ type URLs struct {
 	Payroll string
 	// Alerts is the SSF receiver's push endpoint (Options.SSF), else empty.
 	Alerts string
+	// Expenses is the SAML SP signed out over SOAP (Options.SAML), which
+	// only sign-ins through the upstream OP join; else empty.
+	Expenses string
+	// Upstream is the upstream OP (Corp IdP) at which signoff is an RP.
+	Upstream string
 }
 
 // Run runs the demo until ctx ends (or after one round with Once).
@@ -109,13 +118,17 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		defer r.srv.Close()
 		rps = append(rps, r)
 	}
-	var sp *samlSP
+	var sp, soapSP *samlSP
 	if o.SAML {
 		var err error
 		if sp, err = startSAMLSP("payroll", "Payroll", out); err != nil {
 			return err
 		}
 		defer sp.srv.Close()
+		if soapSP, err = startSOAPSP(out); err != nil {
+			return err
+		}
+		defer soapSP.srv.Close()
 	}
 	var alerts *ssfReceiver
 	if o.SSF {
@@ -128,6 +141,11 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
+	up, upListener, err := startUpstreamOP(out)
+	if err != nil {
+		return err
+	}
+	defer upListener.Close()
 
 	signoffURL := "http://" + o.Listen
 	cfg := config.Default()
@@ -146,6 +164,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	cfg.Backchannel.AttemptTimeout = config.Duration(time.Second)
 	cfg.Redirects.DefaultURL = idp.url + "/"
 	cfg.Redirects.AllowedDomains = o.AllowedDomains
+	cfg.Upstreams = append(cfg.Upstreams, up.config())
 	for _, r := range rps {
 		oc := &config.OIDC{ClientID: r.id, LogoutTokenAlg: config.AlgES256, LogoutTokenTyp: config.TypLogoutJWT,
 			PostLogoutRedirectURIs: []string{r.byeURI()}}
@@ -166,7 +185,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 			Delivery: config.SSFDeliveryPush, EndpointURL: alerts.url + "/ssf/events", AuthorizationHeaderFile: hdr, Audience: alerts.url}})
 		idp.extra = append(idp.extra, alerts.id)
 	}
-	if sp != nil {
+	for _, sp := range []*samlSP{sp, soapSP} {
+		if sp == nil {
+			continue
+		}
 		path, err := sp.writeMetadata(o.DataDir)
 		if err != nil {
 			return err
@@ -215,7 +237,12 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	idp.signoffURL, idp.cookie, idp.rps, idp.js = signoffURL, cfg.Session.CookieName, rps, js
 	idp.issuer, idp.keys = cfg.Issuer, a.Keys()
 	idp.registered = a.Store().SessionCount
-	idp.saml = sp
+	idp.saml, idp.soapSP = sp, soapSP
+	if err := up.serve(upListener, signoffURL, idp.url+"/signin/upstream", nc); err != nil {
+		return err
+	}
+	defer up.close()
+	idp.upstream = up
 	idp.serve(idpListener)
 	defer idp.srv.Close()
 
@@ -226,8 +253,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if alerts != nil {
 		names[alerts.id] = alerts.name
 	}
-	if sp != nil {
-		names[sp.id] = sp.name
+	for _, sp := range []*samlSP{sp, soapSP} {
+		if sp != nil {
+			names[sp.id] = sp.name
+		}
 	}
 	live, err := printLive(nc, out, names)
 	if err != nil {
@@ -235,7 +264,8 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	defer live.stop()
 
-	urls := URLs{IdP: idp.url + "/", Signoff: signoffURL, Notes: rps[0].url + "/", Wiki: rps[1].url + "/", Chat: rps[2].url + "/"}
+	urls := URLs{IdP: idp.url + "/", Signoff: signoffURL, Notes: rps[0].url + "/", Wiki: rps[1].url + "/", Chat: rps[2].url + "/",
+		Upstream: up.url + "/"}
 	fmt.Fprintf(out, "signoff demo is running\n\n  Open %s in your browser: sign in, visit the apps, then \"Sign out everywhere\"\n  (or \"Sign out\" in one app: signoff asks \"this app only or everywhere\").\n\n", urls.IdP)
 	fmt.Fprintf(out, "  signoff  %s  (/jwks.json, /healthz, /metrics)\n", signoffURL)
 	if u := a.Bus().ClientURL(); u != "" {
@@ -254,6 +284,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	fmt.Fprint(out, ssf.instructions(signoffURL))
 	fmt.Fprintln(out)
+	if soapSP != nil {
+		urls.Expenses = soapSP.url + "/"
+	}
+	printUpstream(out, urls.Upstream, urls.Expenses)
 	if o.Ready != nil {
 		o.Ready(urls)
 	}
@@ -318,7 +352,10 @@ type liveOutput struct {
 	// printed[logoutID], for the logouts someone expects, is closed once
 	// the logout's outcome is printed.
 	printed map[string]chan struct{}
-	sub     *nats.Subscription
+	// reported[logoutID] are the participants whose logout.result was
+	// printed; the others are printed from logout.completed.
+	reported map[string]map[string]bool
+	sub      *nats.Subscription
 }
 
 // expect returns a channel closed once the outcome of logoutID has been
@@ -342,7 +379,7 @@ func (l *liveOutput) stop() {
 
 // printLive prints every participant result and completion on the bus.
 func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (*liveOutput, error) {
-	l := &liveOutput{start: map[string]time.Time{}, printed: map[string]chan struct{}{}}
+	l := &liveOutput{start: map[string]time.Time{}, printed: map[string]chan struct{}{}, reported: map[string]map[string]bool{}}
 	start := l.start
 	var err error
 	l.sub, err = nc.Subscribe("signoff.logout.>", func(m *nats.Msg) {
@@ -367,7 +404,20 @@ func printLive(nc *nats.Conn, out io.Writer, names map[string]string) (*liveOutp
 				name = ev.RPID
 			}
 			fmt.Fprintf(out, "  %-22s %-10s attempts=%d %s (+%v)\n", name, ev.Outcome, ev.Attempts, detail(ev.Detail), since(start[ev.LogoutID]))
+			if l.reported[ev.LogoutID] == nil {
+				l.reported[ev.LogoutID] = map[string]bool{}
+			}
+			l.reported[ev.LogoutID][ev.RPID] = true
 		case events.Completed:
+			// Participants no adapter reported on (a front-channel frame
+			// or a browser SAML hop with no browser to take it, e.g. in a
+			// logout from an upstream IdP): the coordinator's verdict.
+			for _, p := range ev.Participants {
+				if !l.reported[ev.LogoutID][p.RPID] && p.Outcome != events.OutcomeSucceeded {
+					fmt.Fprintf(out, "  %-22s %-10s %s (+%v)\n", p.Name, p.Outcome, detail(p.Detail), since(start[ev.LogoutID]))
+				}
+			}
+			delete(l.reported, ev.LogoutID)
 			fmt.Fprintf(out, "logout %s: %s (+%v)\n", short(ev.LogoutID), ev.Outcome, since(start[ev.LogoutID]))
 			if ev.Detail != "" {
 				fmt.Fprintf(out, "  %s\n", ev.Detail) // e.g. no session was known: not a bare "complete"

@@ -38,6 +38,8 @@ type idp struct {
 	rps        []*rp
 	js         jetstream.JetStream
 	registered func(ctx context.Context, session string) (int, error)
+	upstream   *upstreamOP
+	soapSP     *samlSP // the SOAP SAML SP, which only upstream sign-ins join
 	srv        *http.Server
 	saml       *samlSP // the SAML SP, when the demo has one
 	// extra are rp ids joined at every sign-in besides rps (the SSF
@@ -49,6 +51,9 @@ type idp struct {
 
 	mu       sync.Mutex
 	sessions map[string]string // session id → subject
+	// upstreams[session] is the upstream session a sign-in through the
+	// upstream OP rests on.
+	upstreams map[string]*events.Upstream
 }
 
 func startIdP() (*idp, net.Listener, error) {
@@ -56,12 +61,13 @@ func startIdP() (*idp, net.Listener, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &idp{url: "http://" + l.Addr().String(), sessions: map[string]string{}}, l, nil
+	return &idp{url: "http://" + l.Addr().String(), sessions: map[string]string{}, upstreams: map[string]*events.Upstream{}}, l, nil
 }
 
 func (p *idp) serve(l net.Listener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", p.home)
+	mux.HandleFunc("GET /signin/upstream", p.signinUpstream)
 	mux.HandleFunc("POST /signin", p.signin)
 	if p.ssf != nil {
 		p.ssf.routes(mux)
@@ -75,7 +81,18 @@ func sidFor(r *rp, session string) string { return r.id + "-" + session[:8] }
 // signIn registers a session of subject at every RP (session.joined) and
 // waits until signoff's registry has them.
 func (p *idp) signIn(ctx context.Context, subject string, rps []*rp) (string, error) {
+	return p.signInWith(ctx, subject, rps, nil)
+}
+
+// signInWith is signIn of a sign-in that rests on the upstream session up
+// (nil: none), which every join carries.
+func (p *idp) signInWith(ctx context.Context, subject string, rps []*rp, up *events.Upstream) (string, error) {
 	session := uuid.NewString()
+	if up != nil {
+		p.mu.Lock()
+		p.upstreams[session] = up
+		p.mu.Unlock()
+	}
 	joins := make([]events.SessionJoined, 0, len(rps)+len(p.extra))
 	for _, r := range rps {
 		joins = append(joins, events.SessionJoined{RPID: r.id, OIDC: &events.OIDCSession{SID: sidFor(r, session)}})
@@ -84,7 +101,7 @@ func (p *idp) signIn(ctx context.Context, subject string, rps []*rp) (string, er
 		joins = append(joins, events.SessionJoined{RPID: id})
 	}
 	for _, j := range joins {
-		j.EventID, j.OccurredAt, j.SessionID, j.Subject = uuid.NewString(), time.Now().UTC(), session, subject
+		j.EventID, j.OccurredAt, j.SessionID, j.Subject, j.Upstream = uuid.NewString(), time.Now().UTC(), session, subject, up
 		b, err := events.Encode(j)
 		if err != nil {
 			return "", err
@@ -125,10 +142,23 @@ func (p *idp) signin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "sign-in failed: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
+	p.finishSignIn(ctx, w, r, session, subject)
+}
+
+// finishSignIn sends the browser through every RP's login and home, with
+// the IdP session cookie.
+func (p *idp) finishSignIn(ctx context.Context, w http.ResponseWriter, r *http.Request, session, subject string) {
+	var err error
 	// Through every RP's login (a stand-in for the code flow), then home.
 	next := p.url + "/"
+	if p.soapSP != nil && p.upstreamOf(session) != nil {
+		if next, err = p.joinSAML(ctx, p.soapSP, session, subject, next, len(p.rps)+1); err != nil {
+			http.Error(w, "sign-in failed: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
 	if p.saml != nil { // the SAML SP's login stands in for its assertion consumer
-		if next, err = p.joinSAML(ctx, p.saml, session, subject, next); err != nil {
+		if next, err = p.joinSAML(ctx, p.saml, session, subject, next, p.joins(session)); err != nil {
 			http.Error(w, "sign-in failed: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -180,30 +210,90 @@ var idpPage = template.Must(template.New("idp").Parse(`<!doctype html>
 <h1>Demo identity provider</h1>
 {{if .Subject}}
 <p id="status" role="status">You are signed in as <strong>{{.Subject}}</strong>.</p>
+{{with .Via}}<p id="via">Through the upstream IdP (<a href="{{.}}">Corp IdP</a>, session {{$.UpstreamSID}}): "Sign out at the upstream IdP" there signs you out here by a back-channel logout token.</p>{{end}}
 <p>Your applications (each on its own origin):</p>
 <ul>{{range .RPs}}<li><a href="{{.URL}}/">{{.Name}}</a></li>{{end}}</ul>
 <form method="post" action="{{.Logout}}"><button id="signout" type="submit">Sign out everywhere</button></form>
 {{else}}
 <p id="status" role="status">You are not signed in.</p>
 <form method="post" action="/signin"><input type="hidden" name="user" value="alice"><button id="signin" type="submit">Sign in as alice</button></form>
+{{with .Upstream}}<form method="get" action="{{.}}"><input type="hidden" name="user" value="alice"><button id="signin-upstream" type="submit">Sign in with the upstream IdP</button></form>{{end}}
 {{end}}
 </body></html>`))
 
 func (p *idp) home(w http.ResponseWriter, r *http.Request) {
 	var subject string
+	var up *events.Upstream
 	if c, err := r.Cookie(p.cookie); err == nil {
 		p.mu.Lock()
-		subject = p.sessions[c.Value]
+		subject, up = p.sessions[c.Value], p.upstreams[c.Value]
 		p.mu.Unlock()
+		if up != nil && subject != "" {
+			// A sign-in through the upstream ends when the upstream's
+			// logout token has taken its sessions from signoff's registry.
+			if n, err := p.registered(r.Context(), c.Value); err == nil && n == 0 {
+				subject = ""
+			}
+		}
 	}
 	type link struct{ Name, URL string }
 	var links []link
 	for _, rp := range p.rps {
 		links = append(links, link{rp.name, rp.url})
 	}
-	if p.saml != nil {
-		links = append(links, link{p.saml.name, p.saml.url})
+	for _, sp := range []*samlSP{p.saml, p.soapSP} {
+		if sp != nil {
+			links = append(links, link{sp.name, sp.url})
+		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	idpPage.Execute(w, map[string]any{"Subject": subject, "RPs": links, "Logout": p.signoffURL + "/logout"})
+	data := map[string]any{"Subject": subject, "RPs": links, "Logout": p.signoffURL + "/logout"}
+	if p.upstream != nil {
+		data["Upstream"] = p.upstream.url + "/authorize"
+		if up != nil {
+			data["Via"], data["UpstreamSID"] = p.upstream.url+"/", up.SID
+		}
+	}
+	idpPage.Execute(w, data)
+}
+
+// upstreamOf is the upstream session that session rests on, or nil.
+func (p *idp) upstreamOf(session string) *events.Upstream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.upstreams[session]
+}
+
+// signinUpstream is where the upstream OP sends the browser after signing
+// the user in there (a stand-in for the code flow's redirect_uri): the ID
+// Token's sid becomes upstream {id, sid} on every join of this sign-in.
+func (p *idp) signinUpstream(w http.ResponseWriter, r *http.Request) {
+	if p.upstream == nil {
+		http.NotFound(w, r)
+		return
+	}
+	subject, sid, err := p.upstream.verifyIDToken(r.URL.Query().Get("id_token"))
+	if err != nil {
+		http.Error(w, "sign-in refused: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	session, err := p.signInWith(ctx, subject, p.rps, &events.Upstream{ID: upstreamID, SID: sid})
+	if err != nil {
+		http.Error(w, "sign-in failed: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	p.finishSignIn(ctx, w, r, session, subject)
+}
+
+// joins is how many RP sessions a sign-in has at signoff once every SAML
+// join is in: the OIDC apps, Payroll, and Expenses for a sign-in through
+// the upstream.
+func (p *idp) joins(session string) int {
+	n := len(p.rps) + 1
+	if p.soapSP != nil && p.upstreamOf(session) != nil {
+		n++
+	}
+	return n
 }

@@ -47,6 +47,9 @@ type samlSP struct {
 	replay   *message.ReplayCache
 
 	signoff string // signoff's public URL, once known
+	// soap makes the SP's only SingleLogoutService the SOAP binding
+	// (samlsoap.go): signoff signs it out server to server.
+	soap bool
 
 	mu       sync.Mutex
 	idpCerts []*x509.Certificate
@@ -116,14 +119,20 @@ func startSAMLSP(id, name string, out io.Writer) (*samlSP, error) {
 	mux.HandleFunc("GET /logout", s.logout)
 	mux.HandleFunc("GET /saml/slo", s.slo)
 	mux.HandleFunc("GET /saml/metadata", s.metadata)
+	mux.HandleFunc("POST /saml/slo/soap", s.sloSOAP)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go s.srv.Serve(l)
 	return s, nil
 }
 
 // metadataXML is the SP's metadata (saml-metadata 2.4.4): its signing
-// certificate and its HTTP-Redirect SingleLogoutService.
+// certificate and its HTTP-Redirect (or, with soap, SOAP)
+// SingleLogoutService.
 func (s *samlSP) metadataXML() []byte {
+	binding, location := message.BindingRedirect, s.sloURL()
+	if s.soap {
+		binding, location = message.BindingSOAP, s.soapURL()
+	}
 	return []byte(fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="%s">
   <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
@@ -134,7 +143,7 @@ func (s *samlSP) metadataXML() []byte {
     <md:NameIDFormat>%s</md:NameIDFormat>
   </md:SPSSODescriptor>
 </md:EntityDescriptor>
-`, s.entityID, base64.StdEncoding.EncodeToString(s.signer.Certificate().Raw), message.BindingRedirect, s.sloURL(), nameIDPersistent))
+`, s.entityID, base64.StdEncoding.EncodeToString(s.signer.Certificate().Raw), binding, location, nameIDPersistent))
 }
 
 // writeMetadata writes the metadata for signoff's saml.metadata_file.
@@ -152,13 +161,14 @@ func (s *samlSP) metadata(w http.ResponseWriter, r *http.Request) {
 func (s *samlSP) nameIDFor(subject string) string { return subject + "@" + s.id }
 
 // join registers the IdP session at the SP (session.joined with saml), waits
-// until signoff has it, and returns the SP's login URL, which continues to
-// next.
-func (p *idp) joinSAML(ctx context.Context, s *samlSP, session, subject, next string) (string, error) {
+// until signoff has want sessions of it, and returns the SP's login URL,
+// which continues to next.
+func (p *idp) joinSAML(ctx context.Context, s *samlSP, session, subject, next string, want int) (string, error) {
 	index := "_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	b, err := events.Encode(events.SessionJoined{
 		EventID: uuid.NewString(), OccurredAt: time.Now().UTC(), SessionID: session, Subject: subject, RPID: s.id,
-		SAML: &events.SAMLSession{NameID: s.nameIDFor(subject), Format: nameIDPersistent, SessionIndex: index},
+		SAML:     &events.SAMLSession{NameID: s.nameIDFor(subject), Format: nameIDPersistent, SessionIndex: index},
+		Upstream: p.upstreamOf(session),
 	})
 	if err != nil {
 		return "", err
@@ -171,7 +181,7 @@ func (p *idp) joinSAML(ctx context.Context, s *samlSP, session, subject, next st
 		if err != nil {
 			return "", err
 		}
-		if n > len(p.rps) {
+		if n >= want {
 			break
 		}
 		select {
@@ -222,8 +232,9 @@ var samlPage = template.Must(template.New("saml").Parse(`<!doctype html>
 {{if .Message}}<p id="bye" role="status">{{.Message}}</p>{{end}}
 {{with .Answer}}<p id="saml-answer"><small>signoff's LogoutResponse: <span id="saml-status" data-status="{{.Status}}" data-substatus="{{.SubStatus}}">{{.Summary}}</span>; RelayState <span id="saml-relaystate" data-relaystate="{{.RelayState}}">{{if .RelayStateIntact}}came back intact{{else}}did not come back as sent{{end}}</span>.</small></p>{{end}}
 <p id="status" role="status">{{if .SignedIn}}You are signed in to {{.Name}} as <strong>{{.Subject}}</strong>.{{else}}You are not signed in to {{.Name}}.{{end}}</p>
-{{if .SignedIn}}<p><a id="rp-signout" href="/logout">Sign out</a></p>{{end}}
-<p><small>A SAML service provider: signed out by SAML Single Logout over HTTP-Redirect (signoff's logout page takes the browser here and back).</small></p>
+{{if and .SignedIn (not .SOAP)}}<p><a id="rp-signout" href="/logout">Sign out</a></p>{{end}}
+{{if .SOAP}}<p><small>A SAML service provider: signed out by SAML Single Logout over SOAP (server to server, no browser needed). In this demo only "Sign in with the upstream IdP" signs you in here.</small></p>
+{{else}}<p><small>A SAML service provider: signed out by SAML Single Logout over HTTP-Redirect (signoff's logout page takes the browser here and back).</small></p>{{end}}
 </body></html>`))
 
 func (s *samlSP) render(w http.ResponseWriter, r *http.Request, status int, message string, answer *samlAnswer) {
@@ -231,7 +242,7 @@ func (s *samlSP) render(w http.ResponseWriter, r *http.Request, status int, mess
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	samlPage.Execute(w, map[string]any{"Name": s.name, "SignedIn": ok, "Subject": ss.subject, "Message": message, "Answer": answer})
+	samlPage.Execute(w, map[string]any{"Name": s.name, "SignedIn": ok, "Subject": ss.subject, "Message": message, "Answer": answer, "SOAP": s.soap})
 }
 
 func (s *samlSP) home(w http.ResponseWriter, r *http.Request) { s.render(w, r, http.StatusOK, "", nil) }
