@@ -442,11 +442,27 @@ func since(t time.Time) time.Duration {
 	return time.Since(t).Round(time.Millisecond)
 }
 
+// short is a logout id as the terminal shows it: the first 8 hex digits
+// of a UUID, or for a derived id ("ssf-demo-idp-…", "upstream-corp-…")
+// its prefix and its last 6 characters, so that two logouts of one source
+// can be told apart.
 func short(id string) string {
-	if len(id) > 8 {
+	switch {
+	case len(id) <= 16:
+		return id
+	case isHex(id[:8]):
 		return id[:8]
 	}
-	return id
+	return id[:8] + "…" + id[len(id)-6:]
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
 }
 
 func detail(d string) string {
