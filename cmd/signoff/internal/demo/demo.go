@@ -448,10 +448,10 @@ func since(t time.Time) time.Duration {
 // can be told apart.
 func short(id string) string {
 	switch {
+	case len(id) > 8 && isHex(id[:8]):
+		return id[:8]
 	case len(id) <= 16:
 		return id
-	case isHex(id[:8]):
-		return id[:8]
 	}
 	return id[:8] + "…" + id[len(id)-6:]
 }
