@@ -18,6 +18,7 @@ import (
 
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // claimsOf decodes a JWT's payload without verifying it.
@@ -467,7 +468,7 @@ func TestDuplicateDispatchDeliveredOnce(t *testing.T) {
 	a, pub := newAdapter(t, rp.URL, nil)
 	d := dispatch(a, "app", 10*time.Second, "sid")
 	mustHandle(t, a, d)
-	waitFor(t, 5*time.Second, func() bool { return len(rp.requests()) == 1 })
+	eventstest.Eventually(t, 5*time.Second, func() bool { return len(rp.requests()) == 1 }, "the RP did not get exactly one request")
 	mustHandle(t, a, d) // JetStream redelivery while the first is in progress
 	close(release)
 	pub.wait(t, 1, 5*time.Second)
@@ -500,7 +501,7 @@ func TestClose(t *testing.T) {
 	})
 	a, pub := newAdapter(t, rp.URL, nil)
 	mustHandle(t, a, dispatch(a, "app", 10*time.Second, "sid"))
-	waitFor(t, 5*time.Second, func() bool { return len(rp.requests()) == 1 })
+	eventstest.Eventually(t, 5*time.Second, func() bool { return len(rp.requests()) == 1 }, "the RP did not get exactly one request")
 	if err := a.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -527,7 +528,7 @@ func TestClose(t *testing.T) {
 	if err := b.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Close = %v, want DeadlineExceeded", err)
 	}
-	waitFor(t, 5*time.Second, func() bool { return b.Stats().InFlight == 0 })
+	eventstest.Eventually(t, 5*time.Second, func() bool { return b.Stats().InFlight == 0 }, "deliveries still in flight")
 }
 
 func TestNewValidates(t *testing.T) {
