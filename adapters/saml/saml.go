@@ -34,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -335,33 +334,16 @@ func New(cfg Config) (*Adapter, error) {
 		c := *cfg.Client
 		client = &c
 	}
-	client.CheckRedirect = noRedirects
+	client.CheckRedirect = delivery.NoRedirects
 	a.client = client
 	a.runCtx, a.stop = context.WithCancel(context.Background())
 	return a, nil
 }
 
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// NewHTTPClient returns the default client of SOAP deliveries: keep-alive
-// connections, 5 s dial and TLS handshake timeouts, proxy from the
-// environment, no redirects followed.
-func NewHTTPClient() *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          1024,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		},
-		CheckRedirect: noRedirects,
-	}
-}
+// NewHTTPClient returns the default client of SOAP deliveries (see
+// delivery.NewHTTPClient: keep-alive, 5 s dial and TLS timeouts, no
+// redirects followed).
+func NewHTTPClient() *http.Client { return delivery.NewHTTPClient() }
 
 // SP returns the service provider rpID.
 func (a *Adapter) SP(rpID string) (SP, bool) { sp, ok := a.sps[rpID]; return sp, ok }

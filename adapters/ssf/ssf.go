@@ -288,7 +288,7 @@ func New(cfg Config) (*Adapter, error) {
 		c := *cfg.Client
 		client = &c
 	}
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client.CheckRedirect = delivery.NoRedirects
 	ctx, stop := context.WithCancel(context.Background())
 	return &Adapter{
 		issuer: cfg.Issuer, publicURL: strings.TrimRight(cfg.PublicURL, "/"), rps: rps,
