@@ -195,7 +195,8 @@ type Adapter struct {
 	runCtx context.Context
 	stop   context.CancelFunc
 
-	accepted, attempts, succeeded, failed, timedOut, late, publishErrors atomic.Uint64
+	accepted, attempts, late, publishErrors atomic.Uint64
+	outcomes                                delivery.Outcomes
 }
 
 // New validates cfg and returns an Adapter. Every RP must be valid and have
@@ -308,9 +309,9 @@ func (a *Adapter) Stats() Stats {
 		Accepted:      a.accepted.Load(),
 		InFlight:      a.pool.InFlight(),
 		Attempts:      a.attempts.Load(),
-		Succeeded:     a.succeeded.Load(),
-		Failed:        a.failed.Load(),
-		TimedOut:      a.timedOut.Load(),
+		Succeeded:     a.outcomes.Succeeded.Load(),
+		Failed:        a.outcomes.Failed.Load(),
+		TimedOut:      a.outcomes.TimedOut.Load(),
 		Late:          a.late.Load(),
 		PublishErrors: a.publishErrors.Load(),
 	}
@@ -338,14 +339,7 @@ func (a *Adapter) run(parent trace.SpanContext, d events.Dispatch) {
 		a.publish(sctx, res)
 		return
 	}
-	switch res.Outcome {
-	case events.OutcomeSucceeded:
-		a.succeeded.Add(1)
-	case events.OutcomeTimedOut:
-		a.timedOut.Add(1)
-	default:
-		a.failed.Add(1)
-	}
+	a.outcomes.Count(res.Outcome)
 	level := slog.LevelInfo
 	if res.Outcome != events.OutcomeSucceeded {
 		level = slog.LevelWarn

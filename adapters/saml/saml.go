@@ -255,9 +255,7 @@ type Adapter struct {
 	settled    sync.Map // logoutID+"\x00"+rpID → time: settled by /saml/slo (no second hop)
 	accepted   atomic.Uint64
 	attempts   atomic.Uint64
-	succeeded  atomic.Uint64
-	failed     atomic.Uint64
-	timedOut   atomic.Uint64
+	outcomes   delivery.Outcomes
 	late       atomic.Uint64
 	publishErr atomic.Uint64
 	refused    atomic.Uint64
@@ -403,7 +401,7 @@ func (a *Adapter) Close(ctx context.Context) error {
 func (a *Adapter) Stats() Stats {
 	return Stats{
 		Accepted: a.accepted.Load(), InFlight: a.pool.InFlight(), Attempts: a.attempts.Load(),
-		Succeeded: a.succeeded.Load(), Failed: a.failed.Load(), TimedOut: a.timedOut.Load(), Late: a.late.Load(),
+		Succeeded: a.outcomes.Succeeded.Load(), Failed: a.outcomes.Failed.Load(), TimedOut: a.outcomes.TimedOut.Load(), Late: a.late.Load(),
 		PublishErrors: a.publishErr.Load(), Refused: a.refused.Load(), SPInitiated: a.spInit.Load(),
 	}
 }
@@ -486,15 +484,10 @@ func (a *Adapter) publish(sctx context.Context, r events.Result) {
 	if r.Attempts == 0 && !late {
 		r.Attempts = 1
 	}
-	switch {
-	case late:
+	if late {
 		a.late.Add(1)
-	case r.Outcome == events.OutcomeSucceeded:
-		a.succeeded.Add(1)
-	case r.Outcome == events.OutcomeTimedOut:
-		a.timedOut.Add(1)
-	default:
-		a.failed.Add(1)
+	} else {
+		a.outcomes.Count(r.Outcome)
 	}
 	delivery.Publish(a.runCtx, func(ctx context.Context) error {
 		return a.cfg.Publisher.PublishResult(delivery.WithSpanContext(ctx, sctx), r)
