@@ -1,9 +1,14 @@
-// Package summary holds the words that both the browser sign-out page
-// (web) and `signoff logout` (cmd/signoff/internal/client) use to tell a
-// user what a completed logout did, so the two say it the same way.
+// Package summary holds the words that several parts of signoff show
+// people, so that they say them the same way: the English list and the
+// sentence of a completed logout, shared by the browser sign-out page (web)
+// and `signoff logout` (cmd/signoff/internal/client), and the short form of
+// a duration, shared by config errors and expiry details.
 package summary
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // List joins names as an English list: "A", "A and B", "A, B and C"; ""
 // when there are none.
@@ -18,4 +23,17 @@ func List(names []string) string {
 // confirmed: "You were signed out of A and B."
 func SignedOutOf(names []string) string {
 	return "You were signed out of " + List(names) + "."
+}
+
+// Duration writes d short: 10m rather than 10m0s, 12h rather than 12h0m0s
+// and 2160h rather than 2160h0m0s; other durations as time.Duration does.
+func Duration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

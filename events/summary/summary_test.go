@@ -1,6 +1,9 @@
 package summary
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestList(t *testing.T) {
 	tests := []struct {
@@ -22,5 +25,24 @@ func TestList(t *testing.T) {
 func TestSignedOutOf(t *testing.T) {
 	if got, want := SignedOutOf([]string{"Wiki", "Mail"}), "You were signed out of Wiki and Mail."; got != want {
 		t.Errorf("SignedOutOf = %q, want %q", got, want)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{10 * time.Minute, "10m"},
+		{12 * time.Hour, "12h"},
+		{90 * 24 * time.Hour, "2160h"},
+		{90 * time.Minute, "1h30m"},
+		{90 * time.Second, "1m30s"},
+		{1500 * time.Millisecond, "1.5s"},
+	}
+	for _, tt := range tests {
+		if got := Duration(tt.d); got != tt.want {
+			t.Errorf("Duration(%v) = %q, want %q", tt.d, got, tt.want)
+		}
 	}
 }
