@@ -208,3 +208,21 @@ func TestApplyBatch(t *testing.T) {
 		t.Errorf("applied %d after an aborted batch, want 7", seq)
 	}
 }
+
+// TestAllStatementsHasEveryFilesStatements: Open prepares the statements of
+// tx.go, expiry.go and upstream.go, merged explicitly (no init), each name
+// once.
+func TestAllStatementsHasEveryFilesStatements(t *testing.T) {
+	all, err := allStatements()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(statements) + len(expiryStatements) + len(upstreamStatements); len(all) != want {
+		t.Errorf("%d statements, want %d", len(all), want)
+	}
+	for _, name := range []string{"joinSession", "sessionExpiry", "sessionsByUpstreamSID", "sessionsByUpstreamSub"} {
+		if all[name] == "" {
+			t.Errorf("statement %s missing", name)
+		}
+	}
+}
