@@ -195,7 +195,9 @@ func TestBadRequestIsFinal(t *testing.T) {
 	if len(res.Detail) > len("HTTP 400: ")+200 || strings.ContainsAny(res.Detail, "\x00\x1b\n\t") {
 		t.Errorf("detail not sanitised: %q", res.Detail)
 	}
-	time.Sleep(300 * time.Millisecond) // no late retry
+	// No late retry: once the delivery's goroutine has ended (Pool.Go
+	// counts it in InFlight before Handle returns), nothing can send again.
+	eventstest.Eventually(t, 5*time.Second, func() bool { return a.Stats().InFlight == 0 }, "the delivery did not end")
 	if n := len(rp.requests()); n != 1 {
 		t.Errorf("RP got %d requests, want 1", n)
 	}
@@ -472,7 +474,9 @@ func TestDuplicateDispatchDeliveredOnce(t *testing.T) {
 	mustHandle(t, a, d) // JetStream redelivery while the first is in progress
 	close(release)
 	pub.wait(t, 1, 5*time.Second)
-	time.Sleep(100 * time.Millisecond)
+	// Both Handle calls have returned, so a second delivery, had one
+	// started, is counted in InFlight until it has published.
+	eventstest.Eventually(t, 5*time.Second, func() bool { return a.Stats().InFlight == 0 }, "a delivery did not end")
 	if n := len(pub.snapshot()); n != 1 {
 		t.Errorf("%d results for one dispatch", n)
 	}
