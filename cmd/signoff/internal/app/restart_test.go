@@ -156,8 +156,10 @@ func restartCase(t *testing.T, pause func(time.Time), grace time.Duration) {
 		}
 		return nil
 	})
-	// Give a replayed dispatch of A time to show.
-	time.Sleep(time.Second)
+	// A replayed dispatch of A would have been taken by now: every
+	// consumer (intake and adapter-*) has nothing pending or unacknowledged,
+	// and the taker logs a dropped dispatch before it acknowledges it.
+	c2.settle(15 * time.Second)
 
 	_, counts := c2.completed()
 	if counts["A"] != 1 || counts["B"] != 1 {
