@@ -124,14 +124,7 @@ func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string
 		if s := delivery.Sanitize(string(head)); s != "" {
 			detail += ": " + s
 		}
-		switch {
-		case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-			return delivery.Attempt{Verdict: delivery.Retryable, Detail: detail, RetryAfter: delivery.RetryAfter(resp)}
-		case code == http.StatusRequestTimeout || code >= 500:
-			return delivery.Attempt{Verdict: delivery.Retryable, Detail: detail}
-		default:
-			return delivery.Attempt{Verdict: delivery.Final, Detail: detail}
-		}
+		return delivery.Unconfirmed(resp, detail)
 	}
 	limit := int64(a.cfg.Limits.MaxMessage)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))

@@ -32,3 +32,19 @@ func NewHTTPClient() *http.Client {
 // NoRedirects is an http.Client CheckRedirect that follows no redirect:
 // the response of the delivery URL itself is the answer.
 func NoRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// Unconfirmed is the Attempt of a response whose status code did not
+// confirm the delivery (and is not a redirect), with detail as the caller
+// wrote it: 429 and 503 are retried after their Retry-After, 408 and other
+// 5xx retried with backoff, anything else final (status codes: RFC 9110
+// section 15). The back-channel, SOAP and SSF push deliveries share it.
+func Unconfirmed(resp *http.Response, detail string) Attempt {
+	switch code := resp.StatusCode; {
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		return Attempt{Verdict: Retryable, Detail: detail, RetryAfter: RetryAfter(resp)}
+	case code == http.StatusRequestTimeout || code >= 500:
+		return Attempt{Verdict: Retryable, Detail: detail}
+	default:
+		return Attempt{Verdict: Final, Detail: detail}
+	}
+}

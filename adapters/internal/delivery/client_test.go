@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestNewHTTPClientFollowsNoRedirect: a delivery URL that redirects gets
@@ -28,5 +29,32 @@ func TestNewHTTPClientFollowsNoRedirect(t *testing.T) {
 	}
 	if followed.Load() {
 		t.Error("the client followed the redirect")
+	}
+}
+
+func TestUnconfirmed(t *testing.T) {
+	tests := []struct {
+		code       int
+		retryAfter string
+		want       Verdict
+		wantAfter  time.Duration
+	}{
+		{http.StatusTooManyRequests, "7", Retryable, 7 * time.Second},
+		{http.StatusServiceUnavailable, "", Retryable, 0},
+		{http.StatusRequestTimeout, "7", Retryable, 0},
+		{http.StatusBadGateway, "", Retryable, 0},
+		{http.StatusBadRequest, "7", Final, 0},
+		{http.StatusNotFound, "", Final, 0},
+		{http.StatusAccepted, "", Final, 0},
+	}
+	for _, tt := range tests {
+		resp := &http.Response{StatusCode: tt.code, Header: http.Header{}}
+		if tt.retryAfter != "" {
+			resp.Header.Set("Retry-After", tt.retryAfter)
+		}
+		got := Unconfirmed(resp, "HTTP x: body")
+		if got.Verdict != tt.want || got.RetryAfter != tt.wantAfter || got.Detail != "HTTP x: body" {
+			t.Errorf("Unconfirmed(%d) = %+v, want verdict %v, retry after %v, the detail unchanged", tt.code, got, tt.want, tt.wantAfter)
+		}
 	}
 }
