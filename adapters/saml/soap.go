@@ -32,17 +32,11 @@ func (a *Adapter) deliver(sctx context.Context, sp SP, d events.Dispatch) (res e
 		}
 		return events.Result{Outcome: events.OutcomeFailed, Detail: detail}, true
 	}
-	deadline := d.Deadline
-	if deadline.IsZero() {
-		deadline = a.now().Add(DefaultDeadline)
-	}
-	remaining := deadline.Sub(a.now())
-	if remaining <= 0 {
+	ctx, cancel, late := delivery.Window(a.runCtx, sctx, d.Deadline, a.now(), DefaultDeadline)
+	if late {
 		return events.Result{Outcome: events.OutcomeTimedOut, Detail: delivery.DetailLate}, true
 	}
-	ctx, cancel := context.WithTimeout(a.runCtx, remaining)
 	defer cancel()
-	ctx = delivery.WithSpan(ctx, sctx)
 	var outs []delivery.Outcome
 	for _, t := range ts {
 		o := a.deliverRequest(ctx, sp, ep.Location, d.Initiator, t)
