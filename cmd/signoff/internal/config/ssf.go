@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"time"
 )
@@ -164,14 +163,8 @@ func (c *Config) SSFSecrets() (*SSFSecrets, error) {
 	v := &validator{src: c.src}
 	out := &SSFSecrets{BearerTokens: map[string]string{}, AuthorizationHeaders: map[string]string{}}
 	read := func(path, file string) string {
-		p := c.relative(file)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			v.add(path, "%s", fileErr(p, err))
-			return ""
-		}
-		s := strings.TrimRight(string(b), "\r\n")
-		if strings.TrimSpace(s) == "" {
+		s, p, ok := v.readSecretFile(c, path, file)
+		if ok && strings.TrimSpace(s) == "" {
 			v.add(path, "%s is empty", p)
 		}
 		return s
