@@ -6,13 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/signoff/signoff/coordinator/store"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/summary"
 )
 
 // SessionSweepBatch is the number of expired sessions one pass of
@@ -159,21 +159,9 @@ func expiryReason(s store.ExpiringSession, p store.ExpiryPolicy) string {
 	case !s.ExpiresAt.IsZero() && s.ExpiresAt.Equal(at):
 		return "session expired (expires_at " + s.ExpiresAt.Format(time.RFC3339) + " reached)"
 	case p.Expiration > 0 && s.JoinedAt.Add(p.Expiration).Equal(at):
-		return "session expired (absolute lifetime " + shortDuration(p.Expiration) + ")"
+		return "session expired (absolute lifetime " + summary.Duration(p.Expiration) + ")"
 	case p.Inactivity > 0 && s.LastActive.Add(p.Inactivity).Equal(at):
-		return "session inactive for " + shortDuration(p.Inactivity)
+		return "session inactive for " + summary.Duration(p.Inactivity)
 	}
 	return "session expired"
-}
-
-// shortDuration writes 12h rather than 12h0m0s and 30m rather than 30m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/signoff/signoff/coordinator/saga"
 	"github.com/signoff/signoff/coordinator/store"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/summary"
 )
 
 var logoutIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -337,8 +338,8 @@ func TestExpiryLogoutIDAndReason(t *testing.T) {
 		}
 	}
 	for d, want := range map[time.Duration]string{12 * time.Hour: "12h", 30 * time.Minute: "30m", 90 * time.Second: "1m30s", 25*time.Hour + time.Minute: "25h1m"} {
-		if got := shortDuration(d); got != want {
-			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		if got := summary.Duration(d); got != want {
+			t.Errorf("summary.Duration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

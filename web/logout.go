@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/summary"
 )
 
 //go:embed templates/*.html static/*
@@ -521,12 +522,11 @@ func (b *browser) pageData(v LogoutView) pageData {
 	return d
 }
 
-func list(names []string) string {
-	if len(names) <= 1 {
-		return strings.Join(names, "")
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
-}
+// list is summary.List: "A, B and C".
+func list(names []string) string { return summary.List(names) }
+
+// signedOutOf is summary.SignedOutOf: "You were signed out of A and B."
+func signedOutOf(names []string) string { return summary.SignedOutOf(names) }
 
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {

@@ -109,7 +109,7 @@ func headline(v LogoutView, localRPID string) (title, summary string) {
 		}
 		return "Sign-out not confirmed", s
 	case len(notOK) == 0:
-		return "You are signed out", "You were signed out of " + list(ok) + "."
+		return "You are signed out", signedOutOf(ok)
 	case len(ok) == 0:
 		return "Sign-out not confirmed", capitalize(list(notOK)) + " did not confirm the sign-out."
 	default:

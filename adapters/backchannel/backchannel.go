@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"sync/atomic"
@@ -196,7 +195,8 @@ type Adapter struct {
 	runCtx context.Context
 	stop   context.CancelFunc
 
-	accepted, attempts, succeeded, failed, timedOut, late, publishErrors atomic.Uint64
+	accepted, attempts, late, publishErrors atomic.Uint64
+	outcomes                                delivery.Outcomes
 }
 
 // New validates cfg and returns an Adapter. Every RP must be valid and have
@@ -241,7 +241,7 @@ func New(cfg Config) (*Adapter, error) {
 		c := *cfg.Client
 		client = &c
 	}
-	client.CheckRedirect = noRedirects
+	client.CheckRedirect = delivery.NoRedirects
 	ctx, stop := context.WithCancel(context.Background())
 	return &Adapter{
 		rps:            rps,
@@ -258,28 +258,10 @@ func New(cfg Config) (*Adapter, error) {
 	}, nil
 }
 
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// NewHTTPClient returns the default client of an Adapter: keep-alive
-// connections to many RPs (64 idle per host, 1024 in all), 5 s dial and TLS
-// handshake timeouts, proxy from the environment, HTTP/2 when offered, and
-// no redirects followed.
-func NewHTTPClient() *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          1024,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		},
-		CheckRedirect: noRedirects,
-	}
-}
+// NewHTTPClient returns the default client of an Adapter (see
+// delivery.NewHTTPClient: keep-alive, 5 s dial and TLS timeouts, no
+// redirects followed).
+func NewHTTPClient() *http.Client { return delivery.NewHTTPClient() }
 
 // Minter returns the adapter's logout token minter.
 func (a *Adapter) Minter() *Minter { return a.minter }
@@ -327,9 +309,9 @@ func (a *Adapter) Stats() Stats {
 		Accepted:      a.accepted.Load(),
 		InFlight:      a.pool.InFlight(),
 		Attempts:      a.attempts.Load(),
-		Succeeded:     a.succeeded.Load(),
-		Failed:        a.failed.Load(),
-		TimedOut:      a.timedOut.Load(),
+		Succeeded:     a.outcomes.Succeeded.Load(),
+		Failed:        a.outcomes.Failed.Load(),
+		TimedOut:      a.outcomes.TimedOut.Load(),
 		Late:          a.late.Load(),
 		PublishErrors: a.publishErrors.Load(),
 	}
@@ -357,14 +339,7 @@ func (a *Adapter) run(parent trace.SpanContext, d events.Dispatch) {
 		a.publish(sctx, res)
 		return
 	}
-	switch res.Outcome {
-	case events.OutcomeSucceeded:
-		a.succeeded.Add(1)
-	case events.OutcomeTimedOut:
-		a.timedOut.Add(1)
-	default:
-		a.failed.Add(1)
-	}
+	a.outcomes.Count(res.Outcome)
 	level := slog.LevelInfo
 	if res.Outcome != events.OutcomeSucceeded {
 		level = slog.LevelWarn

@@ -18,6 +18,7 @@ import (
 
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // claimsOf decodes a JWT's payload without verifying it.
@@ -194,7 +195,9 @@ func TestBadRequestIsFinal(t *testing.T) {
 	if len(res.Detail) > len("HTTP 400: ")+200 || strings.ContainsAny(res.Detail, "\x00\x1b\n\t") {
 		t.Errorf("detail not sanitised: %q", res.Detail)
 	}
-	time.Sleep(300 * time.Millisecond) // no late retry
+	// No late retry: once the delivery's goroutine has ended (Pool.Go
+	// counts it in InFlight before Handle returns), nothing can send again.
+	eventstest.Eventually(t, 5*time.Second, func() bool { return a.Stats().InFlight == 0 }, "the delivery did not end")
 	if n := len(rp.requests()); n != 1 {
 		t.Errorf("RP got %d requests, want 1", n)
 	}
@@ -467,11 +470,13 @@ func TestDuplicateDispatchDeliveredOnce(t *testing.T) {
 	a, pub := newAdapter(t, rp.URL, nil)
 	d := dispatch(a, "app", 10*time.Second, "sid")
 	mustHandle(t, a, d)
-	waitFor(t, 5*time.Second, func() bool { return len(rp.requests()) == 1 })
+	eventstest.Eventually(t, 5*time.Second, func() bool { return len(rp.requests()) == 1 }, "the RP did not get exactly one request")
 	mustHandle(t, a, d) // JetStream redelivery while the first is in progress
 	close(release)
 	pub.wait(t, 1, 5*time.Second)
-	time.Sleep(100 * time.Millisecond)
+	// Both Handle calls have returned, so a second delivery, had one
+	// started, is counted in InFlight until it has published.
+	eventstest.Eventually(t, 5*time.Second, func() bool { return a.Stats().InFlight == 0 }, "a delivery did not end")
 	if n := len(pub.snapshot()); n != 1 {
 		t.Errorf("%d results for one dispatch", n)
 	}
@@ -500,7 +505,7 @@ func TestClose(t *testing.T) {
 	})
 	a, pub := newAdapter(t, rp.URL, nil)
 	mustHandle(t, a, dispatch(a, "app", 10*time.Second, "sid"))
-	waitFor(t, 5*time.Second, func() bool { return len(rp.requests()) == 1 })
+	eventstest.Eventually(t, 5*time.Second, func() bool { return len(rp.requests()) == 1 }, "the RP did not get exactly one request")
 	if err := a.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -527,7 +532,7 @@ func TestClose(t *testing.T) {
 	if err := b.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Close = %v, want DeadlineExceeded", err)
 	}
-	waitFor(t, 5*time.Second, func() bool { return b.Stats().InFlight == 0 })
+	eventstest.Eventually(t, 5*time.Second, func() bool { return b.Stats().InFlight == 0 }, "deliveries still in flight")
 }
 
 func TestNewValidates(t *testing.T) {

@@ -31,17 +31,11 @@ func (a *Adapter) deliver(sctx context.Context, d events.Dispatch) (res events.R
 		return events.Result{Outcome: events.OutcomeFailed, Detail: detail}, true
 	}
 
-	deadline := d.Deadline
-	if deadline.IsZero() {
-		deadline = a.now().Add(DefaultDeadline)
-	}
-	remaining := deadline.Sub(a.now())
-	if remaining <= 0 {
+	ctx, cancel, late := delivery.Window(a.runCtx, sctx, d.Deadline, a.now(), DefaultDeadline)
+	if late {
 		return events.Result{Outcome: events.OutcomeTimedOut, Detail: delivery.DetailLate}, true
 	}
-	ctx, cancel := context.WithTimeout(a.runCtx, remaining)
 	defer cancel()
-	ctx = delivery.WithSpan(ctx, sctx)
 
 	outs := make([]delivery.Outcome, 0, len(sids))
 	for _, sid := range sids {
@@ -152,14 +146,8 @@ func (a *Adapter) attempt(ctx context.Context, rp RP, tok Token, n int) (at deli
 	if s := delivery.Sanitize(string(head)); s != "" {
 		detail += ": " + s
 	}
-	switch {
-	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		return delivery.Attempt{Verdict: delivery.Retryable, Detail: detail, RetryAfter: delivery.RetryAfter(resp)}
-	case code == http.StatusRequestTimeout || code >= 500:
-		return delivery.Attempt{Verdict: delivery.Retryable, Detail: detail}
-	case code >= 200 && code < 300:
+	if code >= 200 && code < 300 {
 		return delivery.Attempt{Verdict: delivery.Final, Detail: detail + " (only 200 and 204 confirm a logout)"}
-	default:
-		return delivery.Attempt{Verdict: delivery.Final, Detail: detail}
 	}
+	return delivery.Unconfirmed(resp, detail)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 const testIssuer = "https://auth.example.test"
@@ -75,20 +76,8 @@ func (r *recorder) snapshot() []events.Result {
 // wait polls until n results are published and returns them.
 func (r *recorder) wait(t *testing.T, n int, timeout time.Duration) []events.Result {
 	t.Helper()
-	waitFor(t, timeout, func() bool { return len(r.snapshot()) >= n })
+	eventstest.Eventually(t, timeout, func() bool { return len(r.snapshot()) >= n }, "fewer than %d results published", n)
 	return r.snapshot()
-}
-
-// waitFor polls cond every 5 ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // request is one request an rpServer received.

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // natsServer runs an embedded nats-server with JetStream on a random
@@ -84,22 +85,6 @@ func (r *recorder) stored() []*nats.Msg {
 	return append([]*nats.Msg(nil), r.msgs...)
 }
 
-// waitFor polls f until it returns nil or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // sessionEvents returns a LOGIN and a LOGOUT of session i.
 func sessionEvents(i int) (login, logout []byte) {
 	sid := fmt.Sprintf("sess-%04d", i)
@@ -141,7 +126,7 @@ func TestBridgeKeepsOrderThroughFailures(t *testing.T) {
 		}
 	}
 	nc.Flush()
-	waitFor(t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(t, 20*time.Second, func() error {
 		if n := len(rec.stored()); n != len(want) {
 			return fmt.Errorf("%d events stored, want %d", n, len(want))
 		}
@@ -165,7 +150,7 @@ func TestBridgeKeepsOrderThroughFailures(t *testing.T) {
 	if rec.calls <= 3 {
 		t.Errorf("%d publish calls: the failures were not retried", rec.calls)
 	}
-	waitFor(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		s, err := js.Stream(context.Background(), CaptureStream)
 		if err != nil {
 			return err
@@ -189,7 +174,7 @@ func TestBridgeStoppedMidPublishHandsEventsBack(t *testing.T) {
 	nc.Publish("keycloak.event.client.r.success.web-app.login", login)
 	nc.Publish("keycloak.event.client.r.success.web-app.logout", logout)
 	nc.Flush()
-	waitFor(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		hung.mu.Lock()
 		defer hung.mu.Unlock()
 		if hung.calls == 0 {
@@ -200,7 +185,7 @@ func TestBridgeStoppedMidPublishHandsEventsBack(t *testing.T) {
 	first.Stop()
 	rec := &recorder{}
 	startBridge(t, js, rec)
-	waitFor(t, 30*time.Second, func() error {
+	eventstest.EventuallyErr(t, 30*time.Second, func() error {
 		if n := len(rec.stored()); n != 2 {
 			return fmt.Errorf("%d events stored by the second bridge, want 2", n)
 		}
@@ -268,7 +253,7 @@ func TestBridgeWarnsOncePerOtherRealm(t *testing.T) {
 			fmt.Appendf(nil, `{"id":"%s","type":"LOGIN","realmId":%q,"clientId":"web-app","userId":"u","sessionId":"s"}`, realm, realm))
 	}
 	nc.Flush()
-	waitFor(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if st := b.Stats(); st.IgnoredRealm != 4 {
 			return fmt.Errorf("stats %+v", st)
 		}
@@ -301,7 +286,7 @@ func TestBridgeSubjectChanged(t *testing.T) {
 	login, _ := sessionEvents(7)
 	nc.Publish("kc.user.login", login)
 	nc.Flush()
-	waitFor(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if n := len(rec.stored()); n != 1 {
 			return fmt.Errorf("%d events stored from the new subject", n)
 		}

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 var fixedNow = func() time.Time { return time.Date(2026, 8, 7, 12, 0, 0, 0, time.UTC) }
@@ -288,7 +290,7 @@ func TestWatchReloads(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	writeKey(t, dir, "b.pem", mustGenerate(t, EdDSA), time.Now())
-	waitFor(t, 5*time.Second, func() bool { return len(s.JWKS().Keys) == 2 })
+	eventstest.Eventually(t, 5*time.Second, func() bool { return len(s.JWKS().Keys) == 2 }, "the JWKS does not hold 2 keys")
 	if k, _ := s.Signing(EdDSA); filepath.Base(k.File) != "b.pem" {
 		t.Errorf("Watch: signer %s, want b.pem", k.File)
 	}
@@ -338,17 +340,6 @@ func writeKey(t testing.TB, dir, name string, data []byte, mtime time.Time) {
 	}
 	if err := os.Chtimes(filepath.Join(dir, name), mtime, mtime); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -214,14 +214,7 @@ func (a *Adapter) publishNow(ctx context.Context, r events.Result) error {
 		a.publishErr.Add(1)
 		return err
 	}
-	switch r.Outcome {
-	case events.OutcomeSucceeded:
-		a.succeeded.Add(1)
-	case events.OutcomeTimedOut:
-		a.timedOut.Add(1)
-	default:
-		a.failed.Add(1)
-	}
+	a.outcomes.Count(r.Outcome)
 	return nil
 }
 

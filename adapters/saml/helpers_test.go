@@ -319,12 +319,20 @@ func (f fakeSessions) SessionsByNameID(_ context.Context, rpID, nameID string) (
 type starter struct {
 	mu   sync.Mutex
 	reqs []events.LogoutRequested
+	// started, when set before the request, is called with each
+	// logout.requested once it is recorded: the test's positive signal
+	// that a logout started.
+	started func(events.LogoutRequested)
 }
 
 func (s *starter) RequestLogout(_ context.Context, r events.LogoutRequested) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.reqs = append(s.reqs, r)
+	started := s.started
+	s.mu.Unlock()
+	if started != nil {
+		started(r)
+	}
 	return nil
 }
 

@@ -34,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -256,9 +255,7 @@ type Adapter struct {
 	settled    sync.Map // logoutID+"\x00"+rpID → time: settled by /saml/slo (no second hop)
 	accepted   atomic.Uint64
 	attempts   atomic.Uint64
-	succeeded  atomic.Uint64
-	failed     atomic.Uint64
-	timedOut   atomic.Uint64
+	outcomes   delivery.Outcomes
 	late       atomic.Uint64
 	publishErr atomic.Uint64
 	refused    atomic.Uint64
@@ -335,33 +332,16 @@ func New(cfg Config) (*Adapter, error) {
 		c := *cfg.Client
 		client = &c
 	}
-	client.CheckRedirect = noRedirects
+	client.CheckRedirect = delivery.NoRedirects
 	a.client = client
 	a.runCtx, a.stop = context.WithCancel(context.Background())
 	return a, nil
 }
 
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// NewHTTPClient returns the default client of SOAP deliveries: keep-alive
-// connections, 5 s dial and TLS handshake timeouts, proxy from the
-// environment, no redirects followed.
-func NewHTTPClient() *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          1024,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		},
-		CheckRedirect: noRedirects,
-	}
-}
+// NewHTTPClient returns the default client of SOAP deliveries (see
+// delivery.NewHTTPClient: keep-alive, 5 s dial and TLS timeouts, no
+// redirects followed).
+func NewHTTPClient() *http.Client { return delivery.NewHTTPClient() }
 
 // SP returns the service provider rpID.
 func (a *Adapter) SP(rpID string) (SP, bool) { sp, ok := a.sps[rpID]; return sp, ok }
@@ -421,7 +401,7 @@ func (a *Adapter) Close(ctx context.Context) error {
 func (a *Adapter) Stats() Stats {
 	return Stats{
 		Accepted: a.accepted.Load(), InFlight: a.pool.InFlight(), Attempts: a.attempts.Load(),
-		Succeeded: a.succeeded.Load(), Failed: a.failed.Load(), TimedOut: a.timedOut.Load(), Late: a.late.Load(),
+		Succeeded: a.outcomes.Succeeded.Load(), Failed: a.outcomes.Failed.Load(), TimedOut: a.outcomes.TimedOut.Load(), Late: a.late.Load(),
 		PublishErrors: a.publishErr.Load(), Refused: a.refused.Load(), SPInitiated: a.spInit.Load(),
 	}
 }
@@ -504,15 +484,10 @@ func (a *Adapter) publish(sctx context.Context, r events.Result) {
 	if r.Attempts == 0 && !late {
 		r.Attempts = 1
 	}
-	switch {
-	case late:
+	if late {
 		a.late.Add(1)
-	case r.Outcome == events.OutcomeSucceeded:
-		a.succeeded.Add(1)
-	case r.Outcome == events.OutcomeTimedOut:
-		a.timedOut.Add(1)
-	default:
-		a.failed.Add(1)
+	} else {
+		a.outcomes.Count(r.Outcome)
 	}
 	delivery.Publish(a.runCtx, func(ctx context.Context) error {
 		return a.cfg.Publisher.PublishResult(delivery.WithSpanContext(ctx, sctx), r)

@@ -32,17 +32,11 @@ func (a *Adapter) deliver(sctx context.Context, sp SP, d events.Dispatch) (res e
 		}
 		return events.Result{Outcome: events.OutcomeFailed, Detail: detail}, true
 	}
-	deadline := d.Deadline
-	if deadline.IsZero() {
-		deadline = a.now().Add(DefaultDeadline)
-	}
-	remaining := deadline.Sub(a.now())
-	if remaining <= 0 {
+	ctx, cancel, late := delivery.Window(a.runCtx, sctx, d.Deadline, a.now(), DefaultDeadline)
+	if late {
 		return events.Result{Outcome: events.OutcomeTimedOut, Detail: delivery.DetailLate}, true
 	}
-	ctx, cancel := context.WithTimeout(a.runCtx, remaining)
 	defer cancel()
-	ctx = delivery.WithSpan(ctx, sctx)
 	var outs []delivery.Outcome
 	for _, t := range ts {
 		o := a.deliverRequest(ctx, sp, ep.Location, d.Initiator, t)
@@ -124,14 +118,7 @@ func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string
 		if s := delivery.Sanitize(string(head)); s != "" {
 			detail += ": " + s
 		}
-		switch {
-		case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-			return delivery.Attempt{Verdict: delivery.Retryable, Detail: detail, RetryAfter: delivery.RetryAfter(resp)}
-		case code == http.StatusRequestTimeout || code >= 500:
-			return delivery.Attempt{Verdict: delivery.Retryable, Detail: detail}
-		default:
-			return delivery.Attempt{Verdict: delivery.Final, Detail: detail}
-		}
+		return delivery.Unconfirmed(resp, detail)
 	}
 	limit := int64(a.cfg.Limits.MaxMessage)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))

@@ -208,12 +208,7 @@ type statusBody struct {
 // readStatus is Reading a Stream's Status (SSF 1.0 section 8.1.2.1).
 func (a *Adapter) readStatus(w http.ResponseWriter, r *http.Request, rp RP) {
 	id := r.URL.Query().Get("stream_id")
-	if id == "" {
-		writeError(w, http.StatusBadRequest, "invalid_request", "stream_id is required")
-		return
-	}
-	if id != rp.StreamID() {
-		writeError(w, http.StatusNotFound, "not_found", "no stream with this stream_id for this receiver")
+	if !checkStreamID(w, rp, id) {
 		return
 	}
 	st, err := a.status(r.Context(), rp)
@@ -232,14 +227,10 @@ func (a *Adapter) updateStatus(w http.ResponseWriter, r *http.Request, rp RP) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	switch {
-	case req.StreamID == "":
-		writeError(w, http.StatusBadRequest, "invalid_request", "stream_id is required")
+	if !checkStreamID(w, rp, req.StreamID) {
 		return
-	case req.StreamID != rp.StreamID():
-		writeError(w, http.StatusNotFound, "not_found", "no stream with this stream_id for this receiver")
-		return
-	case req.Status != StatusEnabled && req.Status != StatusPaused && req.Status != StatusDisabled:
+	}
+	if req.Status != StatusEnabled && req.Status != StatusPaused && req.Status != StatusDisabled {
 		writeError(w, http.StatusBadRequest, "invalid_request", "status must be enabled, paused or disabled")
 		return
 	}
@@ -268,13 +259,10 @@ func (a *Adapter) verify(w http.ResponseWriter, r *http.Request, rp RP) {
 	if !readJSON(w, r, &req) {
 		return
 	}
+	if !checkStreamID(w, rp, req.StreamID) {
+		return
+	}
 	switch {
-	case req.StreamID == "":
-		writeError(w, http.StatusBadRequest, "invalid_request", "stream_id is required")
-		return
-	case req.StreamID != rp.StreamID():
-		writeError(w, http.StatusNotFound, "not_found", "no stream with this stream_id for this receiver")
-		return
 	case len(req.State) > 1024:
 		writeError(w, http.StatusBadRequest, "invalid_request", "state is longer than 1024 characters")
 		return
@@ -330,4 +318,19 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // 8936 section 2.4.4 ({"err", "description"}).
 func writeError(w http.ResponseWriter, code int, errCode, description string) {
 	writeJSON(w, code, pushError{Err: errCode, Description: description})
+}
+
+// checkStreamID answers a request whose stream_id is missing (400
+// invalid_request) or is not rp's stream (404 not_found: each receiver has
+// one stream, SSF 1.0 stream management), and reports whether id names it.
+func checkStreamID(w http.ResponseWriter, rp RP, id string) bool {
+	switch {
+	case id == "":
+		writeError(w, http.StatusBadRequest, "invalid_request", "stream_id is required")
+		return false
+	case id != rp.StreamID():
+		writeError(w, http.StatusNotFound, "not_found", "no stream with this stream_id for this receiver")
+		return false
+	}
+	return true
 }

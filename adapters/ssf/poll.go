@@ -116,7 +116,7 @@ func (a *Adapter) settle(w http.ResponseWriter, ctx context.Context, rp RP, req 
 				a.log.Info("verification SET acknowledged", "rp_id", rp.ID, "jti", q.JTI)
 				continue
 			}
-			a.succeeded.Add(1)
+			a.outcomes.Succeeded.Add(1)
 			a.log.Info("SET acknowledged by poll", "logout_id", q.LogoutID, "rp_id", rp.ID, "jti", q.JTI)
 			a.publish(q.LogoutID, rp.ID, events.Result{Outcome: events.OutcomeSucceeded, Detail: "SET acknowledged by the receiver's poll", Attempts: 1})
 		}
@@ -141,7 +141,7 @@ func (a *Adapter) settle(w http.ResponseWriter, ctx context.Context, rp RP, req 
 				a.log.Warn("verification SET refused by the receiver", "rp_id", rp.ID, "detail", detail)
 				continue
 			}
-			a.failed.Add(1)
+			a.outcomes.Failed.Add(1)
 			a.log.Warn("SET refused by poll", "logout_id", q.LogoutID, "rp_id", rp.ID, "detail", detail)
 			a.publish(q.LogoutID, rp.ID, events.Result{Outcome: events.OutcomeFailed, Detail: detail, Attempts: 1})
 		}

@@ -92,14 +92,8 @@ func (a *Adapter) attempt(ctx context.Context, rp RP, set SET) delivery.Attempt 
 	if s := delivery.Sanitize(string(head)); s != "" {
 		detail += ": " + s
 	}
-	switch {
-	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		return delivery.Attempt{Verdict: delivery.Retryable, Detail: detail, RetryAfter: delivery.RetryAfter(resp)}
-	case code == http.StatusRequestTimeout || code >= 500:
-		return delivery.Attempt{Verdict: delivery.Retryable, Detail: detail}
-	case code >= 200 && code < 300:
+	if code >= 200 && code < 300 {
 		return delivery.Attempt{Verdict: delivery.Final, Detail: detail + " (only 202 Accepted confirms a SET, RFC 8935 section 2.2)"}
-	default:
-		return delivery.Attempt{Verdict: delivery.Final, Detail: detail}
 	}
+	return delivery.Unconfirmed(resp, detail)
 }

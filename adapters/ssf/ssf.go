@@ -238,7 +238,8 @@ type Adapter struct {
 	ending  chan struct{}            // closed by EndPolls
 	endOnce sync.Once
 
-	attempts, succeeded, failed, timedOut, queued, polls atomic.Uint64
+	attempts, queued, polls atomic.Uint64
+	outcomes                delivery.Outcomes
 }
 
 // New validates cfg and returns an Adapter.
@@ -288,7 +289,7 @@ func New(cfg Config) (*Adapter, error) {
 		c := *cfg.Client
 		client = &c
 	}
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client.CheckRedirect = delivery.NoRedirects
 	ctx, stop := context.WithCancel(context.Background())
 	return &Adapter{
 		issuer: cfg.Issuer, publicURL: strings.TrimRight(cfg.PublicURL, "/"), rps: rps,
@@ -342,8 +343,8 @@ func (a *Adapter) EndPolls() { a.endOnce.Do(func() { close(a.ending) }) }
 
 // Stats returns the adapter's counters.
 func (a *Adapter) Stats() Stats {
-	return Stats{Attempts: a.attempts.Load(), Succeeded: a.succeeded.Load(), Failed: a.failed.Load(),
-		TimedOut: a.timedOut.Load(), Queued: a.queued.Load(), Polls: a.polls.Load()}
+	return Stats{Attempts: a.attempts.Load(), Succeeded: a.outcomes.Succeeded.Load(), Failed: a.outcomes.Failed.Load(),
+		TimedOut: a.outcomes.TimedOut.Load(), Queued: a.queued.Load(), Polls: a.polls.Load()}
 }
 
 // run delivers one dispatch: a push to its end, or a poll SET into the
@@ -405,14 +406,7 @@ func (a *Adapter) queue(rp RP, d events.Dispatch, deadline time.Time) error {
 
 // finish publishes the result of a dispatch.
 func (a *Adapter) finish(d events.Dispatch, res events.Result) {
-	switch res.Outcome {
-	case events.OutcomeSucceeded:
-		a.succeeded.Add(1)
-	case events.OutcomeTimedOut:
-		a.timedOut.Add(1)
-	default:
-		a.failed.Add(1)
-	}
+	a.outcomes.Count(res.Outcome)
 	level := slog.LevelInfo
 	if res.Outcome != events.OutcomeSucceeded {
 		level = slog.LevelWarn

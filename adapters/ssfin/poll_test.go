@@ -12,24 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// waitFor polls f every 20 ms until it returns nil, and fails the test
-// after timeout.
-func waitFor(t *testing.T, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %v: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+	"github.com/signoff/signoff/events/eventstest"
+)
 
 // pollServer is the poll side of an RFC 8936 transmitter, in the test: it
 // hands out queued SETs, up to maxEvents at a time, until they are
@@ -133,7 +118,7 @@ func TestPollDrainsTransmitter(t *testing.T) {
 	go func() { r.Run(ctx); close(stopped) }()
 	t.Cleanup(func() { cancel(); <-stopped })
 
-	waitFor(t, 15*time.Second, func() error {
+	eventstest.EventuallyErr(t, 15*time.Second, func() error {
 		if n, acks, errs, _ := ps.snapshot(); n != 0 || len(acks)+len(errs) != 9 {
 			return fmt.Errorf("%d SETs queued, %d acks, %d setErrs", n, len(acks), len(errs))
 		}
@@ -145,7 +130,7 @@ func TestPollDrainsTransmitter(t *testing.T) {
 	ps.mu.Lock()
 	ps.queue = append(ps.queue, again)
 	ps.mu.Unlock()
-	waitFor(t, 15*time.Second, func() error {
+	eventstest.EventuallyErr(t, 15*time.Second, func() error {
 		if n, acks, _, _ := ps.snapshot(); n != 0 || len(acks) != 9 {
 			return fmt.Errorf("%d SETs queued, %d acks", n, len(acks))
 		}
@@ -218,7 +203,7 @@ func TestPollTemporaryFailure(t *testing.T) {
 	stopped := make(chan struct{})
 	go func() { r.Run(ctx); close(stopped) }()
 	t.Cleanup(func() { cancel(); <-stopped })
-	waitFor(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if _, _, _, reqs := ps.snapshot(); len(reqs) < 2 {
 			return fmt.Errorf("%d polls", len(reqs))
 		}
@@ -230,7 +215,7 @@ func TestPollTemporaryFailure(t *testing.T) {
 	logouts.mu.Lock()
 	logouts.fail = nil
 	logouts.mu.Unlock()
-	waitFor(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if _, acks, _, _ := ps.snapshot(); len(acks) != 1 {
 			return fmt.Errorf("%d acks", len(acks))
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/signoff/signoff/cmd/signoff/internal/app"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // TestLogoutThroughAdminAPI: `signoff logout --url` talks to a remote
@@ -45,15 +46,10 @@ func TestLogoutThroughAdminAPI(t *testing.T) {
 	js, _ := jetstream.New(nc)
 	b, _ := events.Encode(events.SessionJoined{EventID: uuid.NewString(), OccurredAt: time.Now().UTC(), SessionID: "s1", Subject: "zoe", RPID: "wiki", OIDC: &events.OIDCSession{SID: "x"}})
 	js.Publish(context.Background(), events.SubjectSessionJoined, b)
-	for i := 0; ; i++ {
-		if n, _ := a.Store().SessionCount(context.Background(), "s1"); n == 1 {
-			break
-		}
-		if i > 500 {
-			t.Fatal("session not registered")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventstest.Eventually(t, 5*time.Second, func() bool {
+		n, _ := a.Store().SessionCount(context.Background(), "s1")
+		return n == 1
+	}, "session not registered")
 	base := "http://" + a.Addr()
 	t.Setenv("SIGNOFF_ADMIN_TOKEN", "wrong")
 	var out, errb bytes.Buffer

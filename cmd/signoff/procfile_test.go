@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // syncBuffer collects a child's output for the test log.
@@ -49,22 +52,27 @@ func freePort(t *testing.T) int {
 
 // waitReady polls url until it answers 200 or timeout passes.
 func waitReady(url string, timeout time.Duration, exited <-chan struct{}) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	exitedErr := fmt.Errorf("the process exited before %s answered 200", url)
+	err := eventstest.Poll(timeout, 200*time.Millisecond, func() error {
 		select {
 		case <-exited:
-			return fmt.Errorf("the process exited before %s answered 200", url)
+			return exitedErr
 		default:
 		}
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
 		}
-		time.Sleep(200 * time.Millisecond)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s answered %d", url, resp.StatusCode)
+		}
+		return nil
+	})
+	if errors.Is(err, exitedErr) {
+		return exitedErr
 	}
-	return fmt.Errorf("%s did not answer 200 within %s", url, timeout)
+	return err
 }
 
 // descendants lists the processes below pid (Linux /proc).
@@ -197,12 +205,13 @@ func TestProcfileWithForeman(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("foreman did not exit within 30s of SIGTERM")
 	}
-	deadline := time.Now().Add(5 * time.Second)
 	for _, p := range children {
-		for alive(p) && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if alive(p) {
+		if eventstest.Poll(5*time.Second, 50*time.Millisecond, func() error {
+			if alive(p) {
+				return fmt.Errorf("process %d alive", p)
+			}
+			return nil
+		}) != nil {
 			t.Errorf("process %d survived foreman's shutdown", p)
 		}
 	}
@@ -261,7 +270,9 @@ func TestServeWaitsForNATS(t *testing.T) {
 			t.Logf("signoff output:\n%s", out.String())
 		}
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	// NATS starts only once signoff has said that it waits for it.
+	eventstest.Eventually(t, 30*time.Second, func() bool { return strings.Contains(out.String(), `msg="waiting for NATS"`) },
+		"signoff did not log that it waits for NATS:\n%s", &out)
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: natsPort, JetStream: true, StoreDir: filepath.Join(dir, "nats"), NoSigs: true, NoLog: true})
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // serveProc is a `signoff serve` child process (the built binary).
@@ -200,22 +201,6 @@ func completions(t *testing.T, js jetstream.JetStream, logoutID string) []events
 			out = append(out, ev)
 		}
 		seq = m.Sequence + 1
-	}
-}
-
-// poll calls f every 100 ms until it returns nil or timeout passes.
-func poll(t *testing.T, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -401,7 +386,7 @@ func TestShutdownGraceLeavesDeliveryToResume(t *testing.T) {
 
 	run2 := startServe(t, e.cfg, e.base)
 	_, js = e.connect()
-	poll(t, 2*time.Minute, func() error {
+	eventstest.EventuallyErr(t, 2*time.Minute, func() error {
 		if n := len(completions(t, js, logoutID)); n == 0 {
 			return fmt.Errorf("no logout.completed for %s after the restart", logoutID)
 		}
@@ -412,7 +397,7 @@ func TestShutdownGraceLeavesDeliveryToResume(t *testing.T) {
 	join(t, js, "s-hang", "harry", "slow")
 	publish(t, js, events.SubjectLogoutRequested, events.LogoutRequested{EventID: uuid.NewString(), LogoutID: "lo-barrier",
 		OccurredAt: time.Now().UTC(), SessionID: "s-hang", Initiator: events.InitiatorAdmin, Scope: events.ScopeGlobal})
-	poll(t, time.Minute, func() error {
+	eventstest.EventuallyErr(t, time.Minute, func() error {
 		if len(completions(t, js, "lo-barrier")) == 0 {
 			return errors.New("barrier logout not completed")
 		}

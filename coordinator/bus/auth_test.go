@@ -29,6 +29,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // exampleConf is the nats-server configuration that README.md gives for an
@@ -166,7 +167,7 @@ func connectClient(t *testing.T, url string, opts ...nats.Option) *client {
 func (c *client) violation(t *testing.T, op, subject string) {
 	t.Helper()
 	want := strings.ToLower(fmt.Sprintf("permissions violation for %s to %q", op, subject))
-	eventually(t, 5*time.Second, func() error {
+	eventstest.EventuallyErr(t, 5*time.Second, func() error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for _, err := range c.errs {
@@ -476,7 +477,7 @@ func TestExampleServerConfig(t *testing.T) {
 	if !seen["ordered:hello"] || !seen["work:hello"] {
 		t.Fatalf("delivered: %v", seen)
 	}
-	eventually(t, 5*time.Second, func() error {
+	eventstest.EventuallyErr(t, 5*time.Second, func() error {
 		c, err := b.JetStream().Consumer(context.Background(), events.StreamName, "test")
 		if err != nil {
 			return err

@@ -10,21 +10,6 @@ import (
 	"github.com/signoff/signoff/events"
 )
 
-func eventually(t *testing.T, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestProvisionStream(t *testing.T) {
 	dir := t.TempDir()
 	b, err := Start(context.Background(), Config{StoreDir: dir, MaxAge: time.Hour})

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 func startBus(t *testing.T) *Bus {
@@ -79,7 +80,7 @@ func TestOrderedAppliesEverySubjectInStreamOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, func() error {
+	eventstest.EventuallyErr(t, 30*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(got) < n {
@@ -113,7 +114,7 @@ func TestOrderedAppliesEverySubjectInStreamOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o2.Stop()
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if !slices.Equal(again, []string{"later"}) {
@@ -145,7 +146,7 @@ func TestOrderedSurvivesDeletedConsumer(t *testing.T) {
 	}
 	defer o.Stop()
 	publish(t, js, events.SubjectSessionJoined, "0")
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if err := o.Ready(); err != nil {
 			return err
 		}
@@ -161,7 +162,7 @@ func TestOrderedSurvivesDeletedConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	sawNotReady := false
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if o.Ready() != nil {
 			sawNotReady = true
 			return nil
@@ -171,7 +172,7 @@ func TestOrderedSurvivesDeletedConsumer(t *testing.T) {
 	for i := 1; i < 1000; i++ {
 		publish(t, js, events.SubjectSessionJoined, fmt.Sprint(i))
 	}
-	eventually(t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(t, 20*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(got) < 1000 {
@@ -244,7 +245,7 @@ func TestWorkPullsOnlyWhatItCanTake(t *testing.T) {
 			}
 		}
 	}
-	eventually(t, 30*time.Second, func() error {
+	eventstest.EventuallyErr(t, 30*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(taken) < 500 {
@@ -258,7 +259,7 @@ func TestWorkPullsOnlyWhatItCanTake(t *testing.T) {
 	if maxHeld.Load() > 2 {
 		t.Errorf("held %d at once with room for 2", maxHeld.Load())
 	}
-	eventually(t, 10*time.Second, w.Ready)
+	eventstest.EventuallyErr(t, 10*time.Second, w.Ready)
 	if _, err := js.Consumer(context.Background(), events.StreamName, "work-test"); err != nil {
 		t.Errorf("consumer not recreated: %v", err)
 	}
@@ -278,7 +279,7 @@ func TestWorkReportsAStall(t *testing.T) {
 	}
 	defer w.Stop()
 	publish(t, b.JetStream(), subj, "x")
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if err := w.Ready(); err == nil || !strings.Contains(err.Error(), "none taken") {
 			return fmt.Errorf("ready: %v", err)
 		}

@@ -14,22 +14,8 @@ import (
 
 	"github.com/signoff/signoff/coordinator/bus"
 	"github.com/signoff/signoff/coordinator/store"
+	"github.com/signoff/signoff/events/eventstest"
 )
-
-func eventually(t *testing.T, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func setup(t *testing.T) (*store.Store, *bus.Bus) {
 	t.Helper()
@@ -84,7 +70,7 @@ func TestRelayPublishesInOrderWithMsgIDAndDeletes(t *testing.T) {
 		ids[i] = fmt.Sprintf("e%04d", i)
 	}
 	add(t, st, ids...)
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		rows, err := st.PendingOutbox(context.Background(), 10)
 		if err != nil || len(rows) != 0 {
 			return fmt.Errorf("%d rows left (%v)", len(rows), err)
@@ -107,7 +93,7 @@ func TestRelayPublishesInOrderWithMsgIDAndDeletes(t *testing.T) {
 	}
 	// A row republished after a crash (same id) is dropped by the stream.
 	add(t, st, ids[0])
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if rows, _ := st.PendingOutbox(context.Background(), 10); len(rows) != 0 {
 			return errors.New("row not relayed")
 		}

@@ -85,19 +85,8 @@ func TestSessionApps(t *testing.T) {
 	if got, _ := s.SessionApps(ctx, "nope"); len(got) != 0 {
 		t.Errorf("unknown session: %+v", got)
 	}
-	var plan strings.Builder
-	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+sessionAppsLogoutsQuery, "s1", saga.LocalRPID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		rows.Scan(&id, &parent, &notused, &detail)
-		plan.WriteString(detail + "\n")
-	}
-	if !strings.Contains(plan.String(), "sagas_session") {
-		t.Errorf("the logouts of a session are not found by the sagas_session index:\n%s", plan.String())
+	plan := queryPlan(t, s, sessionAppsLogoutsQuery, "s1", saga.LocalRPID)
+	if !strings.Contains(plan, "sagas_session") {
+		t.Errorf("the logouts of a session are not found by the sagas_session index:\n%s", plan)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"time"
 )
 
@@ -31,8 +30,6 @@ const expiryExpr = `NULLIF(MIN(
 	COALESCE(MIN(s.joined_at) + NULLIF((SELECT value FROM settings WHERE key = '` + keyExpiration + `'), 0), ` + never + `),
 	COALESCE(MAX(s.last_active) + NULLIF((SELECT value FROM settings WHERE key = '` + keyInactivity + `'), 0), ` + never + `)
 ), ` + never + `)`
-
-func init() { maps.Copy(statements, expiryStatements) }
 
 var expiryStatements = map[string]string{
 	// sessionExpiry recomputes expiry_at of every row of one session whose

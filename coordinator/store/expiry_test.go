@@ -284,21 +284,7 @@ func TestExpiredSessions(t *testing.T) {
 	}
 
 	// The query walks the partial index; no table scan, no sort.
-	rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+expiredSessionsQuery, nanos(t0), 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	p := strings.Join(plan, "; ")
+	p := strings.ReplaceAll(strings.TrimSuffix(queryPlan(t, s, expiredSessionsQuery, nanos(t0), 10), "\n"), "\n", "; ")
 	t.Logf("plan: %s", p)
 	if !strings.Contains(p, "INDEX sessions_expiry") || strings.Contains(p, "TEMP B-TREE") {
 		t.Errorf("query plan %q, want a search of index sessions_expiry without sorting", p)

@@ -49,19 +49,8 @@ func TestSessionsByNameID(t *testing.T) {
 	if got, _ := s.SessionsByNameID(ctx, "payroll", "nobody"); len(got) != 0 {
 		t.Errorf("unknown NameID: %+v", got)
 	}
-	var plan strings.Builder
-	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+sessionsByNameIDQuery, "payroll", "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		rows.Scan(&id, &parent, &notused, &detail)
-		plan.WriteString(detail + "\n")
-	}
-	if !strings.Contains(plan.String(), "sessions_saml_name_id") {
-		t.Errorf("the NameID lookup does not use its index:\n%s", plan.String())
+	plan := queryPlan(t, s, sessionsByNameIDQuery, "payroll", "x")
+	if !strings.Contains(plan, "sessions_saml_name_id") {
+		t.Errorf("the NameID lookup does not use its index:\n%s", plan)
 	}
 }

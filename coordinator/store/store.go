@@ -143,7 +143,13 @@ func Open(path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(4)
 	s := &Store{w: w, r: r, ops: make(chan *op, maxBatch), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
-	for name, query := range statements {
+	all, err := allStatements()
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	for name, query := range all {
 		st, err := w.Prepare(query)
 		if err != nil {
 			s.w.Close()
@@ -469,4 +475,21 @@ func (s *Store) Apply(ctx context.Context, partition int, seq uint64, fns []func
 		}
 		return t.SetApplied(partition, seq)
 	})
+}
+
+// allStatements merges the store's named SQL statements, each prepared once
+// by Open: the sessions, sagas and outbox of tx.go, the expiry of
+// expiry.go and the upstream lookups of upstream.go. A name given twice is
+// an error, so that no file silently replaces another's statement.
+func allStatements() (map[string]string, error) {
+	all := map[string]string{}
+	for _, set := range []map[string]string{statements, expiryStatements, upstreamStatements} {
+		for name, query := range set {
+			if _, dup := all[name]; dup {
+				return nil, fmt.Errorf("store: statement %s declared twice", name)
+			}
+			all[name] = query
+		}
+	}
+	return all, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,4 +208,46 @@ func TestApplyBatch(t *testing.T) {
 	if seq, _ := st.Applied(ctx, 0); seq != 7 {
 		t.Errorf("applied %d after an aborted batch, want 7", seq)
 	}
+}
+
+// TestAllStatementsHasEveryFilesStatements: Open prepares the statements of
+// tx.go, expiry.go and upstream.go, merged explicitly (no init), each name
+// once.
+func TestAllStatementsHasEveryFilesStatements(t *testing.T) {
+	all, err := allStatements()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(statements) + len(expiryStatements) + len(upstreamStatements); len(all) != want {
+		t.Errorf("%d statements, want %d", len(all), want)
+	}
+	for _, name := range []string{"joinSession", "sessionExpiry", "sessionsByUpstreamSID", "sessionsByUpstreamSub"} {
+		if all[name] == "" {
+			t.Errorf("statement %s missing", name)
+		}
+	}
+}
+
+// queryPlan returns SQLite's EXPLAIN QUERY PLAN of query with args, a
+// detail a line: the tests of the lookups assert that they use their index.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(detail + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan.String()
 }

@@ -20,9 +20,10 @@ const sessionsByUpstreamSubQuery = `SELECT session_id, rp_id, subject, sid, saml
 	WHERE session_id IN (SELECT session_id FROM sessions WHERE subject = ? AND upstream_id = ?)
 	ORDER BY joined_at, rp_id`
 
-func init() {
-	statements["sessionsByUpstreamSID"] = sessionsByUpstreamSIDQuery
-	statements["sessionsByUpstreamSub"] = sessionsByUpstreamSubQuery
+// upstreamStatements are the prepared statements of the upstream lookups.
+var upstreamStatements = map[string]string{
+	"sessionsByUpstreamSID": sessionsByUpstreamSIDQuery,
+	"sessionsByUpstreamSub": sessionsByUpstreamSubQuery,
 }
 
 // UpstreamSessions returns the registered RP sessions that rest on a

@@ -49,19 +49,8 @@ func TestUpstreamJoinKeptAndIndexed(t *testing.T) {
 	if a, b := lookup("A"), lookup("B"); a != 0 || b != 1 {
 		t.Errorf("after a join with corp/B: %d on A, %d on B", a, b)
 	}
-	var plan strings.Builder
-	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+sessionsByUpstreamSIDQuery, "corp", "A")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		rows.Scan(&id, &parent, &notused, &detail)
-		plan.WriteString(detail + "\n")
-	}
-	if !strings.Contains(plan.String(), "sessions_upstream") {
-		t.Errorf("the upstream lookup does not use its index:\n%s", plan.String())
+	plan := queryPlan(t, s, sessionsByUpstreamSIDQuery, "corp", "A")
+	if !strings.Contains(plan, "sessions_upstream") {
+		t.Errorf("the upstream lookup does not use its index:\n%s", plan)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/signoff/signoff/adapters/backchannel/receiver"
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // results is a backchannel.ResultPublisher that records results.
@@ -98,10 +99,7 @@ func TestEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for len(pub.get()) == 0 && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
-			}
+			eventstest.Eventually(t, 10*time.Second, func() bool { return len(pub.get()) > 0 }, "no result published")
 			res := pub.get()
 			if len(res) != 1 || res[0].Outcome != events.OutcomeSucceeded || res[0].Attempts != 1 {
 				t.Fatalf("results %+v, want one succeeded after 1 attempt", res)

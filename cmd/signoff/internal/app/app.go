@@ -203,7 +203,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	}
 	a.local = cookie.New(cookie.Config{Name: cfg.Session.CookieName, Domain: cfg.Session.CookieDomain,
 		Secure: strings.HasPrefix(cfg.PublicURL, "https://"), RPID: saga.LocalRPID, Publisher: resultPub, Now: o.Now})
-	samlBrowserBinder := &samlBrowser{local: a.local}
+	samlBrowserBinder := &samlBrowser{local: a.local, log: a.log}
 	a.saml, err = saml.New(saml.Config{
 		EntityID: cfg.Issuer, PublicURL: cfg.PublicURL, Signer: signer.Signer, SPs: sps, Publisher: resultPub,
 		Sagas: samlSagas{a.store}, Logouts: a, Sessions: samlSessions{a.store}, Browser: samlBrowserBinder, Secret: secret,

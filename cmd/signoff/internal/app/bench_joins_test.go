@@ -18,6 +18,7 @@ import (
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator/bus"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // BenchmarkJoinsDuringLogouts measures how fast session.joined events are
@@ -102,7 +103,7 @@ func BenchmarkJoinsDuringLogouts(b *testing.B) {
 	}
 	published := time.Since(start)
 	last := fmt.Sprintf("s%d", b.N-1)
-	eventually(b, 5*time.Minute, func() error {
+	eventstest.EventuallyErr(b, 5*time.Minute, func() error {
 		if n, _ := a.Store().SessionCount(context.Background(), last); n == 0 {
 			return fmt.Errorf("last join not registered (intake %+v)", a.intake.Stats())
 		}

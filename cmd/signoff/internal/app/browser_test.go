@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // TestBrowserLogoutOverHTTP follows a browser sign-out with a plain HTTP
@@ -26,7 +27,7 @@ func TestBrowserLogoutOverHTTP(t *testing.T) {
 	a := startApp(t, cfg, rp)
 	c := appClient(t, a)
 	c.join("sess-b", "erin", "wiki", "sid-w")
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if n, _ := a.Store().SessionCount(context.Background(), "sess-b"); n != 1 {
 			return fmt.Errorf("%d sessions", n)
 		}
@@ -56,7 +57,7 @@ func TestBrowserLogoutOverHTTP(t *testing.T) {
 			RPID, Outcome string
 		} `json:"participants"`
 	}
-	eventually(t, 15*time.Second, func() error {
+	eventstest.EventuallyErr(t, 15*time.Second, func() error {
 		resp, err := browser.Get(base + "/api/logouts/" + id)
 		if err != nil {
 			return err

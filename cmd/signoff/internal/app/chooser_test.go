@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // chooserApps returns the chooser's list of applications as "Name: State
@@ -49,7 +51,7 @@ func TestChooserShowsEachAppsState(t *testing.T) {
 	}
 	chooser := func(wantApps, wantText string) {
 		t.Helper()
-		eventually(t, 20*time.Second, func() error {
+		eventstest.EventuallyErr(t, 20*time.Second, func() error {
 			_, page = read(t)(b.Get(e.base + "/oidc/end_session"))
 			if got := strings.Join(chooserApps(page), "; "); got != wantApps || !strings.Contains(page, wantText) {
 				return fmt.Errorf("chooser apps %q, want %q; text %q wanted in:\n%s", got, wantApps, wantText, page)
@@ -59,7 +61,7 @@ func TestChooserShowsEachAppsState(t *testing.T) {
 	}
 	chooser("RP chat: signed_in Signed in; RP wiki: signing_out Signing out…",
 		"You are signed in to RP chat. Unsaved work in them may be lost. The sign-out of RP wiki is still in progress.")
-	eventually(t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(t, 20*time.Second, func() error {
 		if n, _ := wiki.snapshot(); n == 0 {
 			return fmt.Errorf("wiki received no logout token")
 		}

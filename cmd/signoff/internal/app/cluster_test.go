@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // natsNode is one nats-server process of a test cluster.
@@ -121,7 +122,7 @@ func (nd *natsNode) start(t *testing.T) {
 // has a meta leader and the node's streams are current.
 func waitHealthy(t *testing.T, nodes []*natsNode) {
 	t.Helper()
-	eventually(t, 60*time.Second, func() error {
+	eventstest.EventuallyErr(t, 60*time.Second, func() error {
 		for _, nd := range nodes {
 			resp, err := http.Get(nd.monURL + "/healthz")
 			if err != nil {
@@ -302,7 +303,7 @@ func TestClusterNodeKill(t *testing.T) {
 		live := countCompleted(t, rc.nc)
 		before := totalValid(rps)
 		publish(rc, 2*round)
-		if err := waitFor(45*time.Second, 20*time.Millisecond, func() error {
+		if err := eventstest.Poll(45*time.Second, 20*time.Millisecond, func() error {
 			if n := totalValid(rps) - before; n < part {
 				return fmt.Errorf("%d tokens delivered", n)
 			}
@@ -329,7 +330,7 @@ func TestClusterNodeKill(t *testing.T) {
 		var first time.Time
 		// Slow is not stuck: the kills go on unless nothing completes
 		// within stuckAfter.
-		err := waitFor(stuckAfter, 100*time.Millisecond, func() error {
+		err := eventstest.Poll(stuckAfter, 100*time.Millisecond, func() error {
 			var ok bool
 			if first, ok = live.firstAfter(killedAt, after); !ok {
 				return errors.New("no logout requested after the kill has completed")

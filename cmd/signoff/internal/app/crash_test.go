@@ -24,6 +24,7 @@ import (
 
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 const childEnv = "SIGNOFF_TEST_CHILD_CONFIG"
@@ -161,7 +162,7 @@ func startChild(t *testing.T, cfgPath, httpAddr string) *child {
 		cmd.Process.Kill()
 		t.Fatal("child not ready after 90s")
 	}
-	eventually(t, 30*time.Second, func() error {
+	eventstest.EventuallyErr(t, 30*time.Second, func() error {
 		resp, err := http.Get("http://" + httpAddr + "/readyz")
 		if err != nil {
 			return err
@@ -234,7 +235,7 @@ func TestCrashResume(t *testing.T) {
 		}
 		return n
 	}
-	eventually(t, 30*time.Second, func() error {
+	eventstest.EventuallyErr(t, 30*time.Second, func() error {
 		if n := count(`SELECT COUNT(*) FROM sessions`); n != sagas*len(rps) {
 			return fmt.Errorf("%d sessions registered", n)
 		}
@@ -251,7 +252,7 @@ func TestCrashResume(t *testing.T) {
 		}
 		return n
 	}
-	eventually(t, 30*time.Second, func() error {
+	eventstest.EventuallyErr(t, 30*time.Second, func() error {
 		if n := total(); n < sagas*len(rps)/5 {
 			return fmt.Errorf("%d tokens delivered", n)
 		}
@@ -281,7 +282,7 @@ func TestCrashResume(t *testing.T) {
 	c2 := newClient(t, nc2)
 	var byID map[string]events.Completed
 	var counts map[string]int
-	eventually(t, 90*time.Second, func() error {
+	eventstest.EventuallyErr(t, 90*time.Second, func() error {
 		byID, counts = c2.completed()
 		if len(byID) < sagas {
 			return fmt.Errorf("%d of %d logouts completed", len(byID), sagas)
@@ -314,7 +315,7 @@ func TestCrashResume(t *testing.T) {
 			t.Errorf("%s: tokens for %d distinct sessions, want %d", rp.ID, len(seen), sagas)
 		}
 	}
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if n := count(`SELECT COUNT(*) FROM sagas WHERE status = 'complete'`); n != sagas {
 			return fmt.Errorf("%d saga rows complete", n)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator/saga"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // TestBackchannelEndToEnd: three session.joined, then logout.requested →
@@ -28,7 +29,7 @@ func TestBackchannelEndToEnd(t *testing.T) {
 		c.join("sess-1", "alice", rp.ID, "sid-"+rp.ID)
 	}
 	c.join("sess-2", "bob", "wiki", "sid-bob") // another user's session stays
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if n, _ := a.Store().SessionCount(context.Background(), "sess-1"); n != 3 {
 			return fmt.Errorf("%d of 3 sessions registered", n)
 		}
@@ -111,7 +112,7 @@ func TestRetryFailureAndTimeout(t *testing.T) {
 	for _, rp := range []*testRP{flaky, bad, hang} {
 		c.join("s1", "carol", rp.ID, "sid-"+rp.ID)
 	}
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if n, _ := a.Store().SessionCount(context.Background(), "s1"); n != 3 {
 			return fmt.Errorf("%d of 3 sessions registered", n)
 		}
@@ -176,7 +177,7 @@ func TestMalformedEventsArePoisoned(t *testing.T) {
 	}
 	c.join("s1", "dave", "wiki", "sid-1")
 	c.publishRaw(events.SubjectSessionJoined, []byte(`{"event_id":"8a0e8f4c-3c1b-4c53-9a4e-1f3f1d2b7c13","occurred_at":"2026-11-21T12:00:00Z","session_id":"s1","subject":"dave","rp_id":"nobody"}`))
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if n, _ := a.Store().SessionCount(context.Background(), "s1"); n != 1 {
 			return fmt.Errorf("%d sessions", n)
 		}
@@ -187,7 +188,7 @@ func TestMalformedEventsArePoisoned(t *testing.T) {
 		t.Errorf("valid logout after the malformed ones: %+v", done)
 	}
 	var poisoned []jetstream.Msg
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		poisoned = c.received(events.SubjectPoison)
 		if len(poisoned) < len(bad)+1 {
 			return fmt.Errorf("%d poisoned messages", len(poisoned))

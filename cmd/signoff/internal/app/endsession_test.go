@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // esEnv is a running signoff with two RPs for RP-initiated logout tests.
@@ -53,7 +54,7 @@ func (e *esEnv) session() (*http.Client, string) {
 	s := uuid.NewString()
 	e.c.join(s, "u-"+s[:8], "wiki", "wsid-"+s)
 	e.c.join(s, "u-"+s[:8], "chat", "csid-"+s)
-	eventually(e.t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(e.t, 10*time.Second, func() error {
 		if n, _ := e.a.Store().SessionCount(context.Background(), s); n != 2 {
 			return fmt.Errorf("%d sessions", n)
 		}
@@ -126,7 +127,7 @@ func (e *esEnv) choose(b *http.Client, page, scope string) (status int, cont str
 	}
 	loc := resp.Header.Get("Location")
 	var body string
-	eventually(e.t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(e.t, 20*time.Second, func() error {
 		_, body = read(e.t)(b.Get(e.base + loc))
 		if strings.Contains(body, `data-status="running"`) {
 			return fmt.Errorf("still running")
@@ -276,7 +277,7 @@ func TestAdminAPIAndDiscovery(t *testing.T) {
 	a := startApp(t, cfg, wiki)
 	c := appClient(t, a)
 	c.join("sx", "mallory", "wiki", "sid-x")
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if n, _ := a.Store().SessionCount(context.Background(), "sx"); n != 1 {
 			return fmt.Errorf("%d", n)
 		}
@@ -307,7 +308,7 @@ func TestAdminAPIAndDiscovery(t *testing.T) {
 		LogoutID string `json:"logout_id"`
 	}
 	json.Unmarshal([]byte(body), &started)
-	eventually(t, 15*time.Second, func() error {
+	eventstest.EventuallyErr(t, 15*time.Second, func() error {
 		req, _ := http.NewRequest("GET", base+"/api/logouts/"+started.LogoutID, nil)
 		req.Header.Set("Authorization", "Bearer "+cfg.Admin.Token)
 		code, body := read(t)(http.DefaultClient.Do(req))

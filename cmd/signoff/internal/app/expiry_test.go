@@ -11,6 +11,7 @@ import (
 
 	"github.com/signoff/signoff/coordinator/saga"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // TestExpiryEndToEnd: four sessions join with expires_at, two already in
@@ -38,7 +39,7 @@ func TestExpiryEndToEnd(t *testing.T) {
 
 	// Two logouts complete, both started by the sweeper.
 	var done map[string]events.Completed
-	eventually(t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(t, 20*time.Second, func() error {
 		done, _ = c.completed()
 		if len(done) < 2 {
 			return fmt.Errorf("%d of 2 logouts completed", len(done))

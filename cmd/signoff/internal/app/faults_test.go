@@ -36,6 +36,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // childSetup is the configuration of a signoff child process: its config
@@ -220,7 +221,7 @@ func (c *client) backlog() string {
 // crashes.
 func (c *client) settle(timeout time.Duration) {
 	start := time.Now()
-	err := waitFor(timeout, 250*time.Millisecond, func() error {
+	err := eventstest.Poll(timeout, 250*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		st, err := c.js.Stream(ctx, events.StreamName)
@@ -426,7 +427,7 @@ func checkCompletedOnce(t *testing.T, c *client, ids []string) map[string]events
 func waitAllCompleted(t *testing.T, c *client, ids []string, timeout time.Duration) {
 	t.Helper()
 	start := time.Now()
-	err := waitFor(timeout, 2*time.Second, func() error {
+	err := eventstest.Poll(timeout, 2*time.Second, func() error {
 		byID, _ := c.completed()
 		n := 0
 		for _, id := range ids {
@@ -499,7 +500,7 @@ func TestCrashUnderLoad(t *testing.T) {
 	t.Logf("published %d joins and %d logouts; the logouts took %v to publish", len(joins), users, time.Since(start).Round(time.Millisecond))
 
 	// Kill 1: in the middle of the deliveries.
-	eventually(t, 90*time.Second, func() error {
+	eventstest.EventuallyErr(t, 90*time.Second, func() error {
 		if n := totalValid(rps); n < users*len(rps)/5 {
 			return fmt.Errorf("%d tokens delivered", n)
 		}
@@ -516,7 +517,7 @@ func TestCrashUnderLoad(t *testing.T) {
 		restarts++
 		ch := setup.start(t)
 		var line string
-		if err := waitFor(30*time.Second, 100*time.Millisecond, func() error {
+		if err := eventstest.Poll(30*time.Second, 100*time.Millisecond, func() error {
 			if line = resumedLine.FindString(ch.logs.String()); line == "" {
 				return errors.New("no log line about what was resumed")
 			}
@@ -534,7 +535,7 @@ func TestCrashUnderLoad(t *testing.T) {
 	ch = restart()
 	before := totalValid(rps)
 	restarted := time.Now()
-	waitFor(10*time.Second, 50*time.Millisecond, func() error {
+	eventstest.Poll(10*time.Second, 50*time.Millisecond, func() error {
 		if n := totalValid(rps) - before; n < 300 {
 			return fmt.Errorf("%d tokens since the restart", n)
 		}
@@ -622,7 +623,7 @@ func TestJoinFloodThenLogout(t *testing.T) {
 	}
 	// The flood is ahead of alice's joins; signoff registers ≥ 10,000
 	// joins/s by issue 9 (generous here for -race and a shared machine).
-	eventually(t, 2*time.Minute, func() error {
+	eventstest.EventuallyErr(t, 2*time.Minute, func() error {
 		resp, err := browser.Get(base + "/api/logouts/" + id)
 		if err != nil {
 			return err
@@ -717,7 +718,7 @@ func TestDeletedConsumerRecovers(t *testing.T) {
 	wantComplete := func(id string, timeout time.Duration) bool {
 		t.Helper()
 		var ev events.Completed
-		err := waitFor(timeout, 250*time.Millisecond, func() error {
+		err := eventstest.Poll(timeout, 250*time.Millisecond, func() error {
 			byID, _ := c.completed()
 			var ok bool
 			if ev, ok = byID[id]; !ok {
@@ -810,7 +811,7 @@ func TestDeletedConsumerRecovers(t *testing.T) {
 	// A logout while the consumers are missing must not be lost.
 	during := logout(1)
 	recovered := wantComplete(during, 45*time.Second)
-	readyErr := waitFor(30*time.Second, 50*time.Millisecond, func() error {
+	readyErr := eventstest.Poll(30*time.Second, 50*time.Millisecond, func() error {
 		resp, err := http.Get("http://" + setup.httpAddr + "/readyz")
 		if err != nil {
 			return err

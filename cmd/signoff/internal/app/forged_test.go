@@ -12,6 +12,7 @@ import (
 
 	"github.com/signoff/signoff/coordinator/saga"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // TestForgedDispatchAndResultArePoisoned plays a client on a bus whose
@@ -28,7 +29,7 @@ func TestForgedDispatchAndResultArePoisoned(t *testing.T) {
 	c := appClient(t, a)
 	c.join("sess-1", "alice", "wiki", "sid-wiki")
 	c.logout("L-real", "sess-1")
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if n, _ := victim.snapshot(); n == 0 {
 			return fmt.Errorf("the real delivery has not started")
 		}
@@ -78,7 +79,7 @@ func TestForgedDispatchAndResultArePoisoned(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 15*time.Second, func() error {
+	eventstest.EventuallyErr(t, 15*time.Second, func() error {
 		if n := len(c.received(events.SubjectPoison)); n < len(forged) {
 			return fmt.Errorf("%d of %d forged messages poisoned", n, len(forged))
 		}

@@ -22,35 +22,10 @@ import (
 
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 const testIssuer = "https://auth.signoff.test"
-
-// waitFor polls f every interval until it returns nil or timeout passes,
-// and then returns f's last error. It is the one polling loop of these
-// tests (no sleeps in assertions: the machines are shared and noisy).
-func waitFor(timeout, interval time.Duration, f func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("condition not met after %v: %w", timeout, err)
-		}
-		time.Sleep(interval)
-	}
-}
-
-// eventually polls f until it returns nil, and fails the test once timeout
-// has passed.
-func eventually(t testing.TB, timeout time.Duration, f func() error) {
-	t.Helper()
-	if err := waitFor(timeout, 20*time.Millisecond, f); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // token is one logout token an RP received and verified.
 type token struct {
@@ -257,7 +232,7 @@ const testReaderPrefix = "test-reader"
 func (c *client) received(subject string) []jetstream.Msg {
 	c.t.Helper()
 	var out []jetstream.Msg
-	if err := waitFor(30*time.Second, 250*time.Millisecond, func() (err error) {
+	if err := eventstest.Poll(30*time.Second, 250*time.Millisecond, func() (err error) {
 		out, err = c.readAll(subject)
 		return err
 	}); err != nil {
@@ -328,7 +303,7 @@ func (c *client) stored(subject string) ([][]byte, error) {
 func (c *client) completed() (map[string]events.Completed, map[string]int) {
 	byID, count := map[string]events.Completed{}, map[string]int{}
 	var stored [][]byte
-	if err := waitFor(30*time.Second, 250*time.Millisecond, func() (err error) {
+	if err := eventstest.Poll(30*time.Second, 250*time.Millisecond, func() (err error) {
 		stored, err = c.stored(events.SubjectLogoutCompleted)
 		return err
 	}); err != nil {
@@ -348,7 +323,7 @@ func (c *client) completed() (map[string]events.Completed, map[string]int) {
 func (c *client) waitCompleted(logoutID string, timeout time.Duration) events.Completed {
 	c.t.Helper()
 	var ev events.Completed
-	eventually(c.t, timeout, func() error {
+	eventstest.EventuallyErr(c.t, timeout, func() error {
 		byID, _ := c.completed()
 		var ok bool
 		if ev, ok = byID[logoutID]; !ok {

@@ -18,6 +18,7 @@ import (
 	"github.com/signoff/signoff/adapters/keycloak"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // The samples of adapters/keycloak/testdata, in Keycloak's event
@@ -161,7 +162,7 @@ func TestKeycloakBridge(t *testing.T) {
 		t.Errorf("poison %q headers %v", p.Data(), p.Headers())
 	}
 
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		want := keycloak.Stats{Received: 11, Joins: 4, Logouts: 2, IgnoredRealm: 1, IgnoredError: 1, IgnoredType: 2, Poisoned: 1}
 		if st := a.keycloak.user.Stats(); st != want {
 			return fmt.Errorf("stats %+v, want %+v", st, want)
@@ -215,7 +216,7 @@ func TestKeycloakBridgeRestartLosesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(t, 20*time.Second, func() error {
 		if n := len(c.received(events.SubjectSessionJoined)); n != 2 {
 			return fmt.Errorf("%d joins", n)
 		}
@@ -238,7 +239,7 @@ func TestKeycloakBridgeRestartLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	js, _ := jetstream.New(kc)
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		st, err := js.Stream(ctx, keycloak.CaptureStream)
 		if err != nil {
 			return err
@@ -260,7 +261,7 @@ func TestKeycloakBridgeRestartLosesNothing(t *testing.T) {
 		t.Errorf("tokens after the restart: %+v", toks)
 	}
 	// The capture stream is a work queue: acknowledged events are gone.
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		st, err := js.Stream(ctx, keycloak.CaptureStream)
 		if err != nil {
 			return err
@@ -423,7 +424,7 @@ func TestKeycloakBridgeSurvivesSIGKILL(t *testing.T) {
 	}
 	publish(0, n/2)
 	// Kill it while it is translating.
-	eventually(t, 30*time.Second, func() error {
+	eventstest.EventuallyErr(t, 30*time.Second, func() error {
 		if total, _ := joins(); total < 50 {
 			return fmt.Errorf("%d joins so far", total)
 		}
@@ -433,7 +434,7 @@ func TestKeycloakBridgeSurvivesSIGKILL(t *testing.T) {
 	killedAt, _ := joins()
 	publish(n/2, n) // while signoff is dead
 	s.start(t)
-	eventually(t, 90*time.Second, func() error {
+	eventstest.EventuallyErr(t, 90*time.Second, func() error {
 		if total, distinct := joins(); distinct != n {
 			return fmt.Errorf("%d distinct sessions joined of %d (%d stored)", distinct, n, total)
 		}
@@ -466,7 +467,7 @@ func TestKeycloakAdminEvents(t *testing.T) {
 		}
 	}
 	c.nc.Flush()
-	eventually(t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(t, 20*time.Second, func() error {
 		if n := len(c.received(events.SubjectSessionJoined)); n != 2 {
 			return fmt.Errorf("%d joins", n)
 		}
@@ -502,7 +503,7 @@ func TestKeycloakAdminEvents(t *testing.T) {
 			t.Errorf("logout.requested %+v, want initiator admin", r)
 		}
 	}
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if st := a.keycloak.admin.Stats(); st.Logouts != 2 || st.IgnoredType != 1 {
 			return fmt.Errorf("admin bridge stats %+v", st)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator/store"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // procStatusMiB reads a field of /proc/self/status (VmRSS, VmHWM) in MiB;
@@ -125,10 +126,15 @@ func (r *benchRig) logout(lo, hi int) {
 	case <-time.After(time.Minute):
 		r.b.Fatal("publishing did not complete")
 	}
-	for deadline := time.Now().Add(5 * time.Minute); r.done.Load() < want; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			r.b.Fatalf("%d of %d logouts completed", r.done.Load(), want)
+	// A fixed 10 ms interval, not the backoff: the wait is inside the
+	// measured time.
+	if err := eventstest.Poll(5*time.Minute, 10*time.Millisecond, func() error {
+		if n := r.done.Load(); n < want {
+			return fmt.Errorf("%d of %d logouts completed", n, want)
 		}
+		return nil
+	}); err != nil {
+		r.b.Fatal(err)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // TestMetricsExposeIntakeAndConsumers: after a logout, /metrics shows the
@@ -37,7 +38,7 @@ func TestMetricsExposeIntakeAndConsumers(t *testing.T) {
 	c.logout("L-metrics", "sess-1")
 	c.waitCompleted("L-metrics", 15*time.Second)
 	var body string
-	eventually(t, 5*time.Second, func() error {
+	eventstest.EventuallyErr(t, 5*time.Second, func() error {
 		resp, err := http.Get("http://" + a.Addr() + "/metrics")
 		if err != nil {
 			return err
@@ -158,7 +159,7 @@ func labelValues(mf *dto.MetricFamily, label string) []string {
 func waitSample(t testing.TB, addr, name string, labels map[string]string, want float64) map[string]*dto.MetricFamily {
 	t.Helper()
 	var mfs map[string]*dto.MetricFamily
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		mfs = families(t, scrape(t, addr))
 		if v, ok := sample(mfs[name], labels); !ok || v != want {
 			return fmt.Errorf("%s%v = %v (present %v), want %v", name, labels, v, ok, want)
@@ -251,7 +252,7 @@ func TestMetricsLabelsBounded(t *testing.T) {
 	c := appClient(t, a)
 	c.join("sess-1", "alice", "wiki", "sid-w")
 	c.join("sess-1", "alice", "crm", "sid-c")
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if rps, err := a.Store().SessionRPs(context.Background(), "sess-1"); err != nil || len(rps) != 2 {
 			return fmt.Errorf("session RPs %v %v", rps, err)
 		}

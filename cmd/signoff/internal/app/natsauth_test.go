@@ -19,6 +19,7 @@ import (
 
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // exampleConf is the nats-server configuration that README.md gives for an
@@ -153,7 +154,7 @@ func TestExternalNATSWithExampleConfig(t *testing.T) {
 	defer idpNC.Close()
 	idp := newClient(t, idpNC)
 	idp.join("sess-1", "alice", "wiki", "sid-1")
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if n, _ := a.Store().SessionCount(context.Background(), "sess-1"); n != 1 {
 			return errors.New("session not registered")
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // startLogged starts signoff with a JSON logger writing into logs.
@@ -88,7 +89,7 @@ func restartCase(t *testing.T, pause func(time.Time), grace time.Duration) {
 		c.join(s.session, s.subject, "ok", "sid-ok-"+s.subject)
 		c.join(s.session, s.subject, "down", "sid-down-"+s.subject)
 	}
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		for _, s := range []string{"sess-A", "sess-B"} {
 			if n, _ := a.Store().SessionCount(context.Background(), s); n != 2 {
 				return fmt.Errorf("%s: %d of 2 sessions registered", s, n)
@@ -108,7 +109,7 @@ func restartCase(t *testing.T, pause func(time.Time), grace time.Duration) {
 	// B: the 200 RP answers, the refusing RP is still being retried when
 	// signoff shuts down gracefully (the delivery is aborted, no result).
 	c.logout("B", "sess-B")
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		s, found, err := a.Store().Saga(context.Background(), "B")
 		if err != nil || !found {
 			return fmt.Errorf("saga B: %v %v", found, err)
@@ -148,15 +149,17 @@ func restartCase(t *testing.T, pause func(time.Time), grace time.Duration) {
 	// A later logout proves that everything before it was consumed.
 	c2.join("sess-C", "carol", "ok", "sid-ok-carol")
 	c2.logout("C", "sess-C")
-	eventually(t, 15*time.Second, func() error {
+	eventstest.EventuallyErr(t, 15*time.Second, func() error {
 		byID, _ := c2.completed()
 		if _, ok := byID["C"]; !ok {
 			return fmt.Errorf("C not completed")
 		}
 		return nil
 	})
-	// Give a replayed dispatch of A time to show.
-	time.Sleep(time.Second)
+	// A replayed dispatch of A would have been taken by now: every
+	// consumer (intake and adapter-*) has nothing pending or unacknowledged,
+	// and the taker logs a dropped dispatch before it acknowledges it.
+	c2.settle(15 * time.Second)
 
 	_, counts := c2.completed()
 	if counts["A"] != 1 || counts["B"] != 1 {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
@@ -132,11 +133,19 @@ func (s samlSessions) SessionsByNameID(ctx context.Context, rpID, nameID string)
 type samlBrowser struct {
 	local *cookie.Adapter
 	web   *web.Browser
+	log   *slog.Logger
 }
 
+// Bind expires the IdP session cookie and binds logoutID to the browser. A
+// binding that fails (web.Browser.Bind refuses a secret shorter than 32
+// bytes or a bad public_url, which start-up already checks) is logged: the
+// logout runs anyway, but this browser will not be shown its page.
 func (b *samlBrowser) Bind(w http.ResponseWriter, r *http.Request, logoutID string) {
 	b.local.Clear(w)
-	if b.web != nil {
-		b.web.Bind(w, logoutID)
+	if b.web == nil {
+		return
+	}
+	if err := b.web.Bind(w, logoutID); err != nil {
+		b.log.Error("binding an SP-initiated logout to the browser", "logout_id", logoutID, "err", err)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/signoff/signoff/adapters/saml/message"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // The SPs' keys (and a forger's) are generated once per test binary.
@@ -253,7 +254,7 @@ func (c *client) joinSAML(session, subject, rp, nameID, index string) {
 
 func waitSessions(t testing.TB, a *App, session string, n int) {
 	t.Helper()
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if got, _ := a.Store().SessionCount(context.Background(), session); got != n {
 			return fmt.Errorf("%d sessions of %s, want %d", got, session, n)
 		}
@@ -450,7 +451,7 @@ func get(t *testing.T, c *http.Client, raw string) (*http.Response, string) {
 // waitEnded polls the status API until the logout has ended.
 func waitEnded(t *testing.T, c *http.Client, signoff, id string) (status string, outcomes map[string]string) {
 	t.Helper()
-	eventually(t, 15*time.Second, func() error {
+	eventstest.EventuallyErr(t, 15*time.Second, func() error {
 		_, body := get(t, c, signoff+"/api/logouts/"+id)
 		var v struct {
 			Status       string `json:"status"`

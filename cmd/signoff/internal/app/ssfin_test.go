@@ -21,6 +21,7 @@ import (
 	"github.com/signoff/signoff/adapters/ssfin"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 const (
@@ -180,7 +181,7 @@ func TestSSFPushEndToEnd(t *testing.T) {
 	c := appClient(t, a)
 	c.join("sess-a", "alice", "wiki", "sid-alice")
 	c.join("sess-b", "bob", "wiki", "sid-bob")
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if n, _ := a.Store().SessionCount(context.Background(), "sess-b"); n != 1 {
 			return fmt.Errorf("bob's session not registered yet")
 		}
@@ -289,7 +290,7 @@ func TestSSFPollEndToEnd(t *testing.T) {
 	rp.useJWKS("http://" + a.Addr() + "/jwks.json")
 	c := appClient(t, a)
 	c.join("sess-d", "dave", "wiki", "sid-dave")
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if n, _ := a.Store().SessionCount(context.Background(), "sess-d"); n != 1 {
 			return fmt.Errorf("session not registered yet")
 		}
@@ -303,7 +304,7 @@ func TestSSFPollEndToEnd(t *testing.T) {
 	if done.Outcome != events.CompletedComplete || len(done.Participants) != 1 {
 		t.Fatalf("completed %+v", done)
 	}
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		if len(st.acks) != 1 || st.acks[0] != jti || len(st.queue) != 0 {

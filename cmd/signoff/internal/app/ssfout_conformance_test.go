@@ -10,6 +10,7 @@ import (
 
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // The requirements quoted below are from the CAEP Interoperability Profile
@@ -241,7 +242,7 @@ func TestSSFOutConformanceStreams(t *testing.T) {
 	if code := txCall(t, hc, http.MethodPost, verify, pushToken, map[string]string{"stream_id": "pusher", "state": "push-state-1"}, nil); code != http.StatusNoContent {
 		t.Fatalf("verify pusher: %d, want 204", code)
 	}
-	eventually(t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(t, 20*time.Second, func() error {
 		_, sets := push.snapshot()
 		for _, s := range sets {
 			if s.Err != "" {
@@ -317,7 +318,7 @@ func TestSSFOutPausedAndDisabled(t *testing.T) {
 	c.txLogout("lo-p", "s-p", "user")
 	// Once the adapter took both dispatches, the saga of lo-p is still
 	// running and nothing was pushed.
-	eventually(t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(t, 20*time.Second, func() error {
 		cons, err := a.Bus().JetStream().Consumer(t.Context(), events.StreamName, "adapter-ssf")
 		if err != nil {
 			return err

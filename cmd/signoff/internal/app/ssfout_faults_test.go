@@ -13,6 +13,7 @@ import (
 
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // TestSSFOutForgedDispatch: a dispatch on signoff.logout.dispatch.ssf that no
@@ -37,7 +38,7 @@ func TestSSFOutForgedDispatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 15*time.Second, func() error {
+	eventstest.EventuallyErr(t, 15*time.Second, func() error {
 		if n := len(c.received(events.SubjectPoison)); n < 2 {
 			return fmt.Errorf("%d of 2 forged dispatches poisoned", n)
 		}
@@ -81,7 +82,7 @@ func TestSSFOutPollSurvivesRestart(t *testing.T) {
 	base := "http://" + a.Addr()
 	hc := &http.Client{Timeout: 15 * time.Second}
 	var jti string
-	eventually(t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(t, 20*time.Second, func() error {
 		var ans txPollAnswer
 		txCall(t, hc, http.MethodPost, base+"/ssf/poll", tok, map[string]any{"returnImmediately": true}, &ans)
 		for k := range ans.Sets {
@@ -143,7 +144,7 @@ func TestSSFOutLongPollDoesNotHoldShutdown(t *testing.T) {
 		got <- r
 	}()
 	// The poll is waiting once the adapter counted it.
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if a.ssf.Stats().Polls == 0 {
 			return fmt.Errorf("the poll has not arrived")
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // txLogout publishes a logout.requested of session with initiator.
@@ -198,7 +199,7 @@ func TestSSFOutPoll(t *testing.T) {
 	c.join("s-a3", "bob", "acker", "")
 	c.txLogout("lo-a2", "s-a2", events.InitiatorUser)
 	c.txLogout("lo-a3", "s-a3", events.InitiatorAdmin)
-	eventually(t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(t, 20*time.Second, func() error {
 		ans = txPollAnswer{}
 		txCall(t, hc, http.MethodPost, poll, tokens["acker"], map[string]any{"returnImmediately": true, "maxEvents": 10}, &ans)
 		if len(ans.Sets) < 3 {
@@ -238,7 +239,7 @@ func TestSSFOutPoll(t *testing.T) {
 	c.join("s-r", "carol", "refuser", "")
 	c.txLogout("lo-r", "s-r", events.InitiatorUser)
 	var jti string
-	eventually(t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(t, 20*time.Second, func() error {
 		ans = txPollAnswer{}
 		txCall(t, hc, http.MethodPost, poll, tokens["refuser"], map[string]any{"returnImmediately": true}, &ans)
 		for k := range ans.Sets {
@@ -257,7 +258,7 @@ func TestSSFOutPoll(t *testing.T) {
 	// A receiver that polls but never acknowledges: timed out.
 	c.join("s-q", "dave", "silent", "")
 	c.txLogout("lo-q", "s-q", events.InitiatorUser)
-	eventually(t, 20*time.Second, func() error {
+	eventstest.EventuallyErr(t, 20*time.Second, func() error {
 		ans = txPollAnswer{}
 		txCall(t, hc, http.MethodPost, poll, tokens["silent"], map[string]any{"returnImmediately": true}, &ans)
 		if len(ans.Sets) == 0 {

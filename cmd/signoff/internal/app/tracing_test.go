@@ -27,6 +27,7 @@ import (
 
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // tracedRP is a testRP that also records the traceparent of every request.
@@ -127,7 +128,7 @@ func TestTracingOneTracePerLogout(t *testing.T) {
 	}
 
 	var spans tracetest.SpanStubs
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		spans = exp.GetSpans()
 		for _, s := range spans {
 			if s.Name == "signoff.saga.complete" {
@@ -480,7 +481,7 @@ func TestTracingBrowserLogout(t *testing.T) {
 	rp.useJWKS("http://" + a.Addr() + "/jwks.json")
 	c := appClient(t, a)
 	c.join("sess-b", "erin", "wiki", "sid-w")
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		if n, _ := a.Store().SessionCount(context.Background(), "sess-b"); n != 1 {
 			return fmt.Errorf("%d sessions", n)
 		}
@@ -501,7 +502,7 @@ func TestTracingBrowserLogout(t *testing.T) {
 		t.Fatalf("GET /logout: %d Location %q, want 303 to /logout/{id}", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	var deliver, root, start sdktrace.ReadOnlySpan
-	eventually(t, 15*time.Second, func() error {
+	eventstest.EventuallyErr(t, 15*time.Second, func() error {
 		deliver, root, start = nil, nil, nil
 		for _, s := range exp.GetSpans().Snapshots() {
 			switch {

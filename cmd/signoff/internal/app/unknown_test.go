@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // TestUnknownRPJoinIsLoud: a session.joined for an rp_id that is not
@@ -40,7 +41,7 @@ func TestUnknownRPJoinIsLoud(t *testing.T) {
 	if l := logLines(logs.String(), `"level":"WARN"`, `logout found no relying party session`, `"logout_id":"L-unknown"`); len(l) != 1 {
 		t.Errorf("%d WARN lines for the empty logout, want 1", len(l))
 	}
-	eventually(t, 5*time.Second, func() error {
+	eventstest.EventuallyErr(t, 5*time.Second, func() error {
 		resp, err := http.Get("http://" + a.Addr() + "/metrics")
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"github.com/signoff/signoff/coordinator/saga"
 	"github.com/signoff/signoff/coordinator/store"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // TestUpgradeFromPerSubjectConsumers starts signoff on the data of the
@@ -110,7 +111,7 @@ func TestUpgradeFromPerSubjectConsumers(t *testing.T) {
 	if n, _ := a.Store().SessionCount(ctx, "sess-1"); n != 0 {
 		t.Errorf("session 1 is registered again after its logout: join 1 was applied twice")
 	}
-	eventually(t, 10*time.Second, func() error {
+	eventstest.EventuallyErr(t, 10*time.Second, func() error {
 		for _, name := range []string{"coordinator-session-joined", "coordinator-logout-requested"} {
 			if _, err := a.Bus().JetStream().Consumer(ctx, events.StreamName, name); !errors.Is(err, jetstream.ErrConsumerNotFound) {
 				return errors.New(name + " still exists")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // upstreamOP is an independent OpenID Provider in the test: it signs
@@ -152,7 +153,7 @@ func (c *client) joinUpstream(session, subject, rp, upSID string, oidcSID string
 func (c *client) requested() int {
 	c.t.Helper()
 	var n int
-	eventually(c.t, 30*time.Second, func() error {
+	eventstest.EventuallyErr(c.t, 30*time.Second, func() error {
 		stored, err := c.stored(events.SubjectLogoutRequested)
 		n = len(stored)
 		return err

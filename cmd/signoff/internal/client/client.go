@@ -5,7 +5,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/summary"
 )
 
 // Logout publishes req (filling event_id, logout_id and occurred_at when
@@ -101,7 +101,7 @@ func Summary(c events.Completed) string {
 	case len(ok) == 0 && len(notOK) == 0:
 		return "You were already signed out: no application had a session."
 	case len(notOK) == 0:
-		return "You were signed out of " + list(ok) + "."
+		return summary.SignedOutOf(ok)
 	case len(ok) == 0:
 		return list(notOK) + " did not confirm the sign-out — close your browser to be sure."
 	default:
@@ -109,9 +109,5 @@ func Summary(c events.Completed) string {
 	}
 }
 
-func list(names []string) string {
-	if len(names) <= 1 {
-		return strings.Join(names, "")
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
-}
+// list is summary.List: "A, B and C".
+func list(names []string) string { return summary.List(names) }

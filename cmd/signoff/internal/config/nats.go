@@ -201,14 +201,8 @@ func (c *Config) NATSAuth() (*NATSAuth, error) {
 		if file == "" {
 			return ""
 		}
-		p := c.relative(file)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			v.add(path, "%s", fileErr(p, err))
-			return ""
-		}
-		s := strings.TrimRight(string(b), "\r\n")
-		if s == "" {
+		s, p, ok := v.readSecretFile(c, path, file)
+		if ok && s == "" {
 			v.add(path, "%s is empty", p)
 		}
 		return s

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"time"
 )
@@ -102,18 +101,7 @@ func (v *validator) ssf(s *SSF) {
 	ids := map[string]int{}
 	for i, t := range s.Transmitters {
 		p := fmt.Sprintf("ssf.transmitters[%d]", i)
-		switch {
-		case t.ID == "":
-			v.add(p+".id", "required")
-		case !rpIDRE.MatchString(t.ID):
-			v.add(p+".id", "must be 1-64 characters of A-Z a-z 0-9 . _ -, got %q", t.ID)
-		default:
-			if j, dup := ids[t.ID]; dup {
-				v.add(p+".id", "%q is already the id of ssf.transmitters[%d]", t.ID, j)
-			} else {
-				ids[t.ID] = i
-			}
-		}
+		v.uniqueID(p+".id", "ssf.transmitters", t.ID, i, ids)
 		if t.Issuer == "" {
 			v.add(p+".issuer", "required: the iss of the transmitter's SETs")
 		} else {
@@ -175,14 +163,8 @@ func (c *Config) SSFSecrets() (*SSFSecrets, error) {
 	v := &validator{src: c.src}
 	out := &SSFSecrets{BearerTokens: map[string]string{}, AuthorizationHeaders: map[string]string{}}
 	read := func(path, file string) string {
-		p := c.relative(file)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			v.add(path, "%s", fileErr(p, err))
-			return ""
-		}
-		s := strings.TrimRight(string(b), "\r\n")
-		if strings.TrimSpace(s) == "" {
+		s, p, ok := v.readSecretFile(c, path, file)
+		if ok && strings.TrimSpace(s) == "" {
 			v.add(path, "%s is empty", p)
 		}
 		return s

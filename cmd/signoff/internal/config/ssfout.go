@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 )
@@ -100,13 +99,10 @@ func (c *Config) SSFReceiverSecrets() (map[string]SSFReceiverSecret, error) {
 		if file == "" {
 			return ""
 		}
-		p := c.relative(file)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			v.add(path, "%s", fileErr(p, err))
+		s, p, ok := v.readSecretFile(c, path, file)
+		if !ok {
 			return ""
 		}
-		s := strings.TrimRight(string(b), "\r\n")
 		switch {
 		case s == "":
 			v.add(path, "%s is empty", p)

@@ -59,18 +59,7 @@ func (v *validator) upstreams(c *Config) {
 	ids := map[string]int{}
 	for i, u := range c.Upstreams {
 		p := fmt.Sprintf("upstreams[%d]", i)
-		switch {
-		case u.ID == "":
-			v.add(p+".id", "required")
-		case !rpIDRE.MatchString(u.ID):
-			v.add(p+".id", "must be 1-64 characters of A-Z a-z 0-9 . _ -, got %q", u.ID)
-		default:
-			if j, dup := ids[u.ID]; dup {
-				v.add(p+".id", "%q is already the id of upstreams[%d]", u.ID, j)
-			} else {
-				ids[u.ID] = i
-			}
-		}
+		v.uniqueID(p+".id", "upstreams", u.ID, i, ids)
 		if u.Issuer == "" {
 			v.add(p+".issuer", "required: the OP's issuer, exactly as in its logout tokens")
 		} else {

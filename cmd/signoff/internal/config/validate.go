@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/signoff/signoff/events/summary"
 )
 
 // Validate checks c and returns every problem at once, joined with
@@ -142,27 +144,15 @@ func (v *validator) check(path, msg string) {
 
 func (v *validator) checkRange(path string, d Duration, lo, hi time.Duration) {
 	if d.Std() < lo || d.Std() > hi {
-		v.add(path, "must be between %s and %s, got %s", fmtDuration(lo), fmtDuration(hi), d)
+		v.add(path, "must be between %s and %s, got %s", summary.Duration(lo), summary.Duration(hi), d)
 	}
 }
 
 // checkOptionalRange is checkRange for a duration where 0 means "none".
 func (v *validator) checkOptionalRange(path string, d Duration, lo, hi time.Duration) {
 	if d != 0 && (d.Std() < lo || d.Std() > hi) {
-		v.add(path, "must be 0 (none) or between %s and %s (%d days), got %s", fmtDuration(lo), fmtDuration(hi), hi/(24*time.Hour), d)
+		v.add(path, "must be 0 (none) or between %s and %s (%d days), got %s", summary.Duration(lo), summary.Duration(hi), hi/(24*time.Hour), d)
 	}
-}
-
-// fmtDuration writes 10m rather than 10m0s and 2160h rather than 2160h0m0s.
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 func (v *validator) err() error {

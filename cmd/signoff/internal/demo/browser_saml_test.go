@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/signoff/signoff/adapters/saml/message"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // docRequest is a request for the tab's top-level document: a navigation,
@@ -82,10 +83,8 @@ func (n *navLog) len() int {
 // accepts, and returns the index of that leg in since(mark).
 func (n *navLog) redirectedTo(t *testing.T, ctx context.Context, mark int, what, fromPrefix string, match func(string) bool) int {
 	t.Helper()
-	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
 	found := -1
-	waitUntil(t, wctx, what, func() bool {
+	eventstest.Eventually(t, 20*time.Second, func() bool {
 		for i, r := range n.since(mark) {
 			if strings.HasPrefix(r.from, fromPrefix) && match(r.url) {
 				found = i
@@ -93,7 +92,7 @@ func (n *navLog) redirectedTo(t *testing.T, ctx context.Context, mark int, what,
 			}
 		}
 		return false
-	})
+	}, "waiting for %s", what)
 	return found
 }
 

@@ -32,6 +32,8 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // testTimeout bounds each browser test.
@@ -268,7 +270,7 @@ func TestBrowserConsoleWatcher(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(page.URL)); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, ctx, "five console messages", func() bool { return c.badCount() >= 5 })
+	eventstest.Eventually(t, 20*time.Second, func() bool { return c.badCount() >= 5 }, "waiting for five console messages")
 	bad, _ := c.finish()
 	all := strings.Join(bad, "\n")
 	for _, want := range []string{
@@ -280,21 +282,6 @@ func TestBrowserConsoleWatcher(t *testing.T) {
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the console watcher did not report %q; it saw:\n%s", want, all)
-		}
-	}
-}
-
-// waitUntil polls cond (a Go-side condition) every 50ms until it holds or
-// ctx ends.
-func waitUntil(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		case <-tick.C:
 		}
 	}
 }
@@ -693,12 +680,12 @@ func TestSignOutWithoutJavaScript(t *testing.T) {
 	// the saga ends; each read may meet a page being replaced.
 	pollCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	waitUntil(t, pollCtx, "the outcome on the page without JavaScript", func() bool {
+	eventstest.Eventually(t, 20*time.Second, func() bool {
 		rctx, cancel := context.WithTimeout(pollCtx, 2*time.Second)
 		defer cancel()
 		class, err := chromedp.Run(rctx, chromedp.AttributeValue(chromedp.CSS("#done"), "class", chromedp.NodeReady))
 		return err == nil && !strings.Contains(" "+class.Value+" ", " hidden ")
-	})
+	}, "waiting for the outcome on the page without JavaScript")
 	if got := text(t, ctx, "#title"); got == "Signing you out…" || got == "" {
 		t.Errorf("title %q after the outcome", got)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // TestLivePrintsCompletionDetail: a logout of a session nobody registered
@@ -52,9 +53,7 @@ func TestLivePrintsCompletionDetail(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "logout 0badc0de: complete (+0s)\n  " + events.CompletedNoSessions + "\n  You were already signed out: no application had a session.\n"
-	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer wcancel()
-	waitUntil(t, wctx, "the outcome with its detail in:\n"+want, func() bool { return strings.Contains(out.String(), want) })
+	eventstest.Eventually(t, 30*time.Second, func() bool { return strings.Contains(out.String(), want) }, "waiting for the outcome with its detail in:\n%s", want)
 	if n := strings.Count(out.String(), "logout 0badc0de:"); n != 1 {
 		t.Errorf("the outcome is printed %d times:\n%s", n, out.String())
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // httpBrowser is a cookie-keeping HTTP client standing in for a browser
@@ -66,8 +68,9 @@ func (b *httpBrowser) payrollStatus(u URLs) string {
 // the outcome of each participant.
 func (b *httpBrowser) waitLogout(u URLs, id string) (string, map[string]string) {
 	b.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var status string
+	out := map[string]string{}
+	eventstest.EventuallyErr(b.t, 30*time.Second, func() error {
 		_, body := b.do(http.MethodGet, u.Signoff+"/api/logouts/"+id, nil)
 		var v struct {
 			Status       string `json:"status"`
@@ -77,18 +80,16 @@ func (b *httpBrowser) waitLogout(u URLs, id string) (string, map[string]string) 
 			} `json:"participants"`
 		}
 		json.Unmarshal([]byte(body), &v)
-		if v.Status != "" && v.Status != "running" {
-			out := map[string]string{}
-			for _, p := range v.Participants {
-				out[p.RPID] = p.Outcome
-			}
-			return v.Status, out
+		if v.Status == "" || v.Status == "running" {
+			return fmt.Errorf("logout %s still %q: %s", id, v.Status, body)
 		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("logout %s still %q: %s", id, v.Status, body)
+		status = v.Status
+		for _, p := range v.Participants {
+			out[p.RPID] = p.Outcome
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	return status, out
 }
 
 // TestSAMLDemoOverHTTP drives the demo's SAML SP, Payroll, with an HTTP
