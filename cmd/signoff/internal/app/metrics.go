@@ -65,8 +65,8 @@ var _ coordinator.Observer = (*metrics)(nil)
 // the rest read the App's parts at scrape time (registerMetrics).
 func newMetrics(cfg *config.Config) *metrics {
 	m := &metrics{
-		reg:   prometheus.NewRegistry(),
-		rpIDs: map[string]bool{saga.LocalRPID: true},
+		reg:      prometheus.NewRegistry(),
+		rpIDs:    map[string]bool{saga.LocalRPID: true},
 		adapters: map[string]bool{"none": true},
 		outcomes: map[string]bool{events.OutcomeSucceeded: true, events.OutcomeFailed: true,
 			events.OutcomeTimedOut: true, events.OutcomeUnsupported: true},

@@ -116,7 +116,7 @@ type adapterKind struct {
 // asked for frames and closed. Adding an adapter is one entry here (and
 // its file).
 var adapterKinds = []adapterKind{
-	{events.AdapterBackchannel, newBackchannel}, // backchannel.go
+	{events.AdapterBackchannel, newBackchannel},   // backchannel.go
 	{events.AdapterFrontchannel, newFrontchannel}, // frontchannel.go
 	{events.AdapterCookie, newCookie},             // cookie.go
 	{events.AdapterSAML, newSAML},                 // saml.go
