@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -188,7 +187,7 @@ func closeAdapters(ctx context.Context, as []Adapter) error {
 	for _, a := range as {
 		if c, ok := a.(Closer); ok {
 			if err := c.Close(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("%s deliveries: %w", a.(Adapter).Name(), err))
+				errs = append(errs, fmt.Errorf("%s deliveries: %w", a.Name(), err))
 			}
 		}
 	}
@@ -240,14 +239,4 @@ func (f frames) Ack(ctx context.Context, logoutID, rpID, token, status, detail s
 		}
 	}
 	return errNoBrowserStep
-}
-
-// withRoutes returns extra with the routes of more added.
-func withRoutes(extra, more map[string]http.Handler) map[string]http.Handler {
-	out := maps.Clone(extra)
-	if out == nil {
-		out = map[string]http.Handler{}
-	}
-	maps.Copy(out, more)
-	return out
 }
