@@ -17,10 +17,7 @@ func (backchannelAdapter) Name() string { return events.AdapterBackchannel }
 // oidc.backchannel_logout_uri.
 func newBackchannel(d adapterDeps) (Adapter, error) {
 	var rps []backchannel.RP
-	for _, rp := range d.cfg.RelyingParties {
-		if rpAdapter(rp) != events.AdapterBackchannel {
-			continue
-		}
+	for _, rp := range d.rps {
 		rps = append(rps, backchannel.RP{
 			ID: rp.ID, Name: rp.Name, ClientID: rp.OIDC.ClientID, LogoutURI: rp.OIDC.BackchannelLogoutURI,
 			SessionRequired: rp.OIDC.BackchannelLogoutSessionRequired, Alg: rp.OIDC.LogoutTokenAlg, Typ: rp.OIDC.LogoutTokenTyp,

@@ -17,11 +17,9 @@ func (frontchannelAdapter) Name() string { return events.AdapterFrontchannel }
 // oidc.frontchannel_logout_uri (and no back-channel URI).
 func newFrontchannel(d adapterDeps) (Adapter, error) {
 	var rps []frontchannel.RP
-	for _, rp := range d.cfg.RelyingParties {
-		if rpAdapter(rp) == events.AdapterFrontchannel {
-			rps = append(rps, frontchannel.RP{ID: rp.ID, Name: rp.Name, URI: rp.OIDC.FrontchannelLogoutURI,
-				SessionRequired: rp.OIDC.FrontchannelLogoutSessionRequired})
-		}
+	for _, rp := range d.rps {
+		rps = append(rps, frontchannel.RP{ID: rp.ID, Name: rp.Name, URI: rp.OIDC.FrontchannelLogoutURI,
+			SessionRequired: rp.OIDC.FrontchannelLogoutSessionRequired})
 	}
 	a, err := frontchannel.New(frontchannel.Config{Issuer: d.cfg.Issuer, RPs: rps, Secret: d.secret,
 		Publisher: d.results, Now: d.o.Now})

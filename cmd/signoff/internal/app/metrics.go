@@ -142,22 +142,6 @@ func (m *metrics) dispatchSubjects(adapters []string) {
 	}
 }
 
-// rpAdapter is the adapter label of a configured relying party (as
-// directory picks it).
-func rpAdapter(rp config.RelyingParty) string {
-	switch {
-	case rp.OIDC != nil && rp.OIDC.BackchannelLogoutURI != "":
-		return events.AdapterBackchannel
-	case rp.OIDC != nil && rp.OIDC.FrontchannelLogoutURI != "":
-		return events.AdapterFrontchannel
-	case rp.SAML != nil:
-		return events.AdapterSAML
-	case rp.SSF != nil:
-		return events.AdapterSSF
-	}
-	return "none"
-}
-
 func bounded(set map[string]bool, v string) string {
 	if set[v] {
 		return v

@@ -100,31 +100,54 @@ type adapterDeps struct {
 	// bind binds a logout to the browser (web.Browser.Bind), the hook of
 	// adapters that start logouts in a browser.
 	bind func(w http.ResponseWriter, logoutID string) error
+	// rps are the configured relying parties the adapter claims.
+	rps []config.RelyingParty
 	// built are the adapters built before, in adapterKinds order.
 	built []Adapter
 }
 
 // adapterKind is one adapter of signoff: its name (the adapter field of
-// events and the metrics' adapter label) and how it is built.
+// events and the metrics' adapter label), which configured relying parties
+// it takes (nil: none; the first kind that claims one takes it), and how
+// it is built.
 type adapterKind struct {
-	name  string
-	build func(adapterDeps) (Adapter, error)
+	name   string
+	claims func(config.RelyingParty) bool
+	build  func(adapterDeps) (Adapter, error)
 }
 
-// adapterKinds are signoff's adapters, in the order they are built,
-// asked for frames and closed. Adding an adapter is one entry here (and
-// its file).
+// adapterKinds are signoff's adapters, in the order they claim relying
+// parties, are built, are asked for frames and are closed. Adding an
+// adapter is one entry here (and its file).
 var adapterKinds = []adapterKind{
-	{events.AdapterBackchannel, newBackchannel},   // backchannel.go
-	{events.AdapterFrontchannel, newFrontchannel}, // frontchannel.go
-	{events.AdapterCookie, newCookie},             // cookie.go
-	{events.AdapterSAML, newSAML},                 // saml.go
-	{events.AdapterSSF, newSSFOut},                // ssfout.go
+	{events.AdapterBackchannel, func(rp config.RelyingParty) bool { return rp.OIDC != nil && rp.OIDC.BackchannelLogoutURI != "" }, newBackchannel},
+	{events.AdapterFrontchannel, func(rp config.RelyingParty) bool { return rp.OIDC != nil && rp.OIDC.FrontchannelLogoutURI != "" }, newFrontchannel},
+	{events.AdapterCookie, nil, newCookie}, // the local session, participant saga.LocalRPID
+	{events.AdapterSAML, func(rp config.RelyingParty) bool { return rp.SAML != nil }, newSAML},
+	{events.AdapterSSF, func(rp config.RelyingParty) bool { return rp.SSF != nil }, newSSFOut},
+}
+
+// rpAdapter is the adapter of a configured relying party: the first of
+// adapterKinds that claims it, or "none" (the coordinator's directory and
+// the metrics' adapter label).
+func rpAdapter(rp config.RelyingParty) string {
+	for _, k := range adapterKinds {
+		if k.claims != nil && k.claims(rp) {
+			return k.name
+		}
+	}
+	return "none"
 }
 
 // buildAdapters builds every adapter of adapterKinds.
 func buildAdapters(d adapterDeps) ([]Adapter, error) {
 	for _, k := range adapterKinds {
+		d.rps = nil
+		for _, rp := range d.cfg.RelyingParties {
+			if rpAdapter(rp) == k.name {
+				d.rps = append(d.rps, rp)
+			}
+		}
 		ad, err := k.build(d)
 		if err != nil {
 			return d.built, err

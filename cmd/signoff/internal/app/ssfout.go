@@ -26,10 +26,7 @@ func newSSFOut(d adapterDeps) (Adapter, error) {
 		return nil, err
 	}
 	var rps []ssf.RP
-	for _, rp := range cfg.RelyingParties {
-		if rp.SSF == nil {
-			continue
-		}
+	for _, rp := range d.rps {
 		s := secrets[rp.ID]
 		rps = append(rps, ssf.RP{
 			ID: rp.ID, Name: rp.Name, Delivery: rp.SSF.Delivery, EndpointURL: rp.SSF.EndpointURL,
