@@ -27,6 +27,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/signoff/signoff/adapters/internal/delivery"
 	"github.com/signoff/signoff/events"
 )
 
@@ -161,7 +162,7 @@ func (a *Adapter) Ack(ctx context.Context, logoutID, rpID, token, status, detail
 	case AckError:
 		res.Outcome, res.Detail = events.OutcomeFailed, "the app's logout page reported an error"
 		if detail != "" {
-			res.Detail += ": " + truncate(detail, 200)
+			res.Detail += ": " + delivery.Sanitize(detail) // the browser's text: bounded, printable
 		}
 	case AckNoLoad:
 		res.Outcome, res.Detail = events.OutcomeTimedOut, fmt.Sprintf("the app's logout page did not load within %v", a.cfg.Timeout)
@@ -169,13 +170,6 @@ func (a *Adapter) Ack(ctx context.Context, logoutID, rpID, token, status, detail
 		res.Outcome, res.Detail = events.OutcomeTimedOut, fmt.Sprintf("the app's logout page loaded but did not confirm within %v", a.cfg.Timeout)
 	}
 	return a.cfg.Publisher.PublishResult(ctx, res)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 func origin(raw string) string {

@@ -14,8 +14,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,12 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/signoff/signoff/adapters/backchannel"
-	"github.com/signoff/signoff/adapters/cookie"
-	"github.com/signoff/signoff/adapters/frontchannel"
 	"github.com/signoff/signoff/adapters/keys"
-	"github.com/signoff/signoff/adapters/saml"
-	"github.com/signoff/signoff/adapters/ssf"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator"
 	"github.com/signoff/signoff/coordinator/bus"
@@ -68,12 +61,9 @@ type App struct {
 	keys  *keys.Set
 	coord *coordinator.Coordinator
 	relay *outbox.Relay
-	bc    *backchannel.Adapter
-	fc    *frontchannel.Adapter
-	saml  *saml.Adapter
-	local *cookie.Adapter
-	ssf   *ssf.Adapter
 	js    jetstream.JetStream
+	// adapters are the adapters of adapterKinds, in order (port.go).
+	adapters []Adapter
 
 	keycloak keycloakBridges // bridges.keycloak (keycloak.go)
 
@@ -86,7 +76,7 @@ type App struct {
 	listener net.Listener
 	prom     *metrics // the Prometheus registry (metrics.go)
 
-	cancel    context.CancelFunc
+	stops     []func(context.Context) error // run by Close, last first
 	bg        sync.WaitGroup
 	ready     atomic.Bool
 	published atomic.Uint64
@@ -95,9 +85,9 @@ type App struct {
 }
 
 // Start brings signoff up and returns once it consumes events and serves
-// HTTP. Unfinished sagas of a previous run are resumed.
+// HTTP. Unfinished sagas of a previous run are resumed. Every part is
+// stopped by Close, in the reverse order of its start (App.onStop).
 func Start(ctx context.Context, o Options) (_ *App, err error) {
-	cfg := o.Config
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -107,58 +97,92 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 32
 	}
-	a := &App{cfg: cfg, log: o.Logger}
+	a := &App{cfg: o.Config, log: o.Logger}
 	defer func() {
 		if err != nil {
 			a.Close(context.Background())
 		}
 	}()
+	secret, err := a.startCore(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.onStop(func(context.Context) error { cancel(); a.bg.Wait(); return nil }) // the goBG goroutines
+
+	// The bind hook of adapters that start logouts in a browser (SAML
+	// SP-initiated): the binding of the web pages, which need only the
+	// public URL and the secret for it.
+	binder := web.Browser{PublicURL: a.cfg.PublicURL, Secret: secret}
+	a.adapters, err = buildAdapters(adapterDeps{cfg: a.cfg, o: o, keys: a.keys, store: a.store, secret: secret,
+		results: resultPublisher{batcher: a.batcher, sealer: a.sealer, tracing: a.tracing}, logouts: a, bind: binder.Bind})
+	a.onStop(func(ctx context.Context) error { return closeAdapters(ctx, a.adapters) })
+	if err != nil {
+		return nil, err
+	}
+	dir := directory(a.cfg, adapterNames[Adapter](a.adapters))
+	if err := a.startCoordinator(ctx, o, dir); err != nil {
+		return nil, err
+	}
+	if err := a.startWork(ctx, o); err != nil {
+		return nil, err
+	}
+	a.goBG(func() { a.relay.Run(runCtx) })
+	a.relay.Wake()
+	a.goBG(func() { a.coord.RunSweeper(runCtx) })
+	a.goBG(func() { a.keys.Watch(runCtx, 10*time.Second) })
+	a.goBG(func() { a.bus.KeepStream(runCtx) })
+	if err := a.startBridges(ctx, runCtx, o); err != nil {
+		return nil, err
+	}
+	if err := a.serve(ctx, runCtx, o, dir, secret); err != nil {
+		return nil, err
+	}
+	a.ready.Store(true)
+	a.log.Info("signoff running", "http", "http://"+a.listener.Addr().String(), "issuer", a.cfg.Issuer,
+		"nats", a.natsDescription(), "relying_parties", len(a.cfg.RelyingParties))
+	return a, nil
+}
+
+// onStop adds stop to what Close runs: the stops run in the reverse order
+// of their onStop, so each part stops before the parts started before it.
+func (a *App) onStop(stop func(context.Context) error) { a.stops = append(a.stops, stop) }
+
+// startCore starts what everything else uses: tracing, the signing keys,
+// the sqlite store, NATS, the outbox relay, the secret and the sealer, and
+// the batcher of the web's and the adapters' publishes. It returns the
+// secret.
+func (a *App) startCore(ctx context.Context, o Options) (secret []byte, err error) {
+	cfg := a.cfg
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
 	if err := a.startTracing(ctx, o); err != nil {
 		return nil, err
 	}
-	a.keys, err = keys.Open(cfg.KeyDir(), cfg.Keys.Dir == "", o.Now, o.Logger)
-	if err != nil {
+	a.onStop(a.tracing.stop)
+	if a.keys, err = keys.Open(cfg.KeyDir(), cfg.Keys.Dir == "", o.Now, o.Logger); err != nil {
 		return nil, err
 	}
-	// SAML service providers: their metadata is read now, so that a
-	// broken file stops start-up with its name and the problem.
-	sps, err := loadSPs(cfg)
-	if err != nil {
+	if a.store, err = store.Open(filepath.Join(cfg.DataDir, "signoff.db")); err != nil {
 		return nil, err
 	}
-	signer := &samlSigner{ks: a.keys, entityID: cfg.Issuer, commonName: hostOf(cfg.Issuer)}
-	if len(sps) > 0 {
-		if _, err := signer.Signer(); err != nil {
-			return nil, fmt.Errorf("SAML service providers are configured but signoff cannot sign SAML messages: %w", err)
-		}
-	}
-	a.store, err = store.Open(filepath.Join(cfg.DataDir, "signoff.db"))
-	if err != nil {
-		return nil, err
-	}
+	a.onStop(func(context.Context) error { return a.store.Close() })
 	// The files and secrets of nats: a missing one stops start-up naming
 	// its key.
 	natsAuth, err := cfg.NATSAuth()
 	if err != nil {
 		return nil, err
 	}
-	a.bus, err = bus.Start(ctx, busConfig(cfg, natsAuth, o.Logger))
-	if err != nil {
+	if a.bus, err = bus.Start(ctx, busConfig(cfg, natsAuth, o.Logger)); err != nil {
 		return nil, err
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.cancel = cancel
-
+	a.onStop(func(context.Context) error { a.bus.Close(); return nil })
 	// Outbox relay, woken by every commit that adds rows.
 	a.relay = outbox.New(a.store, bus.AllPublisher{JS: a.bus.JetStream()}, o.Logger.With("component", "outbox"), time.Second)
 	a.relay.OnPublished(func(n int) { a.published.Add(uint64(n)) })
 	a.store.OnOutbox = a.relay.Wake
-
-	secret, err := loadSecret(filepath.Join(cfg.DataDir, "secret.key"))
-	if err != nil {
+	if secret, err = loadSecret(filepath.Join(cfg.DataDir, "secret.key")); err != nil {
 		return nil, err
 	}
 	if a.sealer, err = events.NewSealer(secret); err != nil {
@@ -172,66 +196,43 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.batcher = bus.NewBatcher(a.js)
+	a.onStop(func(context.Context) error { a.batcher.Close(); return nil })
+	return secret, nil
+}
 
-	dir, bcRPs, fcRPs := directory(cfg)
+// startCoordinator builds the coordinator (and the metrics, its
+// observer), resumes the unfinished sagas and starts the ordered intake.
+func (a *App) startCoordinator(ctx context.Context, o Options, dir dirMap) error {
+	cfg := a.cfg
 	a.prom = newMetrics(cfg)
+	a.prom.dispatchSubjects(adapterNames[Dispatcher](a.adapters))
+	busAdapters := map[string]bool{}
+	for _, name := range adapterNames[Dispatcher](a.adapters) {
+		busAdapters[name] = true
+	}
 	a.coord = coordinator.New(coordinator.Config{
 		Store: a.store, Directory: dir, Deadline: cfg.Logout.Deadline.Std(), Now: o.Now,
 		SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
-		Tracer: a.tracing.provider(),
-		Logger: o.Logger.With("component", "coordinator"), Sealer: a.sealer,
-		BusAdapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterSAML: true, events.AdapterSSF: true}, Observer: a.prom,
+		Tracer: a.tracing.provider(), Logger: o.Logger.With("component", "coordinator"), Sealer: a.sealer,
+		BusAdapters: busAdapters, Observer: a.prom,
 	})
-
-	resultPub := resultPublisher{batcher: a.batcher, sealer: a.sealer, tracing: a.tracing}
-	if err := a.startSSFOut(cfg, o, dir); err != nil { // adapters/ssf (ssfout.go)
-		return nil, err
-	}
-	a.bc, err = backchannel.New(backchannel.Config{
-		Issuer: cfg.Issuer, Keys: a.keys, RPs: bcRPs, Publisher: resultPub,
-		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
-		Client: o.HTTPClient, Now: o.Now, Logger: o.Logger, Tracer: a.tracing.provider(),
-	})
-	if err != nil {
-		return nil, err
-	}
-
-	a.fc, err = frontchannel.New(frontchannel.Config{Issuer: cfg.Issuer, RPs: fcRPs, Secret: secret,
-		Publisher: resultPub, Now: o.Now})
-	if err != nil {
-		return nil, err
-	}
-	a.local = cookie.New(cookie.Config{Name: cfg.Session.CookieName, Domain: cfg.Session.CookieDomain,
-		Secure: strings.HasPrefix(cfg.PublicURL, "https://"), RPID: saga.LocalRPID, Publisher: resultPub, Now: o.Now})
-	samlBrowserBinder := &samlBrowser{local: a.local, log: a.log}
-	a.saml, err = saml.New(saml.Config{
-		EntityID: cfg.Issuer, PublicURL: cfg.PublicURL, Signer: signer.Signer, SPs: sps, Publisher: resultPub,
-		Sagas: samlSagas{a.store}, Logouts: a, Sessions: samlSessions{a.store}, Browser: samlBrowserBinder, Secret: secret,
-		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
-		LogoutDeadline: cfg.Logout.Deadline.Std(), Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
-	})
-	if err != nil {
-		return nil, err
-	}
 	// Resume before consuming: pending participants are dispatched again
 	// and passed deadlines enforced; the relay publishes what a crash left.
 	if _, err := a.coord.Resume(ctx); err != nil {
-		return nil, fmt.Errorf("resume unfinished logouts: %w", err)
+		return fmt.Errorf("resume unfinished logouts: %w", err)
 	}
 	// The coordinator's ordered intake: every event about a user, in
 	// stream order, applied in batches from where the store left off.
 	applied, err := a.coord.Applied(ctx, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	up, err := a.upgradeFrom(ctx, applied)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	start := applied + 1
 	if applied == 0 && up.start > 0 {
-		start = up.start
-		a.log.Info("upgrading from per-subject consumers: the intake starts at the oldest unapplied event", "stream_sequence", start)
+		a.log.Info("upgrading from per-subject consumers: the intake starts at the oldest unapplied event", "stream_sequence", up.start)
 	} else if applied > 0 {
 		a.log.Info("intake resumes after the last applied event", "stream_sequence", applied)
 	}
@@ -247,74 +248,81 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		Logger: o.Logger.With("component", "intake"),
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	// The adapters' work consumers: each pulls only as many dispatches as
-	// its delivery pool has room for.
-	for _, wc := range []struct {
-		adapter string
-		ad      dispatchAdapter
-	}{{events.AdapterBackchannel, a.bc}, {events.AdapterSAML, a.saml}, {events.AdapterSSF, a.ssf}} {
+	a.onStop(func(context.Context) error { a.intake.Stop(); return nil })
+	return nil
+}
+
+// startWork starts the work consumer of every Dispatcher: adapter-<name>
+// on signoff.logout.dispatch.<name>, pulling only as many dispatches as
+// the adapter's delivery pool has room for.
+func (a *App) startWork(ctx context.Context, o Options) error {
+	for _, ad := range capable[Dispatcher](a.adapters) {
 		w, err := a.bus.Work(ctx, bus.WorkConfig{
-			Durable: "adapter-" + wc.adapter, Subject: events.DispatchSubject(wc.adapter),
-			Free: wc.ad.Free, Freed: wc.ad.Freed(), Take: a.taker(wc.ad), Now: o.Now,
-			Logger: o.Logger.With("component", "adapter-"+wc.adapter),
+			Durable: "adapter-" + ad.Name(), Subject: events.DispatchSubject(ad.Name()),
+			Free: ad.Free, Freed: ad.Freed(), Take: a.dispatchHandler(ad), Now: o.Now,
+			Logger: o.Logger.With("component", "adapter-"+ad.Name()),
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		a.work = append(a.work, w)
+		a.onStop(func(context.Context) error { w.Stop(); return nil })
 	}
-	a.goBG(func() { a.relay.Run(runCtx) })
-	a.relay.Wake()
-	a.goBG(func() { a.coord.RunSweeper(runCtx) })
-	a.goBG(func() { a.keys.Watch(runCtx, 10*time.Second) })
-	a.goBG(func() { a.bus.KeepStream(runCtx) })
-	if err := a.startBridges(ctx, runCtx, o); err != nil {
-		return nil, err
-	}
+	return nil
+}
 
+// serve starts the HTTP server: the web pages, the adapters' routes, the
+// upstreams' and the Shared Signals receiver's endpoints, and /metrics.
+func (a *App) serve(ctx, runCtx context.Context, o Options, dir dirMap, secret []byte) (err error) {
+	cfg := a.cfg
 	if o.Listener != nil {
 		a.listener = o.Listener
 	} else if a.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
+	local, _ := adapterOf[LocalSession](a.adapters)
 	browserCfg := &web.Browser{
-		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{a.store, dir}, Local: a.local,
-		Frames: frames{a.fc, a.saml}, Redirects: redirect.Policy{AllowedDomains: cfg.Redirects.AllowedDomains},
+		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{a.store, dir}, Local: local,
+		Frames: frames(capable[BrowserStep](a.adapters)), Redirects: redirect.Policy{AllowedDomains: cfg.Redirects.AllowedDomains},
 		Steps: a.store, DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
 		Logger: o.Logger.With("component", "web"), Now: o.Now,
 		Issuer: cfg.Issuer, Sessions: sessionDirectory{a.store, dir}, Hints: newHintVerifier(ctx, cfg, a.keys),
 		Clients: clientsOf(cfg), ChooseScope: cfg.Logout.ChooseScope, AdminToken: cfg.Admin.Token,
 	}
-	samlBrowserBinder.web = browserCfg
-	extra, err := a.withUpstreams(a.withSSFOut(a.saml.Handlers()), o)
+	routes, err := routesOf(a.adapters)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	extra, err := a.withUpstreams(routes, o)
+	if err != nil {
+		return err
 	}
 	if err := a.startSSF(runCtx, o, extra); err != nil {
-		return nil, err
+		return err
 	}
 	metricsHandler, err := a.startMetrics()
 	if err != nil {
-		return nil, err
+		return err
 	}
+	a.onStop(a.stopMetrics)
 	handler, err := web.New(web.Config{Keys: a.keys, Ready: a.readyErr, Metrics: metricsHandler, Browser: browserCfg,
 		Extra: extra})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.httpSrv = &http.Server{Handler: a.tracing.handler(cfg.PublicURL, handler), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	a.httpSrv.RegisterOnShutdown(a.ssf.EndPolls) // SSF long polls must not hold up Shutdown
+	for _, lp := range capable[LongPolls](a.adapters) {
+		a.httpSrv.RegisterOnShutdown(lp.EndPolls) // long polls must not hold up Shutdown
+	}
+	a.onStop(a.httpSrv.Shutdown)
 	go func() {
 		if err := a.httpSrv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server", "err", err)
 		}
 	}()
-	a.ready.Store(true)
-	a.log.Info("signoff running", "http", "http://"+a.listener.Addr().String(), "issuer", cfg.Issuer,
-		"nats", a.natsDescription(), "relying_parties", len(cfg.RelyingParties))
-	return a, nil
+	return nil
 }
 
 func (a *App) goBG(f func()) {
@@ -457,38 +465,6 @@ func (up *upgrade) finish(ctx context.Context) {
 	}
 }
 
-// dispatchAdapter is an adapter that takes dispatches from a work consumer.
-type dispatchAdapter interface {
-	Handle(ctx context.Context, d events.Dispatch) error
-	Free() int
-	Freed() <-chan struct{}
-}
-
-// taker hands dispatches to ad. A dispatch is delivered only when it is
-// sealed by a signoff coordinator (events.Sealer) and names a pending
-// participant of a running saga: a forged one is poisoned and mints no
-// token, and a replayed or stale one is dropped.
-func (a *App) taker(ad dispatchAdapter) func(ctx context.Context, m jetstream.Msg) error {
-	return func(ctx context.Context, m jetstream.Msg) error {
-		if err := a.sealer.Verify(m.Subject(), m.Data(), m.Headers().Get(events.HeaderSeal)); err != nil {
-			return a.poison(ctx, m, fmt.Errorf("dispatch not from a signoff coordinator: %w", err))
-		}
-		d, err := events.Decode[events.Dispatch](m.Data())
-		if err != nil {
-			return a.poison(ctx, m, err)
-		}
-		ok, err := a.store.ParticipantPending(ctx, d.LogoutID, d.RPID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			a.log.Debug("dispatch for a participant no longer pending; not delivered", "logout_id", d.LogoutID, "rp_id", d.RPID)
-			return nil
-		}
-		return ad.Handle(a.tracing.extract(ctx, m.Headers()), d)
-	}
-}
-
 // poison publishes m on signoff.poison with the reason, and returns a
 // permanent error (the message is then terminated), or the publishing
 // error (the message is redelivered and poisoned later).
@@ -504,82 +480,38 @@ func (a *App) poison(ctx context.Context, m jetstream.Msg, reason error) error {
 	return bus.Permanent(reason)
 }
 
-// Close shuts signoff down in order: HTTP, router (no new events), the
-// adapters' deliveries in progress (until ctx ends), deadline sweeper and
-// outbox relay (after a last drain), NATS connections and the embedded
-// server, and last the sqlite store.
+// Close shuts signoff down in the reverse order of Start: HTTP, metrics
+// listener, the work consumers and the intake (no new events), the
+// adapters' deliveries in progress (until ctx ends), the background loops
+// (deadline sweeper, outbox relay after a last drain, bridges, receivers),
+// the batcher, NATS connections and the embedded server, the sqlite store,
+// and last tracing.
 func (a *App) Close(ctx context.Context) error {
 	a.closeOnce.Do(func() {
 		a.ready.Store(false)
 		var errs []error
-		if a.httpSrv != nil {
-			errs = append(errs, a.httpSrv.Shutdown(ctx))
+		for i := len(a.stops) - 1; i >= 0; i-- {
+			errs = append(errs, a.stops[i](ctx))
 		}
-		errs = append(errs, a.stopMetrics(ctx))
-		for _, w := range a.work {
-			w.Stop()
-		}
-		if a.intake != nil {
-			a.intake.Stop()
-		}
-		if a.bc != nil {
-			if err := a.bc.Close(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("back-channel deliveries: %w", err))
-			}
-		}
-		if a.saml != nil {
-			if err := a.saml.Close(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("SAML deliveries: %w", err))
-			}
-		}
-		if a.ssf != nil {
-			if err := a.ssf.Close(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("SSF deliveries: %w", err))
-			}
-		}
-		if a.cancel != nil {
-			a.cancel()
-		}
-		a.bg.Wait()
-		if a.batcher != nil {
-			a.batcher.Close()
-		}
-		if a.bus != nil {
-			a.bus.Close()
-		}
-		if a.store != nil {
-			errs = append(errs, a.store.Close())
-		}
-		errs = append(errs, a.tracing.stop(ctx))
 		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr
 }
 
-// directory builds the coordinator's view of the relying parties and the
-// adapters' RP lists from the configuration.
-func directory(cfg *config.Config) (dirMap, []backchannel.RP, []frontchannel.RP) {
-	d := dirMap{rps: map[string]saga.RP{}, enabled: map[string]bool{
-		events.AdapterBackchannel: true, events.AdapterFrontchannel: true, events.AdapterCookie: true, events.AdapterSAML: true,
-	}}
+// directory builds the coordinator's view of the relying parties from the
+// configuration; enabled are the names of the adapters.
+func directory(cfg *config.Config, enabled []string) dirMap {
+	d := dirMap{rps: map[string]saga.RP{}, enabled: map[string]bool{}}
+	for _, name := range enabled {
+		d.enabled[name] = true
+	}
 	d.rps[saga.LocalRPID] = saga.RP{ID: saga.LocalRPID, Name: "This sign-in service", Adapter: events.AdapterCookie}
-	var bc []backchannel.RP
-	var fc []frontchannel.RP
 	for _, rp := range cfg.RelyingParties {
 		r := saga.RP{ID: rp.ID, Name: rp.Name}
-		switch {
-		case rp.OIDC != nil && rp.OIDC.BackchannelLogoutURI != "":
-			r.Adapter = events.AdapterBackchannel
-			bc = append(bc, backchannel.RP{
-				ID: rp.ID, Name: rp.Name, ClientID: rp.OIDC.ClientID, LogoutURI: rp.OIDC.BackchannelLogoutURI,
-				SessionRequired: rp.OIDC.BackchannelLogoutSessionRequired, Alg: rp.OIDC.LogoutTokenAlg, Typ: rp.OIDC.LogoutTokenTyp,
-			})
-		case rp.OIDC != nil && rp.OIDC.FrontchannelLogoutURI != "":
-			r.Adapter = events.AdapterFrontchannel
-			fc = append(fc, frontchannel.RP{ID: rp.ID, Name: rp.Name, URI: rp.OIDC.FrontchannelLogoutURI,
-				SessionRequired: rp.OIDC.FrontchannelLogoutSessionRequired})
-		case rp.SAML != nil:
-			r.Adapter = events.AdapterSAML
+		if ad := rpAdapter(rp); ad != "none" {
+			r.Adapter = ad
+		}
+		if rp.SAML != nil {
 			r.SubjectNameIDFormat = rp.SAML.SubjectNameIDFormat()
 		}
 		d.rps[rp.ID] = r
@@ -587,7 +519,7 @@ func directory(cfg *config.Config) (dirMap, []backchannel.RP, []frontchannel.RP)
 			d.fanout = append(d.fanout, r)
 		}
 	}
-	return d, bc, fc
+	return d
 }
 
 type dirMap struct {
@@ -664,46 +596,6 @@ func (s statusReader) Logout(ctx context.Context, id string) (web.LogoutView, bo
 		v.Participants = append(v.Participants, pv)
 	}
 	return v, true, nil
-}
-
-// frames adapts the OIDC front-channel adapter and the SAML adapter's
-// browser SPs to the web pages: OIDC front-channel first, then SAML.
-type frames struct {
-	fc   *frontchannel.Adapter
-	saml *saml.Adapter
-}
-
-func (f frames) Frame(logoutID, rpID, sid string) (web.Frame, bool) {
-	if fr, ok := f.fc.Frame(logoutID, rpID, sid); ok {
-		return web.Frame{RPID: fr.RPID, Name: fr.Name, URL: fr.URL, Origin: fr.Origin, Token: fr.Token}, true
-	}
-	if f.saml != nil {
-		if fr, ok := f.saml.Frame(logoutID, rpID); ok {
-			return web.Frame{RPID: fr.RPID, Name: fr.Name, URL: fr.URL, Origin: fr.Origin, Token: fr.Token, TopLevel: fr.TopLevel}, true
-		}
-	}
-	return web.Frame{}, false
-}
-
-func (f frames) Origins() []string {
-	out := f.fc.Origins()
-	if f.saml != nil {
-		for _, o := range f.saml.Origins() {
-			if !slices.Contains(out, o) {
-				out = append(out, o)
-			}
-		}
-	}
-	return out
-}
-
-func (f frames) Timeout() time.Duration { return f.fc.Timeout() }
-
-func (f frames) Ack(ctx context.Context, logoutID, rpID, token, status, detail string) error {
-	if f.saml != nil && f.saml.Handles(rpID) {
-		return f.saml.Ack(ctx, logoutID, rpID, token, status, detail)
-	}
-	return f.fc.Ack(ctx, logoutID, rpID, token, status, detail)
 }
 
 // loadSecret reads the key of browser bindings and front-channel tokens,

@@ -12,8 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/signoff/signoff/adapters/backchannel"
-	"github.com/signoff/signoff/adapters/saml"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator"
 	"github.com/signoff/signoff/coordinator/saga"
@@ -67,14 +65,15 @@ var _ coordinator.Observer = (*metrics)(nil)
 // the rest read the App's parts at scrape time (registerMetrics).
 func newMetrics(cfg *config.Config) *metrics {
 	m := &metrics{
-		reg:   prometheus.NewRegistry(),
-		rpIDs: map[string]bool{saga.LocalRPID: true},
-		adapters: map[string]bool{events.AdapterBackchannel: true, events.AdapterFrontchannel: true,
-			events.AdapterCookie: true, events.AdapterSAML: true, events.AdapterSSF: true, "none": true},
+		reg:      prometheus.NewRegistry(),
+		rpIDs:    map[string]bool{saga.LocalRPID: true},
+		adapters: map[string]bool{"none": true},
 		outcomes: map[string]bool{events.OutcomeSucceeded: true, events.OutcomeFailed: true,
 			events.OutcomeTimedOut: true, events.OutcomeUnsupported: true},
-		subjects: map[string]bool{events.DispatchSubject(events.AdapterBackchannel): true, events.DispatchSubject(events.AdapterSAML): true,
-			events.DispatchSubject(events.AdapterSSF): true},
+		subjects: map[string]bool{},
+	}
+	for _, k := range adapterKinds {
+		m.adapters[k.name] = true
 	}
 	for _, s := range coordinator.IntakeSubjects {
 		m.subjects[s] = true
@@ -132,20 +131,15 @@ func newMetrics(cfg *config.Config) *metrics {
 	return m
 }
 
-// rpAdapter is the adapter label of a configured relying party (as
-// directory picks it).
-func rpAdapter(rp config.RelyingParty) string {
-	switch {
-	case rp.OIDC != nil && rp.OIDC.BackchannelLogoutURI != "":
-		return events.AdapterBackchannel
-	case rp.OIDC != nil && rp.OIDC.FrontchannelLogoutURI != "":
-		return events.AdapterFrontchannel
-	case rp.SAML != nil:
-		return events.AdapterSAML
-	case rp.SSF != nil:
-		return events.AdapterSSF
+// dispatchSubjects adds the dispatch subjects of the named adapters (the
+// Dispatchers) to the bounded subjects of signoff_poisoned_total, each
+// series at 0.
+func (m *metrics) dispatchSubjects(adapters []string) {
+	for _, a := range adapters {
+		s := events.DispatchSubject(a)
+		m.subjects[s] = true
+		m.poisoned.WithLabelValues(s)
 	}
-	return "none"
 }
 
 func bounded(set map[string]bool, v string) string {
@@ -197,29 +191,11 @@ func gaugeFunc(name, help string, labels prometheus.Labels, v func() float64) pr
 }
 
 // registerMetrics adds the families read from the App's parts: the outbox relay,
-// the adapters' Stats, the ordered intake and the work consumers. Their
+// the Metered adapters' collectors, the ordered intake and the work consumers. Their
 // names are those of the hand-written /metrics of earlier versions.
 func (a *App) registerMetrics() {
-	bc := func(f func(s backchannel.Stats) uint64) func() uint64 {
-		return func() uint64 { return f(a.bc.Stats()) }
-	}
-	sm := func(f func(s saml.Stats) uint64) func() uint64 {
-		return func() uint64 { return f(a.saml.Stats()) }
-	}
 	cs := []prometheus.Collector{
 		counterFunc("signoff_outbox_published_total", "Events published by the outbox relay.", a.published.Load),
-		counterFunc("signoff_backchannel_attempts_total", "Back-channel HTTP attempts.", bc(func(s backchannel.Stats) uint64 { return s.Attempts })),
-		counterFunc("signoff_backchannel_succeeded_total", "Back-channel participants signed out.", bc(func(s backchannel.Stats) uint64 { return s.Succeeded })),
-		counterFunc("signoff_backchannel_failed_total", "Back-channel participants failed.", bc(func(s backchannel.Stats) uint64 { return s.Failed })),
-		counterFunc("signoff_backchannel_timed_out_total", "Back-channel participants timed out.", bc(func(s backchannel.Stats) uint64 { return s.TimedOut })),
-		counterFunc("signoff_backchannel_late_total", "Back-channel dispatches that arrived after their logout deadline (nothing sent; timed_out).", bc(func(s backchannel.Stats) uint64 { return s.Late })),
-		counterFunc("signoff_saml_attempts_total", "SAML SOAP LogoutRequests sent.", sm(func(s saml.Stats) uint64 { return s.Attempts })),
-		counterFunc("signoff_saml_succeeded_total", "SAML participants signed out (signed Success).", sm(func(s saml.Stats) uint64 { return s.Succeeded })),
-		counterFunc("signoff_saml_failed_total", "SAML participants failed.", sm(func(s saml.Stats) uint64 { return s.Failed })),
-		counterFunc("signoff_saml_timed_out_total", "SAML participants timed out.", sm(func(s saml.Stats) uint64 { return s.TimedOut })),
-		counterFunc("signoff_saml_late_total", "SAML dispatches that arrived after their logout deadline (nothing sent; timed_out).", sm(func(s saml.Stats) uint64 { return s.Late })),
-		counterFunc("signoff_saml_refused_total", "Inbound SAML messages refused.", sm(func(s saml.Stats) uint64 { return s.Refused })),
-		counterFunc("signoff_saml_sp_initiated_total", "SP-initiated SAML logouts started.", sm(func(s saml.Stats) uint64 { return s.SPInitiated })),
 		counterFunc("signoff_intake_events_total", "Events applied by the coordinator's ordered intake.", func() uint64 { return a.intake.Stats().Events }),
 		counterFunc("signoff_intake_batches_total", "sqlite transactions of the ordered intake.", func() uint64 { return a.intake.Stats().Batches }),
 		counterFunc("signoff_unknown_rp_joins_total", "session.joined events for an rp_id that is not configured (poisoned, nothing registered).", a.coord.UnknownRPJoins),
@@ -233,6 +209,9 @@ func (a *App) registerMetrics() {
 		cs = append(cs,
 			gaugeFunc("signoff_consumer_lag", "Messages not yet delivered to a work consumer.", l, func() float64 { return float64(wc.Stats().Pending) }),
 			gaugeFunc("signoff_consumer_ack_pending", "Messages delivered to a work consumer and not yet acknowledged.", l, func() float64 { return float64(wc.Stats().AckPending) }))
+	}
+	for _, m := range capable[Metered](a.adapters) {
+		cs = append(cs, m.Collectors()...)
 	}
 	for _, c := range a.bridgeCounters() {
 		cs = append(cs, counterFunc(c.Name, c.Help, c.Value))

@@ -300,6 +300,7 @@ func TestMetricsBoundedLabelValues(t *testing.T) {
 	cfg := config.Default()
 	cfg.RelyingParties = []config.RelyingParty{{ID: "wiki", OIDC: &config.OIDC{ClientID: "w", BackchannelLogoutURI: "https://wiki.example.com/bc"}}}
 	m := newMetrics(cfg)
+	m.dispatchSubjects([]string{events.AdapterBackchannel, events.AdapterSAML, events.AdapterSSF}) // Start: the Dispatchers'
 	tests := []struct {
 		adapter, rpID, outcome string
 		want                   map[string]string

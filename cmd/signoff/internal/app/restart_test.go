@@ -102,7 +102,7 @@ func restartCase(t *testing.T, pause func(time.Time), grace time.Duration) {
 	if doneA.Outcome != events.CompletedPartial {
 		t.Fatalf("A: %+v", doneA)
 	}
-	if st := a.bc.Stats(); st.TimedOut != 1 || st.Succeeded != 1 {
+	if st := adapterAs[backchannelAdapter](t, a).Stats(); st.TimedOut != 1 || st.Succeeded != 1 {
 		t.Fatalf("run 1 after A: back-channel stats %+v, want 1 succeeded and 1 timed out", st)
 	}
 
@@ -182,7 +182,7 @@ func restartCase(t *testing.T, pause func(time.Time), grace time.Duration) {
 	}
 	// Run 2 delivers to the refusing RP for B only (at most one timeout;
 	// none when B had expired before the restart) and to ok for C.
-	st := a2.bc.Stats()
+	st := adapterAs[backchannelAdapter](t, a2).Stats()
 	if st.TimedOut > 1 || st.Succeeded != 1 || st.Failed != 0 {
 		t.Errorf("run 2: back-channel stats %+v, want at most 1 timed out (B's) and 1 succeeded (C's)", st)
 	}

@@ -10,12 +10,14 @@ import (
 	"net/url"
 	"sync"
 
-	"github.com/signoff/signoff/adapters/cookie"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/adapters/saml"
 	samlmsg "github.com/signoff/signoff/adapters/saml/message"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator/store"
+	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/web"
 )
 
@@ -131,21 +133,83 @@ func (s samlSessions) SessionsByNameID(ctx context.Context, rpID, nameID string)
 // samlBrowser binds an SP-initiated logout to the browser, as /logout does:
 // the IdP session cookie is expired, then the logout bound.
 type samlBrowser struct {
-	local *cookie.Adapter
-	web   *web.Browser
+	local web.LocalSession
+	bind  func(w http.ResponseWriter, logoutID string) error
 	log   *slog.Logger
 }
 
-// Bind expires the IdP session cookie and binds logoutID to the browser. A
-// binding that fails (web.Browser.Bind refuses a secret shorter than 32
-// bytes or a bad public_url, which start-up already checks) is logged: the
-// logout runs anyway, but this browser will not be shown its page.
-func (b *samlBrowser) Bind(w http.ResponseWriter, r *http.Request, logoutID string) {
-	b.local.Clear(w)
-	if b.web == nil {
+func (b samlBrowser) Bind(w http.ResponseWriter, r *http.Request, logoutID string) {
+	if b.local != nil {
+		b.local.Clear(w)
+	}
+	if b.bind == nil {
 		return
 	}
-	if err := b.web.Bind(w, logoutID); err != nil {
+	if err := b.bind(w, logoutID); err != nil {
 		b.log.Error("binding an SP-initiated logout to the browser", "logout_id", logoutID, "err", err)
+	}
+}
+
+// samlAdapter is the SAML Single Logout adapter (adapters/saml) on the
+// port: a Dispatcher (SOAP SPs), a BrowserStep (front-channel SPs), Routes
+// (its /saml endpoints), Metered and a Closer.
+type samlAdapter struct{ *saml.Adapter }
+
+func (samlAdapter) Name() string { return events.AdapterSAML }
+
+// newSAML builds the adapter for the SAML relying parties. Their metadata
+// is read now, so that a broken file stops start-up with its name and the
+// problem. SP-initiated logouts clear the session cookie of the
+// LocalSession adapter built before it and are bound to the browser with
+// d.bind.
+func newSAML(d adapterDeps) (Adapter, error) {
+	cfg := d.cfg
+	sps, err := loadSPs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	signer := &samlSigner{ks: d.keys, entityID: cfg.Issuer, commonName: hostOf(cfg.Issuer)}
+	if len(sps) > 0 {
+		if _, err := signer.Signer(); err != nil {
+			return nil, fmt.Errorf("SAML service providers are configured but signoff cannot sign SAML messages: %w", err)
+		}
+	}
+	local, _ := adapterOf[LocalSession](d.built)
+	a, err := saml.New(saml.Config{
+		EntityID: cfg.Issuer, PublicURL: cfg.PublicURL, Signer: signer.Signer, SPs: sps, Publisher: d.results,
+		Sagas: samlSagas{d.store}, Logouts: d.logouts, Sessions: samlSessions{d.store},
+		Browser: samlBrowser{local: local, bind: d.bind, log: d.o.Logger}, Secret: d.secret,
+		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
+		LogoutDeadline: cfg.Logout.Deadline.Std(), Client: d.o.HTTPClient, Now: d.o.Now, Logger: d.o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return samlAdapter{a}, nil
+}
+
+// Frame is the step of a front-channel SP for the logout page (sid is not
+// used: SAML frames carry the NameID and SessionIndex of the saga).
+func (s samlAdapter) Frame(logoutID, rpID, _ string) (web.Frame, bool) {
+	fr, ok := s.Adapter.Frame(logoutID, rpID)
+	if !ok {
+		return web.Frame{}, false
+	}
+	return web.Frame{RPID: fr.RPID, Name: fr.Name, URL: fr.URL, Origin: fr.Origin, Token: fr.Token, TopLevel: fr.TopLevel}, true
+}
+
+// Collectors are the adapter's counters (README "Metrics").
+func (s samlAdapter) Collectors() []prometheus.Collector {
+	sm := func(f func(s saml.Stats) uint64) func() uint64 {
+		return func() uint64 { return f(s.Stats()) }
+	}
+	return []prometheus.Collector{
+		counterFunc("signoff_saml_attempts_total", "SAML SOAP LogoutRequests sent.", sm(func(s saml.Stats) uint64 { return s.Attempts })),
+		counterFunc("signoff_saml_succeeded_total", "SAML participants signed out (signed Success).", sm(func(s saml.Stats) uint64 { return s.Succeeded })),
+		counterFunc("signoff_saml_failed_total", "SAML participants failed.", sm(func(s saml.Stats) uint64 { return s.Failed })),
+		counterFunc("signoff_saml_timed_out_total", "SAML participants timed out.", sm(func(s saml.Stats) uint64 { return s.TimedOut })),
+		counterFunc("signoff_saml_late_total", "SAML dispatches that arrived after their logout deadline (nothing sent; timed_out).", sm(func(s saml.Stats) uint64 { return s.Late })),
+		counterFunc("signoff_saml_refused_total", "Inbound SAML messages refused.", sm(func(s saml.Stats) uint64 { return s.Refused })),
+		counterFunc("signoff_saml_sp_initiated_total", "SP-initiated SAML logouts started.", sm(func(s saml.Stats) uint64 { return s.SPInitiated })),
 	}
 }

@@ -29,9 +29,10 @@ func TestSAMLBrowserBindReportsAFailedBinding(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			b := &samlBrowser{
+			wb := &web.Browser{PublicURL: "https://auth.signoff.test", Secret: tt.secret}
+			b := samlBrowser{
 				local: cookie.New(cookie.Config{Name: "idp_session"}),
-				web:   &web.Browser{PublicURL: "https://auth.signoff.test", Secret: tt.secret},
+				bind:  wb.Bind,
 				log:   slog.New(slog.NewTextHandler(&logs, nil)),
 			}
 			w := httptest.NewRecorder()

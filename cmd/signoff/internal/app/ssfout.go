@@ -3,62 +3,46 @@ package app
 import (
 	"context"
 	"fmt"
-	"maps"
-	"net/http"
 	"time"
 
 	"github.com/signoff/signoff/adapters/ssf"
-	"github.com/signoff/signoff/cmd/signoff/internal/config"
-	"github.com/signoff/signoff/coordinator/saga"
 	"github.com/signoff/signoff/coordinator/store"
 	"github.com/signoff/signoff/events"
 )
 
-// startSSFOut builds the Shared Signals adapter (adapters/ssf) for the
-// relying parties with an ssf section, reading their token files, and
-// enters them in dir with adapter ssf (directory() leaves them without an
-// adapter; dir's maps are those the coordinator reads, so this must run
-// before Resume and the intake). The adapter takes its dispatches from the
-// work consumer adapter-ssf like the other bus adapters.
-func (a *App) startSSFOut(cfg *config.Config, o Options, dir dirMap) error {
+// ssfAdapter is the Shared Signals transmitter (adapters/ssf) on the
+// port: a Dispatcher (work consumer adapter-ssf), Routes (its transmitter
+// endpoints), LongPolls and a Closer.
+type ssfAdapter struct{ *ssf.Adapter }
+
+func (ssfAdapter) Name() string { return events.AdapterSSF }
+
+// newSSFOut builds the Shared Signals adapter for the relying parties with
+// an ssf section, reading their token files.
+func newSSFOut(d adapterDeps) (Adapter, error) {
+	cfg := d.cfg
 	secrets, err := cfg.SSFReceiverSecrets()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var rps []ssf.RP
-	for _, rp := range cfg.RelyingParties {
-		if rp.SSF == nil {
-			continue
-		}
+	for _, rp := range d.rps {
 		s := secrets[rp.ID]
 		rps = append(rps, ssf.RP{
 			ID: rp.ID, Name: rp.Name, Delivery: rp.SSF.Delivery, EndpointURL: rp.SSF.EndpointURL,
 			AuthorizationHeader: s.AuthorizationHeader, SubjectFormat: rp.SSF.SubjectFormat,
 			Audience: rp.SSF.Audience, BearerToken: s.BearerToken,
 		})
-		dir.rps[rp.ID] = saga.RP{ID: rp.ID, Name: rp.Name, Adapter: events.AdapterSSF}
 	}
-	dir.enabled[events.AdapterSSF] = true
-	a.ssf, err = ssf.New(ssf.Config{
-		Issuer: cfg.Issuer, PublicURL: cfg.PublicURL, Keys: a.keys, RPs: rps, Store: ssfOutStore{a.store},
-		Publisher:   resultPublisher{batcher: a.batcher, sealer: a.sealer, tracing: a.tracing},
-		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
-		Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
+	a, err := ssf.New(ssf.Config{
+		Issuer: cfg.Issuer, PublicURL: cfg.PublicURL, Keys: d.keys, RPs: rps, Store: ssfOutStore{d.store},
+		Publisher: d.results, Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
+		Client: d.o.HTTPClient, Now: d.o.Now, Logger: d.o.Logger,
 	})
 	if err != nil {
-		return fmt.Errorf("shared signals: %w", err)
+		return nil, fmt.Errorf("shared signals: %w", err)
 	}
-	return nil
-}
-
-// withSSFOut adds the transmitter endpoints of SSF to the extra handlers.
-func (a *App) withSSFOut(extra map[string]http.Handler) map[string]http.Handler {
-	out := maps.Clone(extra)
-	if out == nil {
-		out = map[string]http.Handler{}
-	}
-	maps.Copy(out, a.ssf.Handlers())
-	return out
+	return ssfAdapter{a}, nil
 }
 
 // ssfOutStore adapts the sqlite store to the adapter's Store.

@@ -145,7 +145,7 @@ func TestSSFOutLongPollDoesNotHoldShutdown(t *testing.T) {
 	}()
 	// The poll is waiting once the adapter counted it.
 	eventstest.EventuallyErr(t, 10*time.Second, func() error {
-		if a.ssf.Stats().Polls == 0 {
+		if adapterAs[ssfAdapter](t, a).Stats().Polls == 0 {
 			return fmt.Errorf("the poll has not arrived")
 		}
 		return nil
