@@ -50,8 +50,9 @@ func (b *browser) events(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	id := r.PathValue("id")
 	var last []byte
-	tick := time.NewTicker(b.Poll)
-	defer tick.Stop()
+	// Subscribed before the first read: no change is missed between them.
+	changed, stop := b.Changes.Watch(id)
+	defer stop()
 	keepAlive := time.NewTicker(15 * time.Second)
 	defer keepAlive.Stop()
 	for {
@@ -73,13 +74,29 @@ func (b *browser) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		if !b.awaitStream(ctx, w, fl, changed, keepAlive.C) {
+			return
+		}
+	}
+}
+
+// awaitStream waits for a change of the saga (or Recheck, the safety
+// re-read), writing SSE comments on keepAlive meanwhile; false when ctx
+// ends.
+func (b *browser) awaitStream(ctx context.Context, w io.Writer, fl http.Flusher, changed <-chan struct{}, keepAlive <-chan time.Time) bool {
+	recheck := time.NewTimer(b.Recheck)
+	defer recheck.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-keepAlive.C:
+			return false
+		case <-keepAlive:
 			io.WriteString(w, ": keep-alive\n\n")
 			fl.Flush()
-		case <-tick.C:
+		case <-changed:
+			return true
+		case <-recheck.C:
+			return true
 		}
 	}
 }

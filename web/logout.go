@@ -62,6 +62,15 @@ type Steps interface {
 	ReleaseStep(ctx context.Context, logoutID, rpID string) error
 }
 
+// Changes tells the pages that a logout's saga changed (package
+// coordinator/watch; the store notifies it after each commit). Watch
+// subscribes to logoutID: the channel receives a value after each change;
+// stop ends the subscription. A bus-backed implementation can carry the
+// changes committed by another instance (scale-out).
+type Changes interface {
+	Watch(logoutID string) (changed <-chan struct{}, stop func())
+}
+
 // RedirectPolicy validates rd and targetURL (package web/redirect).
 type RedirectPolicy interface {
 	Validate(raw string) (string, error)
@@ -128,8 +137,13 @@ type Browser struct {
 	ChooseScope string
 	// AdminToken enables POST /api/admin/logout (empty: disabled).
 	AdminToken string
-	// Poll is how often the events stream reads the saga (default 150ms).
-	Poll time.Duration
+	// Changes wakes the page and its events stream when the saga changes;
+	// nil: they notice changes only at Recheck.
+	Changes Changes
+	// Recheck is how often a wait reads the saga even without a change
+	// notification (default 5 s): a safety net for a lost notification,
+	// not the way changes are seen.
+	Recheck time.Duration
 	// MaxWait bounds one events stream (default 2 minutes).
 	MaxWait time.Duration
 	Logger  *slog.Logger
@@ -154,8 +168,11 @@ func newBrowser(b Browser) (*browser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: public_url: %w", err)
 	}
-	if b.Poll <= 0 {
-		b.Poll = 150 * time.Millisecond
+	if b.Recheck <= 0 {
+		b.Recheck = 5 * time.Second
+	}
+	if b.Changes == nil {
+		b.Changes = noChanges{}
 	}
 	if b.MaxWait <= 0 {
 		b.MaxWait = 2 * time.Minute

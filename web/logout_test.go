@@ -140,15 +140,24 @@ type env struct {
 	status  *fakeStatus
 	local   *fakeLocal
 	frames  *fakeFrames
+	changes *watchedHub
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{logouts: &fakeLogouts{}, status: &fakeStatus{views: map[string][]LogoutView{}, reads: map[string]int{}}, local: &fakeLocal{}, frames: &fakeFrames{}}
+	return newEnvRecheck(t, 5*time.Millisecond)
+}
+
+// newEnvRecheck is newEnv with the safety re-read of waits every recheck:
+// the fake status advances one state per read, so the default env re-reads
+// often; tests of change notification pass a recheck longer than any test.
+func newEnvRecheck(t *testing.T, recheck time.Duration) *env {
+	e := &env{logouts: &fakeLogouts{}, status: &fakeStatus{views: map[string][]LogoutView{}, reads: map[string]int{}}, local: &fakeLocal{}, frames: &fakeFrames{},
+		changes: &watchedHub{watched: make(chan string, 16)}}
 	h, err := New(Config{Keys: keys(`{"keys":[]}`), Browser: &Browser{
 		PublicURL: "https://auth.example.com", Secret: []byte(strings.Repeat("k", 32)),
 		Logouts: e.logouts, Status: e.status, Local: e.local, Frames: e.frames, Steps: &fakeSteps{at: map[string]time.Time{}},
 		Redirects: redirect.Policy{AllowedDomains: []string{"example.com"}}, DefaultRedirect: "https://example.com/home",
-		LocalRPID: "signoff", Poll: 5 * time.Millisecond,
+		LocalRPID: "signoff", Recheck: recheck, Changes: e.changes,
 	}})
 	if err != nil {
 		t.Fatal(err)

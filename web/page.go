@@ -212,21 +212,22 @@ func (b *browser) hopDue(ctx context.Context, logoutID, rpID string) bool {
 // awaitSaga waits a moment for the coordinator to take a logout published
 // just now (the browser follows the redirect at once): before that, the
 // page knows neither the participants it lists and signs out in iframes nor
-// the validated Continue target.
+// the validated Continue target. It wakes on the store's change
+// notification (Changes), not on a timer.
 func (b *browser) awaitSaga(r *http.Request, v LogoutView) LogoutView {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
+	changed, stop := b.Changes.Watch(v.ID)
+	defer stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return v // the page reloads itself once the saga is known
-		case <-tick.C:
-		}
+		// Read after subscribing: a commit between view's read and Watch
+		// is not missed.
 		if nv, found, err := b.Status.Logout(ctx, v.ID); err == nil && found {
 			b.confirmLocal(r, nv)
 			return nv
+		}
+		if !b.awaitChange(ctx, changed) {
+			return v // the page reloads itself once the saga is known
 		}
 	}
 }
