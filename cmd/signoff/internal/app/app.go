@@ -206,7 +206,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	samlBrowserBinder := &samlBrowser{local: a.local}
 	a.saml, err = saml.New(saml.Config{
 		EntityID: cfg.Issuer, PublicURL: cfg.PublicURL, Signer: signer.Signer, SPs: sps, Publisher: resultPub,
-		Sagas: samlSagas{a.store}, Logouts: a, Sessions: samlSessions{a.store}, Browser: samlBrowserBinder, Secret: secret,
+		Sagas: samlSagas{a.store}, Changes: a.store.Changes(), Logouts: a, Sessions: samlSessions{a.store}, Browser: samlBrowserBinder, Secret: secret,
 		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
 		LogoutDeadline: cfg.Logout.Deadline.Std(), Client: o.HTTPClient, Now: o.Now, Logger: o.Logger,
 	})
@@ -282,7 +282,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	browserCfg := &web.Browser{
 		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{a.store, dir}, Local: a.local,
 		Frames: frames{a.fc, a.saml}, Redirects: redirect.Policy{AllowedDomains: cfg.Redirects.AllowedDomains},
-		Steps: a.store, DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
+		Steps: a.store, Changes: a.store.Changes(), DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
 		Logger: o.Logger.With("component", "web"), Now: o.Now,
 		Issuer: cfg.Issuer, Sessions: sessionDirectory{a.store, dir}, Hints: newHintVerifier(ctx, cfg, a.keys),
 		Clients: clientsOf(cfg), ChooseScope: cfg.Logout.ChooseScope, AdminToken: cfg.Admin.Token,
