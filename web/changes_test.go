@@ -119,3 +119,44 @@ func TestEventsStreamWakesOnChange(t *testing.T) {
 		t.Fatalf("%d subscriptions left after the stream ended", n)
 	}
 }
+
+// TestConfirmIsAnExplicitStep: reading the page, its events and its status
+// never confirms the local session; POST /logout/{id}/confirm does, once,
+// only from the bound browser, and the no-JavaScript form is sent back to
+// the page.
+func TestConfirmIsAnExplicitStep(t *testing.T) {
+	e := newEnv(t)
+	c := e.browser(t, "s")
+	get(t, c, e.srv.URL+"/logout")
+	id := e.logouts.reqs[0].LogoutID
+	done := LogoutView{ID: id, Status: events.CompletedPartial, Participants: []ParticipantView{{RPID: "signoff", Name: "This sign-in service", Outcome: "pending"}}}
+	e.status.set(id, done)
+	for _, u := range []string{"/logout/" + id, "/logout/" + id + "/events", "/api/logouts/" + id} {
+		if resp, _ := get(t, c, e.srv.URL+u); resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", u, resp.StatusCode)
+		}
+	}
+	if n := len(e.local.confirmed); n != 0 {
+		t.Fatalf("GETs confirmed the local session %d times", n)
+	}
+	stranger := e.browser(t, "")
+	resp, err := stranger.Post(e.srv.URL+"/logout/"+id+"/confirm", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || len(e.local.confirmed) != 0 {
+		t.Fatalf("another browser's confirmation: %d, %d confirmations", resp.StatusCode, len(e.local.confirmed))
+	}
+	resp, err = c.PostForm(e.srv.URL+"/logout/"+id+"/confirm", map[string][]string{"page": {"1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/logout/"+id {
+		t.Fatalf("form confirmation: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if len(e.local.confirmed) != 1 || e.local.confirmed[0] != id {
+		t.Fatalf("confirmations %v, want [%s]", e.local.confirmed, id)
+	}
+}

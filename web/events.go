@@ -58,7 +58,6 @@ func (b *browser) events(w http.ResponseWriter, r *http.Request) {
 	for {
 		v, found, err := b.Status.Logout(ctx, id)
 		if err == nil && found {
-			b.confirmLocal(r, v)
 			st := streamState{LogoutView: pageView(v, b.LocalRPID)}
 			if v.Status != "running" {
 				st.Outcome = v.Status

@@ -200,6 +200,7 @@ func (b *browser) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+b.base+"/logout/{id}", b.page)
 	mux.HandleFunc("GET "+b.base+"/logout/{id}/events", b.events)
 	mux.HandleFunc("POST "+b.base+"/logout/{id}/ack", b.ack)
+	mux.HandleFunc("POST "+b.base+"/logout/{id}/confirm", b.confirm)
 	mux.HandleFunc("GET "+b.base+"/api/logouts/{id}", b.status)
 	mux.HandleFunc("POST "+b.base+"/logout/choose", b.choose)
 	mux.HandleFunc("POST "+b.base+"/api/admin/logout", b.adminLogout)

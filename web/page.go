@@ -137,12 +137,13 @@ func (b *browser) view(w http.ResponseWriter, r *http.Request) (LogoutView, bool
 		// Published but not yet picked up by the coordinator.
 		v = LogoutView{ID: id, Status: "running"}
 	}
-	b.confirmLocal(r, v)
 	return v, true
 }
 
 // confirmLocal reports the local-session participant once the browser has
-// come back: the cookie adapter checks that the cookie is gone.
+// come back: the cookie adapter checks that the cookie is gone. Only the
+// explicit step (POST /logout/{id}/confirm) calls it; reading a page
+// changes nothing.
 func (b *browser) confirmLocal(r *http.Request, v LogoutView) {
 	for _, p := range v.Participants {
 		if p.RPID == b.LocalRPID && p.Outcome == "pending" {
@@ -223,7 +224,6 @@ func (b *browser) awaitSaga(r *http.Request, v LogoutView) LogoutView {
 		// Read after subscribing: a commit between view's read and Watch
 		// is not missed.
 		if nv, found, err := b.Status.Logout(ctx, v.ID); err == nil && found {
-			b.confirmLocal(r, nv)
 			return nv
 		}
 		if !b.awaitChange(ctx, changed) {
@@ -238,14 +238,18 @@ type pageData struct {
 	// application" while the logout runs.
 	Progress                   string
 	Running, Complete, Refresh bool
-	Participants               []participantRow
-	Frames                     []Frame
-	Hop                        *Frame
-	FrameTimeoutMS             int64
-	Nonce                      string
-	CSS                        template.CSS
-	JS                         template.JS
-	LabelsJSON                 map[string]string
+	// ConfirmLocal: the local-session participant is pending, so the page
+	// takes the explicit step that confirms it (its script, or the
+	// button without JavaScript).
+	ConfirmLocal   bool
+	Participants   []participantRow
+	Frames         []Frame
+	Hop            *Frame
+	FrameTimeoutMS int64
+	Nonce          string
+	CSS            template.CSS
+	JS             template.JS
+	LabelsJSON     map[string]string
 }
 
 type participantRow struct {
@@ -271,6 +275,7 @@ func (b *browser) pageData(v LogoutView) pageData {
 	for _, p := range v.Participants {
 		row := participantRow{RPID: p.RPID, Name: p.Name, Outcome: p.Outcome, Label: labels[p.Outcome]}
 		row.ShownDetail = reason(p, b.LocalRPID)
+		d.ConfirmLocal = d.ConfirmLocal || (p.RPID == b.LocalRPID && p.Outcome == "pending")
 		d.Participants = append(d.Participants, row)
 	}
 	return d
