@@ -47,6 +47,7 @@ func TestBrowserLogoutOverHTTP(t *testing.T) {
 		t.Fatalf("after /logout: %d at %s", resp.StatusCode, resp.Request.URL)
 	}
 	id := strings.TrimPrefix(resp.Request.URL.Path, "/logout/")
+	confirmLocal(t, browser, base, id)
 	if !strings.Contains(string(body), "Signing you out") {
 		t.Errorf("progress page: %s", body)
 	}
