@@ -17,9 +17,9 @@ import (
 
 // TestBrowserLogoutOverHTTP follows a browser sign-out with a plain HTTP
 // client through the real wiring: /logout starts a saga with the local
-// session participant, the back-channel RP gets its token, the browser's
-// return without the session cookie confirms the local participant, and
-// the status API reports the saga complete.
+// session participant, the back-channel RP gets its token, the page's
+// explicit confirmation step (sent without the session cookie) confirms the
+// local participant, and the status API reports the saga complete.
 func TestBrowserLogoutOverHTTP(t *testing.T) {
 	rp := newTestRP(t, "wiki", "ES256")
 	cfg := testConfig(t, 10*time.Second, rp)
