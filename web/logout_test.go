@@ -140,15 +140,24 @@ type env struct {
 	status  *fakeStatus
 	local   *fakeLocal
 	frames  *fakeFrames
+	changes *watchedHub
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{logouts: &fakeLogouts{}, status: &fakeStatus{views: map[string][]LogoutView{}, reads: map[string]int{}}, local: &fakeLocal{}, frames: &fakeFrames{}}
+	return newEnvRecheck(t, 5*time.Millisecond)
+}
+
+// newEnvRecheck is newEnv with the safety re-read of waits every recheck:
+// the fake status advances one state per read, so the default env re-reads
+// often; tests of change notification pass a recheck longer than any test.
+func newEnvRecheck(t *testing.T, recheck time.Duration) *env {
+	e := &env{logouts: &fakeLogouts{}, status: &fakeStatus{views: map[string][]LogoutView{}, reads: map[string]int{}}, local: &fakeLocal{}, frames: &fakeFrames{},
+		changes: &watchedHub{watched: make(chan string, 16)}}
 	h, err := New(Config{Keys: keys(`{"keys":[]}`), Browser: &Browser{
 		PublicURL: "https://auth.example.com", Secret: []byte(strings.Repeat("k", 32)),
 		Logouts: e.logouts, Status: e.status, Local: e.local, Frames: e.frames, Steps: &fakeSteps{at: map[string]time.Time{}},
 		Redirects: redirect.Policy{AllowedDomains: []string{"example.com"}}, DefaultRedirect: "https://example.com/home",
-		LocalRPID: "signoff", Poll: 5 * time.Millisecond,
+		LocalRPID: "signoff", Recheck: recheck, Changes: e.changes,
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -368,8 +377,24 @@ func TestPageHeadersAndConfirmation(t *testing.T) {
 	if m2 := regexp.MustCompile(`nonce="([^"]+)"`).FindStringSubmatch(body2); m2 == nil || m2[1] == m[1] {
 		t.Error("the nonce is not fresh per response")
 	}
+	if len(e.local.confirmed) != 0 {
+		t.Errorf("local session confirmed %d times by two page loads (GET), want never", len(e.local.confirmed))
+	}
+	if !strings.Contains(body, `data-confirm="1"`) || !strings.Contains(body, `action="/logout/`+id+`/confirm"`) {
+		t.Errorf("the page of a pending local session takes no explicit confirmation step:\n%s", body)
+	}
+	for range 2 {
+		resp, err := c.Post(e.srv.URL+"/logout/"+id+"/confirm", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("confirm: status %d, want 204", resp.StatusCode)
+		}
+	}
 	if len(e.local.confirmed) != 1 {
-		t.Errorf("local session confirmed %d times over two page loads, want once", len(e.local.confirmed))
+		t.Errorf("local session confirmed %d times over two confirmation steps, want once", len(e.local.confirmed))
 	}
 
 	e.status.set(id, LogoutView{ID: id, Status: "partial", ReturnTo: "https://app.example.com/bye", Participants: []ParticipantView{

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/adapters/saml/message"
+	"github.com/signoff/signoff/coordinator/watch"
 	"github.com/signoff/signoff/events"
 )
 
@@ -259,8 +260,10 @@ func (r *results) none(t testing.TB, wait time.Duration) {
 	}
 }
 
-// fakeSagas is an in-memory Sagas.
+// fakeSagas is an in-memory Sagas that notifies its Changes on each
+// change, as the store does after a commit.
 type fakeSagas struct {
+	watch.Hub
 	mu sync.Mutex
 	m  map[string]Logout
 }
@@ -288,6 +291,7 @@ func (f *fakeSagas) apply(r events.Result) {
 	}
 	l.Participants = ps
 	f.m[r.LogoutID] = l
+	f.Notify(r.LogoutID)
 }
 
 func (f *fakeSagas) put(l Logout) {
@@ -297,6 +301,7 @@ func (f *fakeSagas) put(l Logout) {
 		f.m = map[string]Logout{}
 	}
 	f.m[l.ID] = l
+	f.Notify(l.ID)
 }
 
 // fakeSessions is an in-memory Sessions.
@@ -372,7 +377,7 @@ func newEnv(t testing.TB, sps []SP, mutate ...func(*Config)) *env {
 	e.res.sagas = e.sagas
 	cfg := Config{
 		EntityID: idpEntityID, PublicURL: idpEntityID, Signer: func() (*message.Signer, error) { return e.idp, nil },
-		SPs: sps, Publisher: e.res, Sagas: e.sagas, Logouts: e.starter, Browser: e.binder,
+		SPs: sps, Publisher: e.res, Sagas: e.sagas, Changes: e.sagas, Logouts: e.starter, Browser: e.binder,
 		Sessions: sessionsFunc(func() fakeSessions { return e.sessions }),
 		Secret:   []byte("0123456789abcdef0123456789abcdef"), AttemptTimeout: time.Second, LogoutDeadline: 2 * time.Second,
 	}

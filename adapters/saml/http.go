@@ -187,20 +187,22 @@ func (a *Adapter) markSettled(logoutID, rpID string) {
 }
 
 // awaitSettled waits until participant rpID of logoutID is no longer
-// pending, or max passes.
+// pending, or max passes; it wakes on the saga's change notification.
 func (a *Adapter) awaitSettled(ctx context.Context, logoutID, rpID string, max time.Duration) {
 	if a.cfg.Sagas == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, max)
 	defer cancel()
+	changed, stop := a.cfg.Changes.Watch(logoutID)
+	defer stop()
 	for {
 		if l, found, err := a.cfg.Sagas.Logout(ctx, logoutID); err == nil && found {
 			if p, ok := l.participant(rpID); !ok || p.Outcome != OutcomePending || l.Status != StatusRunning {
 				return
 			}
 		}
-		if !delivery.Sleep(ctx, 25*time.Millisecond) {
+		if !a.awaitChange(ctx, changed, max) {
 			return
 		}
 	}
@@ -328,9 +330,12 @@ func sessionOrSubject(ss []Session) (sessionID, subject string) {
 
 // awaitEnd waits until logout id has ended (at most until its deadline plus
 // 10 s, or LogoutDeadline plus 10 s while it is not readable yet) and
-// reports whether any participant other than rpID did not confirm.
+// reports whether any participant other than rpID did not confirm. It
+// wakes on the saga's change notification.
 func (a *Adapter) awaitEnd(ctx context.Context, id, rpID string) (partial bool) {
 	limit := a.now().Add(a.cfg.LogoutDeadline + 10*time.Second)
+	changed, stop := a.cfg.Changes.Watch(id)
+	defer stop()
 	for {
 		l, found, err := a.cfg.Sagas.Logout(ctx, id)
 		if err == nil && found {
@@ -346,7 +351,8 @@ func (a *Adapter) awaitEnd(ctx context.Context, id, rpID string) (partial bool) 
 				limit = l.Deadline.Add(10 * time.Second)
 			}
 		}
-		if a.now().After(limit) || !delivery.Sleep(ctx, 50*time.Millisecond) {
+		left := limit.Sub(a.now())
+		if left < 0 || !a.awaitChange(ctx, changed, left) {
 			return true
 		}
 	}

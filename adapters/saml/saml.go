@@ -177,7 +177,13 @@ type Config struct {
 	Publisher ResultPublisher
 	// Sagas, Logouts, Sessions and Browser serve the browser frames and
 	// SP-initiated logout.
-	Sagas    Sagas
+	Sagas Sagas
+	// Changes wakes the waits for a saga when it changes; nil: they see
+	// changes only at Recheck.
+	Changes Changes
+	// Recheck is how often a wait reads the saga without a change
+	// notification (default DefaultRecheck).
+	Recheck  time.Duration
 	Logouts  LogoutStarter
 	Sessions Sessions
 	Browser  Browser
@@ -298,6 +304,12 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Changes == nil {
+		cfg.Changes = noChanges{}
+	}
+	if cfg.Recheck <= 0 {
+		cfg.Recheck = DefaultRecheck
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

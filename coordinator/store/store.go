@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signoff/signoff/coordinator/watch"
+
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -100,7 +102,17 @@ type Store struct {
 	// OnOutbox, when set before the first Update, is called after every
 	// commit that added outbox rows (the relay uses it as a wake-up).
 	OnOutbox func()
+
+	// changes is told the logout ids of every committed saga change
+	// (Changes).
+	changes watch.Hub
 }
+
+// Changes is the hub that is notified, after each commit, of the logouts
+// whose saga (status or a participant's outcome) the commit changed: the
+// logout page and the SAML endpoints wait on it instead of polling. A
+// rolled-back change notifies nobody.
+func (s *Store) Changes() *watch.Hub { return &s.changes }
 
 type op struct {
 	ctx  context.Context

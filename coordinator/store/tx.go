@@ -60,6 +60,11 @@ type Tx struct {
 // event is applied again after a rollback.
 func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
+// sagaChanged notifies the watchers of logoutID once the change commits.
+func (t *Tx) sagaChanged(logoutID string) {
+	t.AfterCommit(func() { t.s.changes.Notify(logoutID) })
+}
+
 func (t *Tx) stmt(name string) *sql.Stmt { return t.tx.StmtContext(t.ctx, t.s.stmts[name]) }
 
 // JoinSession records that a session is signed in to an RP (session.joined).
@@ -159,6 +164,7 @@ func (t *Tx) SagaWithoutSessions(logoutID string) (saga.Saga, bool, error) {
 // SaveProgress stores what changed between prev and next, two states of the
 // same saga: its status and the participants whose outcome changed.
 func (t *Tx) SaveProgress(prev, next saga.Saga) error {
+	changed := prev.Status != next.Status
 	if prev.Status != next.Status {
 		if _, err := t.stmt("updateSagaStatus").Exec(next.Status, nullNanos(next.FinishedAt), next.LogoutID); err != nil {
 			return fmt.Errorf("store: update saga %s: %w", next.LogoutID, err)
@@ -168,9 +174,13 @@ func (t *Tx) SaveProgress(prev, next saga.Saga) error {
 		if i < len(prev.Participants) && prev.Participants[i].State == p.State {
 			continue
 		}
+		changed = true
 		if _, err := t.stmt("updateParticipant").Exec(p.State, p.Detail, p.Attempts, nullNanos(p.FinishedAt), next.LogoutID, p.RPID); err != nil {
 			return fmt.Errorf("store: update participant %s of %s: %w", p.RPID, next.LogoutID, err)
 		}
+	}
+	if changed {
+		t.sagaChanged(next.LogoutID)
 	}
 	return nil
 }
@@ -192,6 +202,7 @@ func (t *Tx) SaveSaga(s saga.Saga) error {
 			return fmt.Errorf("store: save participant %s of %s: %w", p.RPID, s.LogoutID, err)
 		}
 	}
+	t.sagaChanged(s.LogoutID)
 	return nil
 }
 

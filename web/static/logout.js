@@ -1,6 +1,8 @@
 // signoff logout page: follows the saga over server-sent events, drives the
-// front-channel iframes and reports their acknowledgements. Without
-// JavaScript the page refreshes itself and shows what the server knows.
+// front-channel iframes, reports their acknowledgements and confirms the
+// local session (POST …/confirm). Without JavaScript the page refreshes
+// itself and shows what the server knows, and a button confirms the local
+// session.
 (function () {
   "use strict";
   var main = document.querySelector("main[data-logout]");
@@ -15,6 +17,15 @@
       method: "POST", credentials: "same-origin", keepalive: true,
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ rp_id: rp, token: token, status: status, detail: detail || "" })
+    }).catch(function () {});
+  }
+
+  // The local session: confirming it is an explicit step (a POST from this
+  // browser, which no longer sends the session cookie), never a side
+  // effect of reading the page. keepalive: a hop may leave the page at once.
+  if (main.getAttribute("data-confirm") === "1") {
+    fetch(base + "/logout/" + encodeURIComponent(id) + "/confirm", {
+      method: "POST", credentials: "same-origin", keepalive: true
     }).catch(function () {});
   }
 

@@ -286,7 +286,7 @@ func (a *App) serve(ctx, runCtx context.Context, o Options, dir dirMap, secret [
 	browserCfg := &web.Browser{
 		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{a.store, dir}, Local: local,
 		Frames: frames(capable[BrowserStep](a.adapters)), Redirects: redirect.Policy{AllowedDomains: cfg.Redirects.AllowedDomains},
-		Steps: a.store, DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
+		Steps: a.store, Changes: a.store.Changes(), DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
 		Logger: o.Logger.With("component", "web"), Now: o.Now,
 		Issuer: cfg.Issuer, Sessions: sessionDirectory{a.store, dir}, Hints: newHintVerifier(ctx, cfg, a.keys),
 		Clients: clientsOf(cfg), ChooseScope: cfg.Logout.ChooseScope, AdminToken: cfg.Admin.Token,

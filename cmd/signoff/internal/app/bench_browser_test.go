@@ -82,6 +82,20 @@ func benchBrowserPath(b *testing.B, alg string) {
 				if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.Path, "/logout/") {
 					failures.Add(1)
 					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d at %s", resp.StatusCode, resp.Request.URL.Path))
+					continue
+				}
+				// The page's explicit step that confirms the local session
+				// (its script posts it; reading the page confirms nothing).
+				resp, err = c.Post(base+resp.Request.URL.Path+"/confirm", "", nil)
+				if err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusNoContent {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("confirm: %d", resp.StatusCode))
 				}
 			}
 		})

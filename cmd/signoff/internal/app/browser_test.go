@@ -18,9 +18,9 @@ import (
 
 // TestBrowserLogoutOverHTTP follows a browser sign-out with a plain HTTP
 // client through the real wiring: /logout starts a saga with the local
-// session participant, the back-channel RP gets its token, the browser's
-// return without the session cookie confirms the local participant, and
-// the status API reports the saga complete.
+// session participant, the back-channel RP gets its token, the page's
+// explicit confirmation step (sent without the session cookie) confirms the
+// local participant, and the status API reports the saga complete.
 func TestBrowserLogoutOverHTTP(t *testing.T) {
 	rp := newTestRP(t, "wiki", "ES256")
 	cfg := testConfig(t, 10*time.Second, rp)
@@ -48,6 +48,7 @@ func TestBrowserLogoutOverHTTP(t *testing.T) {
 		t.Fatalf("after /logout: %d at %s", resp.StatusCode, resp.Request.URL)
 	}
 	id := strings.TrimPrefix(resp.Request.URL.Path, "/logout/")
+	confirmLocal(t, browser, base, id)
 	if !strings.Contains(string(body), "Signing you out") {
 		t.Errorf("progress page: %s", body)
 	}

@@ -503,6 +503,7 @@ func TestSAMLSPInitiatedRedirect(t *testing.T) {
 		t.Fatalf("after /saml/slo: %d at %s", resp.StatusCode, resp.Request.URL)
 	}
 	id := strings.TrimPrefix(resp.Request.URL.Path, "/logout/")
+	confirmLocal(t, browser, base, id)
 	status, outcomes := waitEnded(t, browser, base, id)
 	if status != events.CompletedComplete || outcomes["hr"] != events.OutcomeSucceeded || outcomes["notes"] != events.OutcomeSucceeded || outcomes["signoff"] != events.OutcomeSucceeded {
 		t.Fatalf("logout %s: %s %v", id, status, outcomes)
@@ -551,6 +552,7 @@ func TestSAMLRedirectChainOverHTTP(t *testing.T) {
 		t.Fatalf("/logout ended at %s", resp.Request.URL)
 	}
 	id := strings.TrimPrefix(resp.Request.URL.Path, "/logout/")
+	confirmLocal(t, browser, base, id)
 	m := hopHref.FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("no hop to the SP on the page:\n%s", page)

@@ -433,6 +433,7 @@ func TestFanoutBrowserSAML(t *testing.T) {
 		t.Fatalf("/logout ended at %s", resp.Request.URL)
 	}
 	id := strings.TrimPrefix(resp.Request.URL.Path, "/logout/")
+	confirmLocal(t, browser, base, id)
 	m := hopHref.FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("no hop to the fan-out SP on the page:\n%s", page)

@@ -676,6 +676,22 @@ func TestSignOutWithoutJavaScript(t *testing.T) {
 		t.Errorf("the <noscript> iframe loads %q, want Wiki's front-channel logout", src.Value)
 	}
 
+	// Confirming the local session is an explicit step, the page's Confirm
+	// button (a form POST); reading the page confirms nothing. A click may
+	// meet a page being replaced by its refresh: click until the row says
+	// so (the step is taken once).
+	confirmCtx, cancelConfirm := context.WithTimeout(ctx, 20*time.Second)
+	defer cancelConfirm()
+	waitUntil(t, confirmCtx, "the local session confirmed by the Confirm button", func() bool {
+		rctx, cancel := context.WithTimeout(confirmCtx, 2*time.Second)
+		defer cancel()
+		if state, err := chromedp.Run(rctx, chromedp.Text(chromedp.CSS("#p-signoff .state"))); err == nil && strings.TrimSpace(state) == "Signed out" {
+			return true
+		}
+		chromedp.Run(rctx, chromedp.Click(chromedp.CSS(`form[action$="/confirm"] button`)))
+		return false
+	})
+
 	// The page refreshes itself (<noscript><meta http-equiv=refresh>) until
 	// the saga ends; each read may meet a page being replaced.
 	pollCtx, cancel := context.WithTimeout(ctx, 20*time.Second)

@@ -150,6 +150,7 @@ func TestSAMLDemoOverHTTP(t *testing.T) {
 		t.Fatalf("Payroll's Sign out ended at %s", resp.Request.URL)
 	}
 	id = strings.TrimPrefix(resp.Request.URL.Path, "/logout/")
+	b.confirmLocal(u.Signoff, id)
 	status, outcomes = b.waitLogout(u, id)
 	if outcomes["payroll"] != "succeeded" || outcomes["signoff"] != "succeeded" || outcomes["notes"] != "succeeded" {
 		t.Errorf("SP-initiated logout %s: %s %v", id, status, outcomes)
