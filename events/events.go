@@ -69,6 +69,15 @@ const (
 	CompletedPartial  = "partial"
 )
 
+// StatusRunning is the status of a logout that has not completed, as the
+// status API (GET /api/logouts/{id}) shows it beside CompletedComplete and
+// CompletedPartial.
+const StatusRunning = "running"
+
+// OutcomePending is the outcome of a participant that has not reported
+// yet, as the status API shows it beside the result outcomes.
+const OutcomePending = "pending"
+
 // OIDCSession is what an OpenID Connect RP knows of a session.
 type OIDCSession struct {
 	// SID is the sid claim the RP received in its ID Token

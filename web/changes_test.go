@@ -56,7 +56,7 @@ func TestPageWakesOnTheSagaCommit(t *testing.T) {
 	if w := <-e.changes.watched; w != id {
 		t.Fatalf("the page watches %q, want %q", w, id)
 	}
-	e.status.set(id, LogoutView{ID: id, Status: "running", Participants: []ParticipantView{{RPID: "chat", Name: "Chat", Outcome: "pending"}}})
+	e.status.set(id, LogoutView{ID: id, Status: events.StatusRunning, Participants: []ParticipantView{{RPID: "chat", Name: "Chat", Outcome: events.OutcomePending}}})
 	e.changes.Notify(id)
 	p := <-got
 	if p.err != nil {
@@ -78,7 +78,7 @@ func TestEventsStreamWakesOnChange(t *testing.T) {
 	c := e.browser(t, "s")
 	get(t, c, e.srv.URL+"/logout")
 	id := e.logouts.reqs[0].LogoutID
-	e.status.set(id, LogoutView{ID: id, Status: "running", Participants: []ParticipantView{{RPID: "chat", Name: "Chat", Outcome: "pending"}}})
+	e.status.set(id, LogoutView{ID: id, Status: events.StatusRunning, Participants: []ParticipantView{{RPID: "chat", Name: "Chat", Outcome: events.OutcomePending}}})
 	resp, err := c.Get(e.srv.URL + "/logout/" + id + "/events")
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func TestEventsStreamWakesOnChange(t *testing.T) {
 		t.Fatalf("the stream ended: %v", sc.Err())
 		return streamState{}
 	}
-	if s := next(); s.Status != "running" {
+	if s := next(); s.Status != events.StatusRunning {
 		t.Fatalf("first state %+v", s)
 	}
 	if e.changes.Len() != 1 {
@@ -129,7 +129,7 @@ func TestConfirmIsAnExplicitStep(t *testing.T) {
 	c := e.browser(t, "s")
 	get(t, c, e.srv.URL+"/logout")
 	id := e.logouts.reqs[0].LogoutID
-	done := LogoutView{ID: id, Status: events.CompletedPartial, Participants: []ParticipantView{{RPID: "signoff", Name: "This sign-in service", Outcome: "pending"}}}
+	done := LogoutView{ID: id, Status: events.CompletedPartial, Participants: []ParticipantView{{RPID: "signoff", Name: "This sign-in service", Outcome: events.OutcomePending}}}
 	e.status.set(id, done)
 	for _, u := range []string{"/logout/" + id, "/logout/" + id + "/events", "/api/logouts/" + id} {
 		if resp, _ := get(t, c, e.srv.URL+u); resp.StatusCode != http.StatusOK {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/signoff/signoff/events"
 )
 
 // streamState is one server-sent event of /logout/{id}/events.
@@ -59,7 +61,7 @@ func (b *browser) events(w http.ResponseWriter, r *http.Request) {
 		v, found, err := b.Status.Logout(ctx, id)
 		if err == nil && found {
 			st := streamState{LogoutView: pageView(v, b.LocalRPID)}
-			if v.Status != "running" {
+			if v.Status != events.StatusRunning {
 				st.Outcome = v.Status
 				st.Title, st.Summary = headline(v, b.LocalRPID)
 			}
@@ -69,7 +71,7 @@ func (b *browser) events(w http.ResponseWriter, r *http.Request) {
 				fl.Flush()
 				last = data
 			}
-			if v.Status != "running" {
+			if v.Status != events.StatusRunning {
 				return
 			}
 		}

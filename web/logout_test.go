@@ -238,7 +238,7 @@ func TestLogoutStartsSagaAndBindsBrowser(t *testing.T) {
 	}
 	// The bound browser sees its page; another browser, and a forged
 	// binding, get 404.
-	e.status.set(req.LogoutID, LogoutView{ID: req.LogoutID, Status: "running", Participants: []ParticipantView{{RPID: "wiki", Name: "Wiki", Outcome: "pending"}}})
+	e.status.set(req.LogoutID, LogoutView{ID: req.LogoutID, Status: events.StatusRunning, Participants: []ParticipantView{{RPID: "wiki", Name: "Wiki", Outcome: events.OutcomePending}}})
 	if resp, body := get(t, c, e.srv.URL+"/logout/"+req.LogoutID); resp.StatusCode != 200 || !strings.Contains(body, "Wiki") {
 		t.Errorf("owner: %d %q", resp.StatusCode, body)
 	}
@@ -347,9 +347,9 @@ func TestPageHeadersAndConfirmation(t *testing.T) {
 	c := e.browser(t, "s")
 	get(t, c, e.srv.URL+"/logout")
 	id := e.logouts.reqs[0].LogoutID
-	e.status.set(id, LogoutView{ID: id, Status: "running", Participants: []ParticipantView{
-		{RPID: "signoff", Name: "This sign-in service", Outcome: "pending"},
-		{RPID: "wiki", Name: "Wiki", Adapter: "frontchannel", Outcome: "pending", SID: "w1"},
+	e.status.set(id, LogoutView{ID: id, Status: events.StatusRunning, Participants: []ParticipantView{
+		{RPID: "signoff", Name: "This sign-in service", Outcome: events.OutcomePending},
+		{RPID: "wiki", Name: "Wiki", Adapter: "frontchannel", Outcome: events.OutcomePending, SID: "w1"},
 	}})
 	resp, body := get(t, c, e.srv.URL+"/logout/"+id)
 	csp := resp.Header.Get("Content-Security-Policy")
@@ -422,7 +422,7 @@ func TestEventsStreamUntilTheEnd(t *testing.T) {
 	c := e.browser(t, "s")
 	get(t, c, e.srv.URL+"/logout")
 	id := e.logouts.reqs[0].LogoutID
-	running := LogoutView{ID: id, Status: "running", Participants: []ParticipantView{{RPID: "chat", Name: "Chat", Outcome: "pending"}}}
+	running := LogoutView{ID: id, Status: events.StatusRunning, Participants: []ParticipantView{{RPID: "chat", Name: "Chat", Outcome: events.OutcomePending}}}
 	done := LogoutView{ID: id, Status: "partial", Participants: []ParticipantView{{RPID: "chat", Name: "Chat", Outcome: events.OutcomeFailed, Detail: "HTTP 400"}}}
 	e.status.set(id, running, running, running, done)
 	resp, err := c.Get(e.srv.URL + "/logout/" + id + "/events")
@@ -489,9 +489,9 @@ func TestRedirectChainHopIssuedOnce(t *testing.T) {
 	c := e.browser(t, "s")
 	get(t, c, e.srv.URL+"/logout")
 	id := e.logouts.reqs[0].LogoutID
-	e.status.set(id, LogoutView{ID: id, Status: "running", Participants: []ParticipantView{
-		{RPID: "wiki", Name: "Wiki", Outcome: "pending", SID: "w"},
-		{RPID: "payroll", Name: "Payroll", Outcome: "pending"},
+	e.status.set(id, LogoutView{ID: id, Status: events.StatusRunning, Participants: []ParticipantView{
+		{RPID: "wiki", Name: "Wiki", Outcome: events.OutcomePending, SID: "w"},
+		{RPID: "payroll", Name: "Payroll", Outcome: events.OutcomePending},
 	}})
 	_, body := get(t, c, e.srv.URL+"/logout/"+id)
 	if !strings.Contains(body, `id="hop"`) || !strings.Contains(body, `data-href="https://payroll.example.com/slo?SAMLRequest=x"`) {

@@ -135,7 +135,7 @@ func (b *browser) view(w http.ResponseWriter, r *http.Request) (LogoutView, bool
 	}
 	if !found {
 		// Published but not yet picked up by the coordinator.
-		v = LogoutView{ID: id, Status: "running"}
+		v = LogoutView{ID: id, Status: events.StatusRunning}
 	}
 	return v, true
 }
@@ -146,7 +146,7 @@ func (b *browser) view(w http.ResponseWriter, r *http.Request) (LogoutView, bool
 // changes nothing.
 func (b *browser) confirmLocal(r *http.Request, v LogoutView) {
 	for _, p := range v.Participants {
-		if p.RPID == b.LocalRPID && p.Outcome == "pending" {
+		if p.RPID == b.LocalRPID && p.Outcome == events.OutcomePending {
 			claimed, err := b.Steps.ClaimStep(r.Context(), v.ID, p.RPID, b.Now(), 0)
 			if err != nil {
 				b.Logger.Warn("recording the local session confirmation", "logout_id", v.ID, "err", err)
@@ -174,7 +174,7 @@ func (b *browser) page(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if v.Status == "running" && len(v.Participants) == 0 {
+	if v.Status == events.StatusRunning && len(v.Participants) == 0 {
 		v = b.awaitSaga(r, v)
 	}
 	d := b.pageData(v)
@@ -182,7 +182,7 @@ func (b *browser) page(w http.ResponseWriter, r *http.Request) {
 		d.RefusedRedirect = "it is not an https address on an allowed domain"
 	}
 	for _, p := range v.Participants {
-		if p.Outcome != "pending" || b.Frames == nil {
+		if p.Outcome != events.OutcomePending || b.Frames == nil {
 			continue
 		}
 		f, ok := b.Frames.Frame(v.ID, p.RPID, p.SID)
@@ -257,7 +257,7 @@ type participantRow struct {
 }
 
 var labels = map[string]string{
-	"pending":                 "Signing out…",
+	events.OutcomePending:     "Signing out…",
 	events.OutcomeSucceeded:   "Signed out",
 	events.OutcomeFailed:      "Not confirmed",
 	events.OutcomeTimedOut:    "Not confirmed",
@@ -265,7 +265,7 @@ var labels = map[string]string{
 }
 
 func (b *browser) pageData(v LogoutView) pageData {
-	d := pageData{ID: v.ID, Base: b.base, Status: v.Status, Running: v.Status == "running", Refresh: v.Status == "running"}
+	d := pageData{ID: v.ID, Base: b.base, Status: v.Status, Running: v.Status == events.StatusRunning, Refresh: v.Status == events.StatusRunning}
 	d.Title, d.Summary = headline(v, b.LocalRPID)
 	if d.Running && v.Scope == events.ScopeInitiatorOnly && len(v.Participants) > 0 {
 		d.Progress = "Signing you out of " + v.Participants[0].Name + " only. This takes a few seconds; please keep this page open."
@@ -275,7 +275,7 @@ func (b *browser) pageData(v LogoutView) pageData {
 	for _, p := range v.Participants {
 		row := participantRow{RPID: p.RPID, Name: p.Name, Outcome: p.Outcome, Label: labels[p.Outcome]}
 		row.ShownDetail = reason(p, b.LocalRPID)
-		d.ConfirmLocal = d.ConfirmLocal || (p.RPID == b.LocalRPID && p.Outcome == "pending")
+		d.ConfirmLocal = d.ConfirmLocal || (p.RPID == b.LocalRPID && p.Outcome == events.OutcomePending)
 		d.Participants = append(d.Participants, row)
 	}
 	return d

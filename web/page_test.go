@@ -77,7 +77,7 @@ func TestThisAppOnlyHeadline(t *testing.T) {
 		{"not confirmed", LogoutView{Status: "partial", Scope: events.ScopeInitiatorOnly, StillSignedIn: []string{"Chat"},
 			Participants: []ParticipantView{{RPID: "notes", Name: "Notes", Outcome: events.OutcomeTimedOut}}},
 			"Sign-out of Notes not confirmed", "Notes did not confirm the sign-out. You are still signed in to Chat."},
-		{"running", LogoutView{Status: "running", Scope: events.ScopeInitiatorOnly, Participants: []ParticipantView{{RPID: "notes", Name: "Notes", Outcome: "pending"}}},
+		{events.StatusRunning, LogoutView{Status: events.StatusRunning, Scope: events.ScopeInitiatorOnly, Participants: []ParticipantView{{RPID: "notes", Name: "Notes", Outcome: events.OutcomePending}}},
 			"Signing you out of Notes…", ""},
 	}
 	for _, tt := range tests {

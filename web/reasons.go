@@ -26,7 +26,7 @@ func reason(p ParticipantView, localRPID string) string {
 	}
 	if p.RPID == localRPID && localRPID != "" {
 		switch p.Outcome {
-		case events.OutcomeSucceeded, "pending":
+		case events.OutcomeSucceeded, events.OutcomePending:
 			return ""
 		case events.OutcomeUnsupported:
 			return "This sign-in service could not end its own session in this browser."
@@ -35,7 +35,7 @@ func reason(p ParticipantView, localRPID string) string {
 		}
 	}
 	switch p.Outcome {
-	case events.OutcomeSucceeded, "pending":
+	case events.OutcomeSucceeded, events.OutcomePending:
 		return ""
 	case events.OutcomeUnsupported:
 		return name + " cannot be signed out from here."
@@ -75,7 +75,7 @@ func inSentence(p ParticipantView, localRPID string) string {
 // headline is the page title and the sentence that tells the user the
 // truth about the logout.
 func headline(v LogoutView, localRPID string) (title, summary string) {
-	if v.Status == "running" {
+	if v.Status == events.StatusRunning {
 		if v.Scope == events.ScopeInitiatorOnly && len(v.Participants) > 0 {
 			return "Signing you out of " + v.Participants[0].Name + "…", ""
 		}

@@ -102,13 +102,13 @@ type LogoutStarter interface {
 
 // Saga statuses of Logout.Status.
 const (
-	StatusRunning  = "running"
+	StatusRunning  = events.StatusRunning
 	StatusComplete = events.CompletedComplete
 	StatusPartial  = events.CompletedPartial
 )
 
 // OutcomePending is the outcome of a participant that has not reported.
-const OutcomePending = "pending"
+const OutcomePending = events.OutcomePending
 
 // Logout is what the coordinator's store knows of one logout.
 type Logout struct {

@@ -62,7 +62,7 @@ func adminLogout(ctx context.Context, base, token, session, subject, reason stri
 	for {
 		resp, b, err := call("GET", base+"/api/logouts/"+started.LogoutID, nil)
 		if err == nil && resp.StatusCode == http.StatusOK {
-			if err := json.Unmarshal(b, &view); err == nil && view.Status != "running" {
+			if err := json.Unmarshal(b, &view); err == nil && view.Status != events.StatusRunning {
 				break
 			}
 		} else if err == nil && resp.StatusCode != http.StatusNotFound {

@@ -20,13 +20,13 @@ import (
 
 // Status of a saga.
 const (
-	StatusRunning  = "running"
+	StatusRunning  = events.StatusRunning
 	StatusComplete = events.CompletedComplete
 	StatusPartial  = events.CompletedPartial
 )
 
 // StatePending is the state of a participant that has not reported yet.
-const StatePending = "pending"
+const StatePending = events.OutcomePending
 
 // LocalRPID is the rp_id of the participant "this sign-in service": the
 // IdP session cookie in the user's browser, ended by the cookie adapter in

@@ -69,7 +69,7 @@ func TestBrowserLogoutOverHTTP(t *testing.T) {
 		}
 		status.Participants = nil
 		json.NewDecoder(resp.Body).Decode(&status)
-		if status.Status == "running" {
+		if status.Status == events.StatusRunning {
 			return fmt.Errorf("still running: %+v", status)
 		}
 		return nil

@@ -129,7 +129,7 @@ func (e *esEnv) choose(b *http.Client, page, scope string) (status int, cont str
 	var body string
 	eventstest.EventuallyErr(e.t, 20*time.Second, func() error {
 		_, body = read(e.t)(b.Get(e.base + loc))
-		if strings.Contains(body, `data-status="running"`) {
+		if strings.Contains(body, `data-status="`+events.StatusRunning+`"`) {
 			return fmt.Errorf("still running")
 		}
 		return nil

@@ -646,7 +646,7 @@ func TestJoinFloodThenLogout(t *testing.T) {
 				}
 			}
 		}
-		if status.Status == "running" {
+		if status.Status == events.StatusRunning {
 			return fmt.Errorf("still running: %+v", status)
 		}
 		return nil

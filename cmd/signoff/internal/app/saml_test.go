@@ -463,7 +463,7 @@ func waitEnded(t *testing.T, c *http.Client, signoff, id string) (status string,
 		if err := json.Unmarshal([]byte(body), &v); err != nil {
 			return fmt.Errorf("status %q: %v", body, err)
 		}
-		if v.Status == "running" || v.Status == "" {
+		if v.Status == events.StatusRunning || v.Status == "" {
 			return fmt.Errorf("still %q", v.Status)
 		}
 		status, outcomes = v.Status, map[string]string{}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
 )
 
@@ -80,7 +81,7 @@ func (b *httpBrowser) waitLogout(u URLs, id string) (string, map[string]string) 
 			} `json:"participants"`
 		}
 		json.Unmarshal([]byte(body), &v)
-		if v.Status == "" || v.Status == "running" {
+		if v.Status == "" || v.Status == events.StatusRunning {
 			return fmt.Errorf("logout %s still %q: %s", id, v.Status, body)
 		}
 		status = v.Status

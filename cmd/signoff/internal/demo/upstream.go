@@ -306,7 +306,7 @@ var upstreamPage = template.Must(template.New("upstream").Parse(`<!doctype html>
 {{with .Logout}}
 <h2>Sign-out of the applications (logout {{.ID}})</h2>
 {{if .Running}}
-<p id="logout-result" role="status" data-outcome="running">signoff took the logout token (HTTP 200) and is signing you out of the applications…</p>
+<p id="logout-result" role="status" data-outcome="{{.Outcome}}">signoff took the logout token (HTTP 200) and is signing you out of the applications…</p>
 {{else}}
 <p id="logout-result" role="status" data-outcome="{{.Outcome}}">{{.Summary}}</p>
 <ul>{{range .Participants}}<li data-rp="{{.RPID}}" data-outcome="{{.Outcome}}"><strong>{{.Name}}</strong>: {{.Outcome}}{{if .Detail}} — {{.Detail}}{{end}}</li>{{end}}</ul>
@@ -334,7 +334,7 @@ func (u *upstreamOP) home(w http.ResponseWriter, r *http.Request) {
 		u.mu.Unlock()
 		if ours {
 			type row struct{ RPID, Name, Outcome, Detail string }
-			l := map[string]any{"ID": short(id), "Running": ev == nil}
+			l := map[string]any{"ID": short(id), "Running": ev == nil, "Outcome": events.StatusRunning}
 			if ev != nil {
 				var rows []row
 				for _, p := range ev.Participants {

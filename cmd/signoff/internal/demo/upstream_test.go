@@ -155,7 +155,7 @@ func TestUpstreamDemoOverHTTP(t *testing.T) {
 	defer wcancel()
 	waitUntil(t, wctx, "the outcome on Corp IdP's page", func() bool {
 		_, page = b.do(http.MethodGet, resp.Request.URL.String(), nil)
-		return !strings.Contains(page, `data-outcome="running"`)
+		return !strings.Contains(page, `data-outcome="`+events.StatusRunning+`"`)
 	})
 	for _, s := range []string{`data-outcome="partial"`, "You were signed out of Notes and Expenses; ", `data-rp="wiki" data-outcome="timed_out"`} {
 		if !strings.Contains(page, s) {
