@@ -236,12 +236,7 @@ func New(cfg Config) (*Adapter, error) {
 		}
 		rps[rp.ID] = rp
 	}
-	client := NewHTTPClient()
-	if cfg.Client != nil {
-		c := *cfg.Client
-		client = &c
-	}
-	client.CheckRedirect = delivery.NoRedirects
+	client := delivery.Client(cfg.Client)
 	ctx, stop := context.WithCancel(context.Background())
 	return &Adapter{
 		rps:            rps,

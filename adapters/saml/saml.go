@@ -339,12 +339,7 @@ func New(cfg Config) (*Adapter, error) {
 	a.sloURL, a.soapURL = base+"/saml/slo", base+"/saml/slo/soap"
 	a.postURL, a.returnURL = base+"/saml/post", base+"/saml/return"
 	a.replay = message.NewReplayCache(100_000, RequestLifetime+2*cfg.Skew, cfg.Now)
-	client := NewHTTPClient()
-	if cfg.Client != nil {
-		c := *cfg.Client
-		client = &c
-	}
-	client.CheckRedirect = delivery.NoRedirects
+	client := delivery.Client(cfg.Client)
 	a.client = client
 	a.runCtx, a.stop = context.WithCancel(context.Background())
 	return a, nil

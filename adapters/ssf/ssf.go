@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -284,12 +283,7 @@ func New(cfg Config) (*Adapter, error) {
 			return nil, fmt.Errorf("ssf: SETs are signed with RS256: %w", err)
 		}
 	}
-	client := newHTTPClient()
-	if cfg.Client != nil {
-		c := *cfg.Client
-		client = &c
-	}
-	client.CheckRedirect = delivery.NoRedirects
+	client := delivery.Client(cfg.Client)
 	ctx, stop := context.WithCancel(context.Background())
 	return &Adapter{
 		issuer: cfg.Issuer, publicURL: strings.TrimRight(cfg.PublicURL, "/"), rps: rps,
@@ -299,14 +293,6 @@ func New(cfg Config) (*Adapter, error) {
 		pool: delivery.NewPool(cfg.Concurrency), runCtx: ctx, stop: stop,
 		waiters: map[string]chan struct{}{}, ending: make(chan struct{}),
 	}, nil
-}
-
-func newHTTPClient() *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Client{Transport: &http.Transport{
-		Proxy: http.ProxyFromEnvironment, DialContext: dialer.DialContext, ForceAttemptHTTP2: true,
-		MaxIdleConns: 256, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 5 * time.Second,
-	}}
 }
 
 // Minter returns the adapter's SET minter.

@@ -48,3 +48,15 @@ func Unconfirmed(resp *http.Response, detail string) Attempt {
 		return Attempt{Verdict: Final, Detail: detail}
 	}
 }
+
+// Client is the HTTP client an adapter delivers with: a copy of c (a
+// test's or operator's client) or NewHTTPClient's when c is nil, never
+// following redirects either way.
+func Client(c *http.Client) *http.Client {
+	if c == nil {
+		return NewHTTPClient()
+	}
+	cp := *c
+	cp.CheckRedirect = NoRedirects
+	return &cp
+}

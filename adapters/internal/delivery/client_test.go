@@ -58,3 +58,22 @@ func TestUnconfirmed(t *testing.T) {
 		}
 	}
 }
+
+// TestClientCopiesAndRefusesRedirects: a given client is copied, not
+// changed, and the copy follows no redirect; nil gives NewHTTPClient's.
+func TestClientCopiesAndRefusesRedirects(t *testing.T) {
+	given := &http.Client{Timeout: 7 * time.Second}
+	c := Client(given)
+	if c == given || given.CheckRedirect != nil {
+		t.Fatal("the given client was changed instead of copied")
+	}
+	if c.Timeout != 7*time.Second || c.CheckRedirect == nil {
+		t.Errorf("copy: timeout %v, CheckRedirect set %v", c.Timeout, c.CheckRedirect != nil)
+	}
+	if c.CheckRedirect(nil, nil) != http.ErrUseLastResponse {
+		t.Error("the copy follows redirects")
+	}
+	if d := Client(nil); d.Transport == nil || d.CheckRedirect == nil {
+		t.Error("Client(nil) is not NewHTTPClient's")
+	}
+}
