@@ -5,6 +5,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -182,7 +183,7 @@ func (a *App) startCore(ctx context.Context, o Options) (secret []byte, err erro
 	a.relay = outbox.New(a.store, bus.AllPublisher{JS: a.bus.JetStream()}, o.Logger.With("component", "outbox"), time.Second)
 	a.relay.OnPublished(func(n int) { a.published.Add(uint64(n)) })
 	a.store.OnOutbox = a.relay.Wake
-	if secret, err = loadSecret(filepath.Join(cfg.DataDir, "secret.key")); err != nil {
+	if secret, err = loadSecret(cfg.SecretPath(), cfg.SecretFile == ""); err != nil {
 		return nil, err
 	}
 	if a.sealer, err = events.NewSealer(secret); err != nil {
@@ -601,15 +602,18 @@ func (s statusReader) Logout(ctx context.Context, id string) (web.LogoutView, bo
 // loadSecret reads the key of browser bindings and front-channel tokens,
 // generating it (32 random bytes, mode 0600) on first start. Instances that
 // share browsers must share this file.
-func loadSecret(path string) ([]byte, error) {
+func loadSecret(path string, generate bool) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
+		if !generate {
+			b = bytes.TrimRight(b, "\r\n")
+		}
 		if len(b) < 32 {
 			return nil, fmt.Errorf("%s: secret shorter than 32 bytes", path)
 		}
 		return b, nil
 	}
-	if !errors.Is(err, os.ErrNotExist) {
+	if !errors.Is(err, os.ErrNotExist) || !generate {
 		return nil, fmt.Errorf("secret: %w", err)
 	}
 	b = make([]byte, 32)

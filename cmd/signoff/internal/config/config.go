@@ -148,6 +148,13 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// SSF configures the Shared Signals receiver (ssf.go).
 	SSF SSF `yaml:"ssf"`
+	// Cluster runs several instances on one NATS cluster (cluster.go).
+	Cluster Cluster `yaml:"cluster"`
+	// SecretFile holds the secret that binds browsers to their logouts
+	// and seals internal events (at least 32 bytes). Default:
+	// data_dir/secret.key, generated on first start. Instances of a
+	// cluster must share it.
+	SecretFile string `yaml:"secret_file"`
 
 	src *source // where values came from; nil for Default()
 }
@@ -629,6 +636,7 @@ func (c *Config) applyDefaults() {
 		c.Session.CookieName = DefaultCookieName
 	}
 	c.bridgeDefaults()
+	c.clusterDefaults()
 	if !set("shutdown.grace") && c.Shutdown.Grace == 0 {
 		c.Shutdown.Grace = Duration(DefaultShutdownGrace)
 	}

@@ -105,6 +105,8 @@ func (c *Config) Validate() error {
 	}
 
 	v.metrics(c)
+	v.cluster(c)
+	v.secretFile(c)
 	v.relyingParties(c.RelyingParties)
 	v.upstreams(c)
 	v.ssf(&c.SSF)
