@@ -57,7 +57,7 @@ func TestValidationRules(t *testing.T) {
 		{"metrics.listen no port", "public_url: https://auth.example.com\nmetrics:\n  listen: 9090 #<\n", "metrics.listen", `must be host:port, such as 127.0.0.1:8080; got "9090"`},
 		{"metrics.listen bad port", "public_url: https://auth.example.com\nmetrics:\n  listen: 127.0.0.1:99999 #<\n", "metrics.listen", `port must be a number from 0 to 65535; got "99999"`},
 		{"cluster.partitions zero", "public_url: https://auth.example.com\nnats:\n  url: nats://127.0.0.1:4222\ncluster:\n  enabled: true\n  partitions: 0 #<\n", "cluster.partitions", "must be between 1 and 1024, got 0"},
-		{"cluster.instance bad", "public_url: https://auth.example.com\nnats:\n  url: nats://127.0.0.1:4222\ncluster:\n  enabled: true\n  instance: a b #<\n", "cluster.instance", `starting with a letter or digit; got "a b"`},
+		{"cluster.instance bad", "public_url: https://auth.example.com\nnats:\n  url: nats://127.0.0.1:4222\ncluster:\n  enabled: true\n  instance: a b #<\n", "cluster.instance", `must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit; got "a b"`},
 		{"cluster.lease_ttl short", "public_url: https://auth.example.com\nnats:\n  url: nats://127.0.0.1:4222\ncluster:\n  enabled: true\n  lease_ttl: 100ms #<\n", "cluster.lease_ttl", "must be between 1s and 5m, got 100ms"},
 		{"cluster.snapshot_interval short", "public_url: https://auth.example.com\nnats:\n  url: nats://127.0.0.1:4222\ncluster:\n  enabled: true\n  snapshot_interval: 10ms #<\n", "cluster.snapshot_interval", "must be between 1s and 24h, got 10ms"},
 		{"cluster without shared nats", "public_url: https://auth.example.com\ncluster:\n  enabled: true #<\n", "cluster.enabled", "instances of a cluster share one NATS"},
