@@ -74,6 +74,18 @@ type Config struct {
 	Observer Observer
 }
 
+// completedNS is the UUID namespace of CompletedEventID.
+var completedNS = uuid.MustParse("6d1f2c54-3b7e-4f0a-9a51-2f7c9d3e8b10")
+
+// CompletedEventID is the event_id (and Nats-Msg-Id) of the
+// logout.completed of logoutID: a UUID v5 of it, the same on every
+// instance, so that a saga completed again after its partition moved (a
+// replay from a snapshot) is dropped by the stream's duplicate window
+// rather than announced twice.
+func CompletedEventID(logoutID string) string {
+	return uuid.NewSHA1(completedNS, []byte(logoutID)).String()
+}
+
 // Coordinator handles the coordinator's subjects.
 type Coordinator struct {
 	cfg Config
@@ -417,7 +429,7 @@ func (c *Coordinator) apply(ctx context.Context, tx *store.Tx, s saga.Saga, cmds
 			id, subject = d.EventID, events.DispatchSubject(p.Adapter)
 			payload, err = events.Encode(d)
 		case saga.Complete:
-			ev := events.Completed{EventID: uuid.NewString(), LogoutID: s.LogoutID, OccurredAt: now, Outcome: cmd.Outcome, Participants: cmd.Participants, Detail: cmd.Detail}
+			ev := events.Completed{EventID: CompletedEventID(s.LogoutID), LogoutID: s.LogoutID, OccurredAt: now, Outcome: cmd.Outcome, Participants: cmd.Participants, Detail: cmd.Detail}
 			id, subject = ev.EventID, events.SubjectLogoutCompleted
 			payload, err = events.Encode(ev)
 			rctx = c.traceComplete(ctx, tx, ev)

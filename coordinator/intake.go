@@ -41,30 +41,43 @@ func (c *Coordinator) ApplyBatch(ctx context.Context, partition int, msgs []jets
 	if len(msgs) == 0 {
 		return nil
 	}
+	last, err := msgs[len(msgs)-1].Metadata()
+	if err != nil {
+		return fmt.Errorf("coordinator: intake message metadata: %w", err)
+	}
+	if skip != nil {
+		kept := make([]jetstream.Msg, 0, len(msgs))
+		for _, m := range msgs {
+			if md, err := m.Metadata(); err == nil && skip(m.Subject(), md.Sequence.Stream) {
+				continue
+			}
+			kept = append(kept, m)
+		}
+		msgs = kept
+	}
+	return c.ApplyBatchAt(ctx, partition, msgs, last.Sequence.Stream)
+}
+
+// ApplyBatchAt applies msgs, all of partition, in order, in one sqlite
+// transaction that records upTo (at least the sequence of the last of
+// them) as the stream sequence up to which partition has applied every
+// one of its events. With no msgs it only records upTo. Poisoning and
+// errors are as in ApplyBatch.
+func (c *Coordinator) ApplyBatchAt(ctx context.Context, partition int, msgs []jetstream.Msg, upTo uint64) error {
 	if err := c.ensurePolicy(ctx); err != nil {
 		return err
 	}
 	spans := c.traceBatch(ctx, msgs)
 	fns := make([]func(*store.Tx) error, len(msgs))
 	for i, m := range msgs {
-		if skip != nil {
-			if md, err := m.Metadata(); err == nil && skip(m.Subject(), md.Sequence.Stream) {
-				continue
-			}
-		}
 		fn, err := c.prepare(spans.ctx(ctx, i), m.Subject(), m.Headers().Get(events.HeaderSeal), m.Data())
 		if err != nil {
 			fn = func(*store.Tx) error { return err }
 		}
 		fns[i] = fn
 	}
-	last, err := msgs[len(msgs)-1].Metadata()
-	if err != nil {
-		spans.end(err)
-		return fmt.Errorf("coordinator: intake message metadata: %w", err)
-	}
 	now := c.now()
-	err = c.cfg.Store.Apply(ctx, partition, last.Sequence.Stream, fns, func(tx *store.Tx, i int, err error) error {
+	err := c.cfg.Store.Apply(ctx, partition, upTo, fns, func(tx *store.Tx, i int, err error) error {
 		if !bus.IsPermanent(err) {
 			return err
 		}

@@ -104,15 +104,30 @@ type Store struct {
 	OnOutbox func()
 
 	// changes is told the logout ids of every committed saga change
-	// (Changes).
-	changes watch.Hub
+	// (Changes); notify, when set, too (Options.Notify).
+	changes *watch.Hub
+	notify  func(logoutIDs ...string)
+}
+
+// Options are the hooks of a store, given to OpenWith.
+type Options struct {
+	// Changes is the hub told the logout ids of every committed saga
+	// change; nil gives the store a hub of its own. Several stores (the
+	// partitions of one instance) may share one.
+	Changes *watch.Hub
+	// Notify, when set, is also told the changed logout ids after each
+	// commit (scale-out: the change feed to the other instances).
+	Notify func(logoutIDs ...string)
+	// OnOutbox, when set, is called after every commit that added outbox
+	// rows (the relay's wake-up).
+	OnOutbox func()
 }
 
 // Changes is the hub that is notified, after each commit, of the logouts
 // whose saga (status or a participant's outcome) the commit changed: the
 // logout page and the SAML endpoints wait on it instead of polling. A
 // rolled-back change notifies nobody.
-func (s *Store) Changes() *watch.Hub { return &s.changes }
+func (s *Store) Changes() *watch.Hub { return s.changes }
 
 type op struct {
 	ctx  context.Context
@@ -122,7 +137,10 @@ type op struct {
 
 // Open opens (creating if needed) the sqlite database at path and starts
 // its writer.
-func Open(path string) (*Store, error) {
+func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with the store's hooks.
+func OpenWith(path string, o Options) (*Store, error) {
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
@@ -154,7 +172,11 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open reader %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, ops: make(chan *op, maxBatch), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
+	s := &Store{w: w, r: r, ops: make(chan *op, maxBatch), done: make(chan struct{}), stmts: map[string]*sql.Stmt{},
+		changes: o.Changes, notify: o.Notify, OnOutbox: o.OnOutbox}
+	if s.changes == nil {
+		s.changes = &watch.Hub{}
+	}
 	all, err := allStatements()
 	if err != nil {
 		w.Close()

@@ -62,7 +62,12 @@ func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
 // sagaChanged notifies the watchers of logoutID once the change commits.
 func (t *Tx) sagaChanged(logoutID string) {
-	t.AfterCommit(func() { t.s.changes.Notify(logoutID) })
+	t.AfterCommit(func() {
+		t.s.changes.Notify(logoutID)
+		if t.s.notify != nil {
+			t.s.notify(logoutID)
+		}
+	})
 }
 
 func (t *Tx) stmt(name string) *sql.Stmt { return t.tx.StmtContext(t.ctx, t.s.stmts[name]) }

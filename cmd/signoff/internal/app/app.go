@@ -27,7 +27,8 @@ import (
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator"
 	"github.com/signoff/signoff/coordinator/bus"
-	"github.com/signoff/signoff/coordinator/outbox"
+	"github.com/signoff/signoff/coordinator/cluster"
+	"github.com/signoff/signoff/coordinator/engine"
 	"github.com/signoff/signoff/coordinator/saga"
 	"github.com/signoff/signoff/coordinator/store"
 	"github.com/signoff/signoff/events"
@@ -60,15 +61,16 @@ type App struct {
 	bus   *bus.Bus
 	store *store.Store
 	keys  *keys.Set
-	coord *coordinator.Coordinator
-	relay *outbox.Relay
-	js    jetstream.JetStream
+	// engine runs the partitions this instance owns: the intake, and per
+	// partition the coordinator, outbox relay and sweeper (cluster.go).
+	engine *engine.Engine
+	member *cluster.Member // nil without cluster.enabled
+	js     jetstream.JetStream
 	// adapters are the adapters of adapterKinds, in order (port.go).
 	adapters []Adapter
 
 	keycloak keycloakBridges // bridges.keycloak (keycloak.go)
 
-	intake   *bus.Ordered
 	work     []*bus.Work
 	sealer   *events.Sealer
 	tracing  *tracingState
@@ -128,9 +130,9 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	if err := a.startWork(ctx, o); err != nil {
 		return nil, err
 	}
-	a.goBG(func() { a.relay.Run(runCtx) })
-	a.relay.Wake()
-	a.goBG(func() { a.coord.RunSweeper(runCtx) })
+	if err := a.joinCluster(ctx, o); err != nil {
+		return nil, err
+	}
 	a.goBG(func() { a.keys.Watch(runCtx, 10*time.Second) })
 	a.goBG(func() { a.bus.KeepStream(runCtx) })
 	if err := a.startBridges(ctx, runCtx, o); err != nil {
@@ -168,6 +170,10 @@ func (a *App) startCore(ctx context.Context, o Options) (secret []byte, err erro
 	if a.store, err = store.Open(filepath.Join(cfg.DataDir, "signoff.db")); err != nil {
 		return nil, err
 	}
+	if err := checkSingleStore(ctx, cfg, a.store); err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	a.onStop(func(context.Context) error { return a.store.Close() })
 	// The files and secrets of nats: a missing one stops start-up naming
 	// its key.
@@ -179,10 +185,6 @@ func (a *App) startCore(ctx context.Context, o Options) (secret []byte, err erro
 		return nil, err
 	}
 	a.onStop(func(context.Context) error { a.bus.Close(); return nil })
-	// Outbox relay, woken by every commit that adds rows.
-	a.relay = outbox.New(a.store, bus.AllPublisher{JS: a.bus.JetStream()}, o.Logger.With("component", "outbox"), time.Second)
-	a.relay.OnPublished(func(n int) { a.published.Add(uint64(n)) })
-	a.store.OnOutbox = a.relay.Wake
 	if secret, err = loadSecret(cfg.SecretPath(), cfg.SecretFile == ""); err != nil {
 		return nil, err
 	}
@@ -211,47 +213,58 @@ func (a *App) startCoordinator(ctx context.Context, o Options, dir dirMap) error
 	for _, name := range adapterNames[Dispatcher](a.adapters) {
 		busAdapters[name] = true
 	}
-	a.coord = coordinator.New(coordinator.Config{
-		Store: a.store, Directory: dir, Deadline: cfg.Logout.Deadline.Std(), Now: o.Now,
-		SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
-		Tracer: a.tracing.provider(), Logger: o.Logger.With("component", "coordinator"), Sealer: a.sealer,
-		BusAdapters: busAdapters, Observer: a.prom,
-	})
-	// Resume before consuming: pending participants are dispatched again
-	// and passed deadlines enforced; the relay publishes what a crash left.
-	if _, err := a.coord.Resume(ctx); err != nil {
-		return fmt.Errorf("resume unfinished logouts: %w", err)
+	newCoordinator := func(p int, st *store.Store) *coordinator.Coordinator {
+		log := o.Logger.With("component", "coordinator")
+		if cfg.Cluster.Enabled {
+			log = log.With("partition", p)
+		}
+		return coordinator.New(coordinator.Config{
+			Store: st, Directory: dir, Deadline: cfg.Logout.Deadline.Std(), Now: o.Now,
+			SessionExpiration: cfg.Session.Expiration.Std(), SessionInactivity: cfg.Session.Inactivity.Std(),
+			Tracer: a.tracing.provider(), Logger: log, Sealer: a.sealer,
+			BusAdapters: busAdapters, Observer: a.prom,
+		})
 	}
-	// The coordinator's ordered intake: every event about a user, in
-	// stream order, applied in batches from where the store left off.
-	applied, err := a.coord.Applied(ctx, 0)
+	ec := engine.Config{
+		Bus: a.bus, Partitions: cfg.PartitionCount(), Clustered: cfg.Cluster.Enabled, DataDir: cfg.DataDir,
+		Coordinator: newCoordinator, Publisher: bus.AllPublisher{JS: a.bus.JetStream()},
+		Changes: a.store.Changes(), SnapshotInterval: cfg.Cluster.SnapshotInterval.Std(),
+		OnPublished: func(n int) { a.published.Add(uint64(n)) },
+		Logger:      o.Logger.With("component", "engine"), Now: o.Now,
+	}
+	if cfg.Cluster.Enabled {
+		if err := a.clusterEngine(ctx, &ec); err != nil {
+			return err
+		}
+	} else {
+		// One partition in data_dir/signoff.db. The intake resumes after
+		// the last event the store applied (or, upgrading from the
+		// per-subject consumers of an earlier version, after theirs).
+		applied, err := a.store.Applied(ctx, 0)
+		if err != nil {
+			return err
+		}
+		up, err := a.upgradeFrom(ctx, applied)
+		if err != nil {
+			return err
+		}
+		if applied == 0 && up.start > 0 {
+			a.log.Info("upgrading from per-subject consumers: the intake starts at the oldest unapplied event", "stream_sequence", up.start)
+		} else if applied > 0 {
+			a.log.Info("intake resumes after the last applied event", "stream_sequence", applied)
+		}
+		ec.Zero, ec.Skip, ec.Applied = a.store, up.skip, up.progress
+	}
+	e, err := engine.New(ec)
 	if err != nil {
 		return err
 	}
-	up, err := a.upgradeFrom(ctx, applied)
-	if err != nil {
+	if err := e.Start(ctx); err != nil {
+		e.Stop(ctx)
 		return err
 	}
-	if applied == 0 && up.start > 0 {
-		a.log.Info("upgrading from per-subject consumers: the intake starts at the oldest unapplied event", "stream_sequence", up.start)
-	} else if applied > 0 {
-		a.log.Info("intake resumes after the last applied event", "stream_sequence", applied)
-	}
-	a.intake, err = a.bus.Ordered(bus.OrderedConfig{
-		Name: "coordinator", Subjects: coordinator.IntakeSubjects, Start: applied + 1, Now: o.Now,
-		Apply: func(ctx context.Context, batch []jetstream.Msg) error {
-			if err := a.coord.ApplyBatch(ctx, 0, batch, up.skip); err != nil {
-				return err
-			}
-			up.progress(ctx, batch)
-			return nil
-		},
-		Logger: o.Logger.With("component", "intake"),
-	})
-	if err != nil {
-		return err
-	}
-	a.onStop(func(context.Context) error { a.intake.Stop(); return nil })
+	a.engine = e
+	a.onStop(e.Stop)
 	return nil
 }
 
@@ -303,6 +316,10 @@ func (a *App) serve(ctx, runCtx context.Context, o Options, dir dirMap, secret [
 	if err := a.startSSF(runCtx, o, extra); err != nil {
 		return err
 	}
+	if extra == nil {
+		extra = map[string]http.Handler{}
+	}
+	extra[clusterPattern] = a.clusterHandler()
 	metricsHandler, err := a.startMetrics()
 	if err != nil {
 		return err
@@ -377,8 +394,13 @@ func (a *App) readyErr() error {
 	if err := a.bus.StreamReady(); err != nil {
 		return err
 	}
-	if err := a.intake.Ready(); err != nil {
+	if err := a.engine.Ready(); err != nil {
 		return err
+	}
+	if a.member != nil {
+		if err := a.member.Ready(); err != nil {
+			return err
+		}
 	}
 	for _, w := range a.work {
 		if err := w.Ready(); err != nil {

@@ -105,7 +105,7 @@ func BenchmarkJoinsDuringLogouts(b *testing.B) {
 	last := fmt.Sprintf("s%d", b.N-1)
 	eventstest.EventuallyErr(b, 5*time.Minute, func() error {
 		if n, _ := a.Store().SessionCount(context.Background(), last); n == 0 {
-			return fmt.Errorf("last join not registered (intake %+v)", a.intake.Stats())
+			return fmt.Errorf("last join not registered (intake %+v)", a.engine.Stats())
 		}
 		return nil
 	})
@@ -114,7 +114,7 @@ func BenchmarkJoinsDuringLogouts(b *testing.B) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "joins/s")
 	b.ReportMetric(float64(b.N)/published.Seconds(), "joins-acked/s")
 	b.ReportMetric(float64(completed.Load()), "logouts-completed")
-	st := a.intake.Stats()
+	st := a.engine.Stats()
 	b.ReportMetric(float64(st.Events)/float64(max(st.Batches, 1)), "events/batch")
 	b.ReportMetric(procStatusMiB("VmHWM"), "rss-peak-MiB")
 	runtime.GC()

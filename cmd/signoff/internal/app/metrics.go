@@ -196,13 +196,13 @@ func gaugeFunc(name, help string, labels prometheus.Labels, v func() float64) pr
 func (a *App) registerMetrics() {
 	cs := []prometheus.Collector{
 		counterFunc("signoff_outbox_published_total", "Events published by the outbox relay.", a.published.Load),
-		counterFunc("signoff_intake_events_total", "Events applied by the coordinator's ordered intake.", func() uint64 { return a.intake.Stats().Events }),
-		counterFunc("signoff_intake_batches_total", "sqlite transactions of the ordered intake.", func() uint64 { return a.intake.Stats().Batches }),
-		counterFunc("signoff_unknown_rp_joins_total", "session.joined events for an rp_id that is not configured (poisoned, nothing registered).", a.coord.UnknownRPJoins),
+		counterFunc("signoff_intake_events_total", "Events applied by the coordinator's ordered intake.", func() uint64 { return a.engine.Stats().Events }),
+		counterFunc("signoff_intake_batches_total", "sqlite transactions of the ordered intake.", func() uint64 { return a.engine.Stats().Batches }),
+		counterFunc("signoff_unknown_rp_joins_total", "session.joined events for an rp_id that is not configured (poisoned, nothing registered).", a.engine.UnknownRPJoins),
 		gaugeFunc("signoff_intake_lag", "Events of the coordinator's subjects in the stream not yet delivered to the intake.", nil,
-			func() float64 { return float64(a.intake.Stats().Pending) }),
+			func() float64 { return float64(a.engine.Stats().Pending) }),
 		gaugeFunc("signoff_intake_applied_sequence", "Stream sequence of the last event the intake applied.", nil,
-			func() float64 { return float64(a.intake.Stats().Applied) }),
+			func() float64 { return float64(a.engine.Stats().Applied) }),
 	}
 	for _, wc := range a.work {
 		l := prometheus.Labels{"consumer": wc.Name()}

@@ -31,7 +31,7 @@ func TestUnknownRPJoinIsLoud(t *testing.T) {
 	if done.Outcome != events.CompletedComplete || len(done.Participants) != 0 || done.Detail != events.CompletedNoSessions {
 		t.Errorf("completed %+v", done)
 	}
-	if n := a.coord.UnknownRPJoins(); n != 2 {
+	if n := a.engine.UnknownRPJoins(); n != 2 {
 		t.Errorf("UnknownRPJoins = %d, want 2", n)
 	}
 	warns := logLines(logs.String(), `"level":"WARN"`, `"msg":"session.joined for an unknown relying party`, `"rp_id":"ghost"`)

@@ -1,0 +1,184 @@
+package app
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/signoff/signoff/cmd/signoff/internal/config"
+	"github.com/signoff/signoff/coordinator/cluster"
+	"github.com/signoff/signoff/coordinator/engine"
+	"github.com/signoff/signoff/coordinator/partition"
+	"github.com/signoff/signoff/coordinator/store"
+)
+
+// clusterPattern is the admin endpoint that lists the instances of a
+// cluster and the partitions each owns.
+const clusterPattern = "GET /api/admin/cluster"
+
+// checkSingleStore refuses a data_dir whose signoff.db holds the
+// partition of a single instance when cluster.enabled is on: that state
+// would be ignored, not moved.
+func checkSingleStore(ctx context.Context, cfg *config.Config, st *store.Store) error {
+	if !cfg.Cluster.Enabled {
+		return nil
+	}
+	applied, err := st.Applied(ctx, 0)
+	if err != nil {
+		return err
+	}
+	if applied > 0 {
+		return fmt.Errorf("cluster.enabled: %s/signoff.db holds the sessions and logouts of a single instance (applied up to stream sequence %d); a cluster keeps them in partitions and would not see them: start the cluster's instances with new data_dirs (the stream still holds the last 7 days of events), or keep cluster.enabled off", cfg.DataDir, applied)
+	}
+	return nil
+}
+
+// clusterEngine completes the engine's config for a cluster: the
+// snapshot bucket.
+func (a *App) clusterEngine(ctx context.Context, ec *engine.Config) error {
+	snaps, err := partition.NewSnapshots(ctx, a.bus.JetStream(), a.cfg.NATS.Replicas, a.log.With("component", "snapshots"))
+	if err != nil {
+		return err
+	}
+	ec.Snapshots = snaps
+	return nil
+}
+
+// joinCluster makes this instance a member of the cluster: it takes the
+// partitions the leases give it (cluster.enabled), after the engine and
+// the work consumers run. Its stop gives them back, with a last
+// snapshot, before the engine stops.
+func (a *App) joinCluster(ctx context.Context, o Options) error {
+	if !a.cfg.Cluster.Enabled {
+		return nil
+	}
+	m, err := cluster.Start(ctx, cluster.Config{
+		JS: a.bus.JetStream(), Instance: a.cfg.Cluster.Instance, Partitions: a.cfg.Cluster.Partitions,
+		Replicas: a.cfg.NATS.Replicas, TTL: a.cfg.Cluster.LeaseTTL.Std(), Handoff: a.engine,
+		Info: a.memberInfo, Now: o.Now, Logger: o.Logger.With("component", "cluster"),
+	})
+	if err != nil {
+		return err
+	}
+	a.member = m
+	a.onStop(m.Stop)
+	return nil
+}
+
+// memberInfo is published with this instance's heartbeat: its public
+// address and the lag of each partition it owns.
+func (a *App) memberInfo() map[string]string {
+	info := map[string]string{}
+	if a.listener != nil {
+		info["url"] = "http://" + a.listener.Addr().String()
+	}
+	if a.engine != nil {
+		var lag []string
+		for p, n := range a.engine.Lag() {
+			lag = append(lag, strconv.Itoa(p)+"="+strconv.FormatUint(n, 10))
+		}
+		info["lag"] = strings.Join(lag, ",")
+	}
+	return info
+}
+
+// ClusterStatus is the body of GET /api/admin/cluster.
+type ClusterStatus struct {
+	Partitions int               `json:"partitions"`
+	Instances  []InstanceStatus  `json:"instances"`
+	Owners     []string          `json:"owners"`
+	Self       string            `json:"self"`
+	Unowned    []int             `json:"unowned,omitempty"`
+	Extra      map[string]string `json:"-"`
+}
+
+// InstanceStatus is one instance of ClusterStatus.
+type InstanceStatus struct {
+	ID    string            `json:"id"`
+	URL   string            `json:"url,omitempty"`
+	Owned []int             `json:"owned"`
+	Lag   map[string]uint64 `json:"lag"`
+	Seen  time.Time         `json:"seen"`
+}
+
+// Cluster reports the members of the cluster and their partitions; ok is
+// false without cluster.enabled.
+func (a *App) Cluster(ctx context.Context) (ClusterStatus, bool, error) {
+	if a.member == nil {
+		return ClusterStatus{}, false, nil
+	}
+	st, err := a.member.Status(ctx)
+	if err != nil {
+		return ClusterStatus{}, true, err
+	}
+	out := ClusterStatus{Partitions: st.Partitions, Owners: st.Owners, Self: a.cfg.Cluster.Instance}
+	for _, m := range st.Members {
+		is := InstanceStatus{ID: m.ID, URL: m.Info["url"], Owned: m.Owned, Lag: map[string]uint64{}, Seen: m.Seen}
+		if is.Owned == nil {
+			is.Owned = []int{}
+		}
+		for _, kv := range strings.Split(m.Info["lag"], ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if n, err := strconv.ParseUint(v, 10, 64); ok && err == nil {
+				is.Lag[k] = n
+			}
+		}
+		out.Instances = append(out.Instances, is)
+	}
+	for p, o := range st.Owners {
+		if o == "" {
+			out.Unowned = append(out.Unowned, p)
+		}
+	}
+	return out, true, nil
+}
+
+// clusterHandler serves GET /api/admin/cluster with the admin token.
+func (a *App) clusterHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if a.cfg.Admin.Token == "" || !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(a.cfg.Admin.Token)) != 1 {
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(map[string]string{"error": "unauthorized", "message": "a valid admin bearer token is required (admin.token)"})
+			return
+		}
+		st, ok, err := a.Cluster(r.Context())
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]string{"error": "not_clustered", "message": "this instance runs alone (cluster.enabled is off)"})
+			return
+		}
+		if err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(map[string]string{"error": "unavailable", "message": err.Error()})
+			return
+		}
+		json.NewEncoder(w).Encode(st)
+	})
+}
+
+// participantPending reports whether rpID is a pending participant of the
+// running saga logoutID, in the partition that owns it.
+// TODO(remote): a partition owned by another instance is asked through
+// its owner; until then such a dispatch is delivered (it is sealed, so
+// only signoff's own coordinators can have made it).
+func (a *App) participantPending(ctx context.Context, logoutID, rpID string) (bool, error) {
+	p, ok, err := a.engine.Locate(ctx, partition.KindLogout, logoutID)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return true, nil
+	}
+	st, ok := a.engine.Local(p)
+	if !ok {
+		return true, nil
+	}
+	return st.ParticipantPending(ctx, logoutID, rpID)
+}
