@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator/cluster"
 	"github.com/signoff/signoff/coordinator/engine"
@@ -181,4 +183,29 @@ func (a *App) participantPending(ctx context.Context, logoutID, rpID string) (bo
 		return true, nil
 	}
 	return st.ParticipantPending(ctx, logoutID, rpID)
+}
+
+var (
+	partitionLagDesc = prometheus.NewDesc("signoff_partition_lag",
+		"Events of the intake a partition this instance owns has yet to apply (higher while it replays the stream after a move).",
+		[]string{"partition"}, nil)
+	partitionsOwnedDesc = prometheus.NewDesc("signoff_partitions_owned",
+		"Partitions this instance owns (1 without cluster.enabled).", nil, nil)
+)
+
+// partitionCollector reports the partitions this instance owns and the
+// lag of each (README "Scaling out").
+type partitionCollector struct{ a *App }
+
+func (c partitionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- partitionLagDesc
+	ch <- partitionsOwnedDesc
+}
+
+func (c partitionCollector) Collect(ch chan<- prometheus.Metric) {
+	lag := c.a.engine.Lag()
+	ch <- prometheus.MustNewConstMetric(partitionsOwnedDesc, prometheus.GaugeValue, float64(len(lag)))
+	for p, n := range lag {
+		ch <- prometheus.MustNewConstMetric(partitionLagDesc, prometheus.GaugeValue, float64(n), strconv.Itoa(p))
+	}
 }

@@ -216,6 +216,7 @@ func (a *App) registerMetrics() {
 	for _, c := range a.bridgeCounters() {
 		cs = append(cs, counterFunc(c.Name, c.Help, c.Value))
 	}
+	cs = append(cs, partitionCollector{a})
 	a.prom.reg.MustRegister(cs...)
 }
 
