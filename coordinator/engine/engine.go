@@ -109,7 +109,14 @@ type Engine struct {
 	log   *slog.Logger
 	index *partition.Index
 
-	mu     sync.Mutex // guards parts, intake, stopped; held by Acquire/Release/Lost/Stop
+	// hmu serialises Start, Acquire, Release, Lost and Stop, which stop
+	// the intake while they change the partitions (a restore may take
+	// seconds). mu guards the fields below only briefly, so that Local,
+	// Lag and Ready never wait for a restore. apply, in the intake's
+	// goroutine, reads parts without mu: it is changed only while the
+	// intake is stopped.
+	hmu    sync.Mutex
+	mu     sync.RWMutex
 	parts  map[int]*part
 	intake *bus.Ordered
 	done   bool
@@ -154,8 +161,8 @@ func New(cfg Config) (*Engine, error) {
 // starts partition 0.
 func (e *Engine) Start(ctx context.Context) error {
 	e.runCtx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.hmu.Lock()
+	defer e.hmu.Unlock()
 	if e.cfg.Clustered {
 		path := filepath.Join(e.cfg.DataDir, "routes.db")
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -186,14 +193,16 @@ func (e *Engine) Start(ctx context.Context) error {
 // Stop stops the intake and every partition (without releasing leases:
 // coordinator/cluster's Stop releases them first, through Release).
 func (e *Engine) Stop(ctx context.Context) error {
+	e.hmu.Lock()
 	e.mu.Lock()
 	e.done = true
+	e.mu.Unlock()
 	e.stopIntake()
 	var errs []error
-	for _, id := range e.ownedLocked() {
-		errs = append(errs, e.stopPart(ctx, e.parts[id], false))
+	for _, id := range e.Owned() {
+		errs = append(errs, e.stopPart(ctx, e.part(id), false))
 	}
-	e.mu.Unlock()
+	e.hmu.Unlock()
 	if e.cancel != nil {
 		e.cancel()
 	}
@@ -208,9 +217,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 // is restored (the more advanced of the local file and the snapshot) and
 // replayed from the stream; its sagas resume once it has caught up.
 func (e *Engine) Acquire(ctx context.Context, parts []int) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.done {
+	e.hmu.Lock()
+	defer e.hmu.Unlock()
+	if e.stopped() {
 		return errors.New("engine: stopped")
 	}
 	e.stopIntake()
@@ -220,7 +229,7 @@ func (e *Engine) Acquire(ctx context.Context, parts []int) error {
 	}
 	var errs []error
 	for _, id := range parts {
-		if _, ok := e.parts[id]; ok {
+		if e.part(id) != nil {
 			continue
 		}
 		if err := e.restore(ctx, id); err != nil {
@@ -238,16 +247,16 @@ func (e *Engine) Acquire(ctx context.Context, parts []int) error {
 // Release stops parts, which move to another instance: the outbox is
 // drained, a last snapshot uploaded, and the local file deleted.
 func (e *Engine) Release(ctx context.Context, parts []int) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.hmu.Lock()
+	defer e.hmu.Unlock()
 	e.stopIntake()
 	var errs []error
 	for _, id := range parts {
-		if p, ok := e.parts[id]; ok {
+		if p := e.part(id); p != nil {
 			errs = append(errs, e.stopPart(ctx, p, true))
 		}
 	}
-	if !e.done {
+	if !e.stopped() {
 		errs = append(errs, e.restartIntake(ctx))
 	}
 	return errors.Join(errs...)
@@ -257,19 +266,19 @@ func (e *Engine) Release(ctx context.Context, parts []int) error {
 // own them already. Nothing is uploaded; the local file stays (a later
 // Acquire takes the more advanced of it and the snapshot).
 func (e *Engine) Lost(parts []int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.hmu.Lock()
+	defer e.hmu.Unlock()
 	e.stopIntake()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, id := range parts {
-		if p, ok := e.parts[id]; ok {
+		if p := e.part(id); p != nil {
 			if err := e.stopPart(ctx, p, false); err != nil {
 				e.log.Warn("stopping a lost partition", "partition", id, "err", err)
 			}
 		}
 	}
-	if !e.done {
+	if !e.stopped() {
 		if err := e.restartIntake(ctx); err != nil {
 			e.log.Error("intake not restarted", "err", err)
 		}
@@ -278,9 +287,21 @@ func (e *Engine) Lost(parts []int) {
 
 // Owned lists the partitions this engine runs.
 func (e *Engine) Owned() []int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	return e.ownedLocked()
+}
+
+func (e *Engine) part(id int) *part {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.parts[id]
+}
+
+func (e *Engine) stopped() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.done
 }
 
 func (e *Engine) ownedLocked() []int {
@@ -294,8 +315,8 @@ func (e *Engine) ownedLocked() []int {
 
 // Local returns the store of partition p when this instance owns it.
 func (e *Engine) Local(p int) (*store.Store, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	if pt, ok := e.parts[p]; ok {
 		return pt.st, true
 	}
@@ -317,8 +338,8 @@ func (e *Engine) Locate(ctx context.Context, kind partition.Kind, key string) (i
 // Ready reports whether the intake is healthy and every owned partition
 // has caught up with the stream.
 func (e *Engine) Ready() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	if e.intake == nil {
 		return errors.New("intake not running")
 	}
@@ -335,8 +356,8 @@ func (e *Engine) Ready() error {
 
 // Stats sums the intake's counters over its restarts.
 func (e *Engine) Stats() bus.OrderedStats {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	s := e.totals
 	if e.intake != nil {
 		cur := e.intake.Stats()
@@ -351,8 +372,8 @@ func (e *Engine) Stats() bus.OrderedStats {
 // apply: the intake's pending count, or more while it replays.
 func (e *Engine) Lag() map[int]uint64 {
 	st := e.Stats()
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	out := map[int]uint64{}
 	for id, p := range e.parts {
 		lag := st.Pending
@@ -366,8 +387,8 @@ func (e *Engine) Lag() map[int]uint64 {
 
 // UnknownRPJoins sums the coordinators' counters.
 func (e *Engine) UnknownRPJoins() uint64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	var n uint64
 	for _, p := range e.parts {
 		n += p.coord.UnknownRPJoins()
@@ -452,7 +473,9 @@ func (e *Engine) startPart(ctx context.Context, id int, target uint64) error {
 	if e.cfg.Serve != nil {
 		p.serve = e.cfg.Serve(id, p.st)
 	}
+	e.mu.Lock()
 	e.parts[id] = p
+	e.mu.Unlock()
 	if applied >= target {
 		e.caughtUp(p)
 	}
@@ -481,7 +504,9 @@ func (e *Engine) caughtUp(p *part) {
 
 // stopPart stops p; with release, it snapshots and deletes it.
 func (e *Engine) stopPart(ctx context.Context, p *part, release bool) error {
+	e.mu.Lock()
 	delete(e.parts, p.id)
+	e.mu.Unlock()
 	if p.serve != nil {
 		p.serve()
 	}
@@ -511,10 +536,7 @@ func (e *Engine) stopPart(ctx context.Context, p *part, release bool) error {
 
 // lastApplied is the stream sequence the intake applied last.
 func (e *Engine) lastApplied() uint64 {
-	if e.intake != nil {
-		return e.intake.Stats().Applied
-	}
-	return e.totals.Applied
+	return e.Stats().Applied
 }
 
 func (e *Engine) lastSeq(ctx context.Context) (uint64, error) {
@@ -532,15 +554,20 @@ func (e *Engine) lastSeq(ctx context.Context) (uint64, error) {
 }
 
 func (e *Engine) stopIntake() {
-	if e.intake == nil {
+	e.mu.RLock()
+	in := e.intake
+	e.mu.RUnlock()
+	if in == nil {
 		return
 	}
-	e.intake.Stop()
-	s := e.intake.Stats()
+	in.Stop()
+	s := in.Stats()
+	e.mu.Lock()
 	e.totals.Batches += s.Batches
 	e.totals.Events += s.Events
 	e.totals.Applied, e.totals.Pending = s.Applied, s.Pending
 	e.intake = nil
+	e.mu.Unlock()
 }
 
 // restartIntake starts the intake after the lowest position of the route
@@ -555,7 +582,8 @@ func (e *Engine) restartIntake(ctx context.Context) error {
 		}
 		start, first = pos, false
 	}
-	for _, p := range e.parts {
+	for _, id := range e.Owned() {
+		p := e.part(id)
 		if first || p.applied < start {
 			start, first = p.applied, false
 		}
@@ -567,7 +595,9 @@ func (e *Engine) restartIntake(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.mu.Lock()
 	e.intake = in
+	e.mu.Unlock()
 	return nil
 }
 
@@ -651,7 +681,7 @@ func (e *Engine) snapshotLoop() {
 
 // SnapshotAll uploads the snapshots due now (also used by tests).
 func (e *Engine) SnapshotAll(ctx context.Context) {
-	e.mu.Lock()
+	e.mu.RLock()
 	due := map[int]*part{}
 	for id, p := range e.parts {
 		if p.caughtUp.Load() {
@@ -659,7 +689,7 @@ func (e *Engine) SnapshotAll(ctx context.Context) {
 		}
 	}
 	_, ownsZero := e.parts[0]
-	e.mu.Unlock()
+	e.mu.RUnlock()
 	dir := filepath.Join(e.cfg.DataDir, "partitions")
 	for id, p := range due {
 		// The store may be closed by a concurrent Release, which
