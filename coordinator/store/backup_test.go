@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -47,5 +48,56 @@ func TestBackupCopiesRowsAndProgress(t *testing.T) {
 	}
 	if seq, err := c.Applied(ctx, 3); err != nil || seq != 41 {
 		t.Errorf("copy applied = %d (%v), want 41", seq, err)
+	}
+}
+
+// TestBackupConsistentWhileWriting: backups taken while the intake keeps
+// applying batches are each one committed state: the copy's applied
+// sequence matches the number of sessions in it.
+func TestBackupConsistentWhileWriting(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	const perBatch, batches = 50, 40
+	done := make(chan error, 1)
+	go func() {
+		for b := 1; b <= batches; b++ {
+			fns := make([]func(*Tx) error, perBatch)
+			for i := range fns {
+				id := fmt.Sprintf("s-%d-%d", b, i)
+				fns[i] = func(tx *Tx) error { return tx.JoinSession(joined(id, "wiki", "alice", id)) }
+			}
+			if err := s.Apply(ctx, 0, uint64(b), fns, func(_ *Tx, _ int, err error) error { return err }); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	dir := t.TempDir()
+	for i := 0; ; i++ {
+		path := filepath.Join(dir, fmt.Sprintf("copy-%d.db", i))
+		applied, err := s.Backup(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := OpenReadOnly(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := c.QueryRow(`SELECT COUNT(*) FROM sessions`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		if uint64(n) != applied[0]*perBatch {
+			t.Fatalf("copy %d: %d sessions at applied %d, want %d", i, n, applied[0], applied[0]*perBatch)
+		}
+		if applied[0] == batches {
+			t.Logf("%d consistent copies", i+1)
+			break
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
