@@ -331,3 +331,55 @@ func TestSnapshotLostDisk(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotTamperedChunk: a snapshot whose content changed in the
+// object store after the upload (one chunk rewritten) fails the object
+// store's SHA-256 digest and is not restored.
+func TestSnapshotTamperedChunk(t *testing.T) {
+	js := startJS(t)
+	snaps := newSnapshots(t, js)
+	ctx := context.Background()
+	src := openStore(t, dbPath(t, "p-02.db"))
+	fill(t, src, 2, 2000, 0, 9)
+	if _, err := snaps.Save(ctx, "p-02", FromStore(src), t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	obs, err := js.ObjectStore(ctx, SnapshotBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := obs.GetInfo(ctx, "p-02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Chunks < 2 {
+		t.Fatalf("snapshot has %d chunks, the test needs 2", info.Chunks)
+	}
+	stream, err := js.Stream(ctx, "OBJ_"+SnapshotBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks := "$O." + SnapshotBucket + ".C." + info.NUID
+	last, err := stream.GetLastMsgForSubject(ctx, chunks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last chunk is replaced by the same bytes with one bit flipped.
+	data := append([]byte(nil), last.Data...)
+	data[len(data)/2] ^= 1
+	if err := stream.DeleteMsg(ctx, last.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, chunks, data); err != nil {
+		t.Fatal(err)
+	}
+
+	path := dbPath(t, "p-02.db")
+	applied, restored, err := snaps.Restore(ctx, "p-02", path, 0)
+	if !errors.Is(err, jetstream.ErrDigestMismatch) || restored || applied != 0 {
+		t.Errorf("Restore = %d, %v, %v; want 0, false, ErrDigestMismatch", applied, restored, err)
+	}
+	if files, _ := os.ReadDir(filepath.Dir(path)); len(files) != 0 {
+		t.Errorf("files left: %v", files)
+	}
+}
