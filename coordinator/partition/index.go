@@ -173,7 +173,9 @@ type IndexTx struct {
 // the index position in the same transaction (unless the stored position
 // is already larger: the position never moves back). An error of fn rolls
 // everything back, position included. The intake calls it once per batch
-// with the stream sequence of the batch's last message.
+// with the stream sequence of the batch's last message. fn must not call
+// Prune or Update (the index has one writer connection: they would wait
+// for fn forever); Index.Lookup is fine but does not see fn's rows.
 func (x *Index) Update(ctx context.Context, seq uint64, fn func(tx *IndexTx) error) error {
 	tx, err := x.w.BeginTx(ctx, nil)
 	if err != nil {
