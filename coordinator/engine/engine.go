@@ -397,15 +397,7 @@ func (e *Engine) UnknownRPJoins() uint64 {
 }
 
 func (e *Engine) path(id int) string {
-	return filepath.Join(e.cfg.DataDir, "partitions", partName(id, e.cfg.Partitions)+".db")
-}
-
-// partName is the object and file name of partition id: p-NN.
-func partName(id, n int) string {
-	if n > 100 {
-		return fmt.Sprintf("p-%03d", id)
-	}
-	return fmt.Sprintf("p-%02d", id)
+	return filepath.Join(e.cfg.DataDir, "partitions", partition.SnapshotName(id, e.cfg.Partitions)+".db")
 }
 
 func (e *Engine) restore(ctx context.Context, id int) error {
@@ -422,7 +414,7 @@ func (e *Engine) restore(ctx context.Context, id int) error {
 			return fmt.Errorf("engine: partition %d: %w", id, err)
 		}
 	}
-	at, restored, err := e.cfg.Snapshots.Restore(ctx, partName(id, e.cfg.Partitions), path, local)
+	at, restored, err := e.cfg.Snapshots.Restore(ctx, partition.SnapshotName(id, e.cfg.Partitions), path, local)
 	if err != nil {
 		return fmt.Errorf("engine: restore partition %d: %w", id, err)
 	}
@@ -519,7 +511,10 @@ func (e *Engine) stopPart(ctx context.Context, p *part, release bool) error {
 				p.applied = last
 			}
 		}
-		if _, err := e.cfg.Snapshots.Save(ctx, partName(p.id, e.cfg.Partitions), storeBackuper{p.st}, filepath.Join(e.cfg.DataDir, "partitions")); err != nil {
+		if _, err := e.cfg.Snapshots.Save(ctx, partition.SnapshotName(p.id, e.cfg.Partitions), partition.FromStore(p.st), filepath.Join(e.cfg.DataDir, "partitions")); errors.Is(err, partition.ErrBehind) {
+			// Another instance owned it after us: its snapshot stands.
+			e.log.Warn("last snapshot of a released partition not uploaded", "partition", p.id, "err", err)
+		} else if err != nil {
 			errs = append(errs, fmt.Errorf("engine: last snapshot of partition %d: %w", p.id, err))
 		}
 	}
@@ -694,7 +689,7 @@ func (e *Engine) SnapshotAll(ctx context.Context) {
 	for id, p := range due {
 		// The store may be closed by a concurrent Release, which
 		// uploads its own last snapshot: an error then is expected.
-		at, err := e.cfg.Snapshots.Save(ctx, partName(id, e.cfg.Partitions), storeBackuper{p.st}, dir)
+		at, err := e.cfg.Snapshots.Save(ctx, partition.SnapshotName(id, e.cfg.Partitions), partition.FromStore(p.st), dir)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
 				e.log.Warn("partition snapshot", "partition", id, "err", err)
@@ -708,27 +703,4 @@ func (e *Engine) SnapshotAll(ctx context.Context) {
 			e.log.Warn("route index snapshot", "err", err)
 		}
 	}
-}
-
-// storeBackuper adapts a partition store to partition.Backuper: a
-// partition's file records the position of that partition only.
-type storeBackuper struct{ st *store.Store }
-
-func (b storeBackuper) Backup(ctx context.Context, path string) (uint64, error) {
-	applied, err := b.st.Backup(ctx, path)
-	if err != nil {
-		return 0, err
-	}
-	var max uint64
-	for _, v := range applied {
-		max = maxU(max, v)
-	}
-	return max, nil
-}
-
-func maxU(a, b uint64) uint64 {
-	if a > b {
-		return a
-	}
-	return b
 }

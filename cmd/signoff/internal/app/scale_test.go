@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -78,11 +80,18 @@ func TestClusterModeOneInstance(t *testing.T) {
 		t.Fatalf("cluster status: %+v ok=%t err=%v", st, ok, err)
 	}
 
-	// Restart on the same data_dir: the last user's session is still known.
+	// Restart with the partitions and the route index deleted (the
+	// embedded NATS, with the snapshots, is kept): the last user's session
+	// is still known.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := a.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
+	}
+	for _, f := range []string{"partitions", "routes.db", "routes.db-wal", "routes.db-shm"} {
+		if err := os.RemoveAll(filepath.Join(cfg.DataDir, f)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	a2 := startApp(t, cfg, rps...)
 	c2 := appClient(t, a2)
