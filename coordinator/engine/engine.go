@@ -166,10 +166,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.cfg.Clustered {
 		path := filepath.Join(e.cfg.DataDir, "routes.db")
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			if at, ok, err := e.cfg.Snapshots.Restore(ctx, "routes", path, 0); err != nil {
+			if _, _, err := e.cfg.Snapshots.Restore(ctx, "routes", path, 0); err != nil {
 				return fmt.Errorf("engine: restore the route index: %w", err)
-			} else if ok {
-				e.log.Info("route index restored from its snapshot", "applied", at)
 			}
 		}
 		ix, err := partition.OpenIndex(path, e.cfg.Partitions)
@@ -414,12 +412,9 @@ func (e *Engine) restore(ctx context.Context, id int) error {
 			return fmt.Errorf("engine: partition %d: %w", id, err)
 		}
 	}
-	at, restored, err := e.cfg.Snapshots.Restore(ctx, partition.SnapshotName(id, e.cfg.Partitions), path, local)
-	if err != nil {
+	// Restore logs what it restored.
+	if _, _, err := e.cfg.Snapshots.Restore(ctx, partition.SnapshotName(id, e.cfg.Partitions), path, local); err != nil {
 		return fmt.Errorf("engine: restore partition %d: %w", id, err)
-	}
-	if restored {
-		e.log.Info("partition restored from its snapshot", "partition", id, "applied", at, "local_applied", local)
 	}
 	return nil
 }
