@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -234,5 +235,54 @@ func TestAcquireFailureRetried(t *testing.T) {
 	rec.mu.Unlock()
 	if calls < 2 {
 		t.Errorf("%d Acquire calls, want the failed one and a retry", calls)
+	}
+}
+
+// TestSlowAcquireKeepsRenewing: while an Acquire takes longer than the TTL
+// (a restore of a big partition), the leases of the member go on being
+// renewed: nothing is lost and nobody else takes them.
+func TestSlowAcquireKeepsRenewing(t *testing.T) {
+	url := runNATS(t)
+	rec := newRecorder(t)
+	_, jsA := connect(t, url)
+	a := start(t, jsA, rec, "a", 4, ttl)
+	owners(t, rec, map[*Member]int{a: 4})
+
+	gate := make(chan struct{})
+	rec.mu.Lock()
+	rec.gate, rec.gated = gate, "b"
+	rec.mu.Unlock()
+	_, jsB := connect(t, url)
+	b := start(t, jsB, rec, "b", 4, ttl)
+	kv, err := jsB.KeyValue(context.Background(), Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first jetstream.KeyValueEntry
+	eventstest.EventuallyErr(t, wait, func() error {
+		e, err := kv.Get(context.Background(), keyLease(1))
+		if err != nil || string(e.Value()) != "b" {
+			return fmt.Errorf("lease 1 not taken by b yet: %v", err)
+		}
+		if first == nil {
+			first = e
+		}
+		// Server timestamps: renewed by b for more than two TTLs while its
+		// Acquire has not returned.
+		if e.Created().Sub(first.Created()) <= 2*ttl {
+			return fmt.Errorf("lease 1 renewed at %v, taken at %v", e.Created(), first.Created())
+		}
+		return nil
+	})
+	if got := b.Owned(); len(got) != 0 {
+		t.Errorf("b owns %v before its Acquire returned", got)
+	}
+	if b.Ready() == nil {
+		t.Error("b is Ready before its Acquire returned")
+	}
+	close(gate)
+	owners(t, rec, map[*Member]int{a: 2, b: 2})
+	if got := rec.lostBy("b"); len(got) != 0 {
+		t.Errorf("b lost %v during its slow Acquire", got)
 	}
 }

@@ -62,9 +62,13 @@ type recorder struct {
 	lost  map[string][]int // member → partitions it was told it lost
 	// releaseHeld counts the Release calls that found their leases still
 	// held by the releasing member (the leases are deleted after Release).
-	releaseHeld   int
-	acquireErr    error // returned by the next Acquire, then cleared
-	acquireCalls  int
+	releaseHeld int
+	acquireErr  error // returned by the next Acquire, then cleared
+	// gate, when set, holds the Acquire calls of member gated until it is
+	// closed (a slow restore).
+	gate         chan struct{}
+	gated        string
+	acquireCalls int
 }
 
 func newRecorder(t *testing.T) *recorder {
@@ -112,6 +116,15 @@ type recorded struct {
 
 func (h *recorded) Acquire(ctx context.Context, parts []int) error {
 	r := h.r
+	r.mu.Lock()
+	gate := r.gate
+	if h.id != r.gated {
+		gate = nil
+	}
+	r.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.acquireCalls++
