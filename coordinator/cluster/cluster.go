@@ -46,7 +46,8 @@ type Config struct {
 	TTL        time.Duration // lease and membership TTL (default 5s); renew every TTL/5
 	Handoff    Handoff
 	// Info, when set, is published with the member's heartbeat (e.g. its
-	// public URL and per-partition lag).
+	// public URL and per-partition lag). It is called every TTL/5 from the
+	// renewal loop: it must not block.
 	Info   func() map[string]string
 	Now    func() time.Time
 	Logger *slog.Logger

@@ -158,7 +158,9 @@ func (m *Member) deleteLeases(ctx context.Context, parts []int) {
 			m.mu.Lock()
 			rev := m.held[p].rev
 			m.mu.Unlock()
-			dctx, cancel := context.WithTimeout(ctx, m.cfg.TTL)
+			// Even when stopping: a lease left behind holds its partition
+			// up for a TTL.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.TTL)
 			err = m.kv.Delete(dctx, keyLease(p), jetstream.LastRevision(rev))
 			cancel()
 			if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
@@ -208,8 +210,11 @@ func (m *Member) take(ctx context.Context, parts []int) {
 		return
 	}
 	slices.Sort(got)
-	m.log.Info("cluster: acquiring partitions", "partitions", got)
-	err := m.cfg.Handoff.Acquire(ctx, got)
+	err := ctx.Err() // stopping: give the leases back without an Acquire
+	if err == nil {
+		m.log.Info("cluster: acquiring partitions", "partitions", got)
+		err = m.cfg.Handoff.Acquire(ctx, got)
+	}
 	if err != nil {
 		m.log.Warn("cluster: acquire failed, leases given back", "partitions", got, "err", err)
 	}
