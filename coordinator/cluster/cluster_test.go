@@ -286,3 +286,27 @@ func TestSlowAcquireKeepsRenewing(t *testing.T) {
 		t.Errorf("b lost %v during its slow Acquire", got)
 	}
 }
+
+// TestCutOffMemberStopsFirst: a member cut off from NATS (its connection
+// closed, its goroutines still running) cannot renew: it calls Lost for its
+// partitions before they can have expired, so the live member that takes
+// them never applies one at the same time (the recorder fails the test on
+// an Acquire of a partition still applied).
+func TestCutOffMemberStopsFirst(t *testing.T) {
+	url := runNATS(t)
+	rec := newRecorder(t)
+	_, jsA := connect(t, url)
+	ncB, jsB := connect(t, url)
+	a := start(t, jsA, rec, "a", 8, ttl)
+	b := start(t, jsB, rec, "b", 8, ttl)
+	owners(t, rec, map[*Member]int{a: 4, b: 4})
+
+	ncB.Close()
+	owners(t, rec, map[*Member]int{a: 8})
+	if got := rec.lostBy("b"); !slices.Equal(slices.Sorted(slices.Values(got)), []int{1, 3, 5, 7}) {
+		t.Errorf("b lost %v, want [1 3 5 7]", got)
+	}
+	if got := b.Owned(); len(got) != 0 {
+		t.Errorf("b still owns %v", got)
+	}
+}
