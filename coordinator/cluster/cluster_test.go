@@ -310,3 +310,95 @@ func TestCutOffMemberStopsFirst(t *testing.T) {
 		t.Errorf("b still owns %v", got)
 	}
 }
+
+// TestReleaseFailureRetried: a Release that fails during a move keeps the
+// partitions owned (their leases renewed, nothing lost) and the move is
+// retried at a later reconcile.
+func TestReleaseFailureRetried(t *testing.T) {
+	url := runNATS(t)
+	rec := newRecorder(t)
+	_, jsA := connect(t, url)
+	a := start(t, jsA, rec, "a", 4, ttl)
+	owners(t, rec, map[*Member]int{a: 4})
+	rec.mu.Lock()
+	rec.releaseErr = errors.New("snapshot upload failed")
+	rec.mu.Unlock()
+	_, jsB := connect(t, url)
+	b := start(t, jsB, rec, "b", 4, ttl)
+	owners(t, rec, map[*Member]int{a: 2, b: 2})
+	rec.mu.Lock()
+	calls := rec.releaseCalls
+	rec.mu.Unlock()
+	if calls < 2 {
+		t.Errorf("%d Release calls, want the failed one and a retry", calls)
+	}
+	if l := rec.lostBy("a"); len(l) != 0 {
+		t.Errorf("a lost %v after a failed Release", l)
+	}
+}
+
+// TestKeysCarryTTL: the leases and the member keys keep their TTL across
+// renewals (a plain KV Update would drop it and make a lease permanent);
+// the config key has none.
+func TestKeysCarryTTL(t *testing.T) {
+	url := runNATS(t)
+	rec := newRecorder(t)
+	_, js := connect(t, url)
+	a := start(t, js, rec, "a", 2, ttl)
+	owners(t, rec, map[*Member]int{a: 2})
+	ctx := context.Background()
+	s, err := js.Stream(ctx, streamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := s.GetLastMsgForSubject(ctx, subjectPrefix+keyLease(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventstest.EventuallyErr(t, wait, func() error {
+		for _, key := range []string{keyLease(0), keyLease(1), keyMember("a")} {
+			msg, err := s.GetLastMsgForSubject(ctx, subjectPrefix+key)
+			if err != nil {
+				return err
+			}
+			if key == keyLease(0) && msg.Sequence == created.Sequence {
+				return fmt.Errorf("lease 0 not renewed yet")
+			}
+			if got := msg.Header.Get(jetstream.MsgTTLHeader); got != ttl.String() {
+				t.Fatalf("%s revision %d has Nats-TTL %q, want %q", key, msg.Sequence, got, ttl)
+			}
+		}
+		return nil
+	})
+	msg, err := s.GetLastMsgForSubject(ctx, subjectPrefix+keyConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := msg.Header.Get(jetstream.MsgTTLHeader); got != "" || string(msg.Data) != `{"partitions":2}` {
+		t.Errorf("config key: Nats-TTL %q, value %s; want no TTL and {\"partitions\":2}", got, msg.Data)
+	}
+}
+
+// TestStopWithFailingRelease: when Release fails during Stop, the
+// partitions are told Lost, Stop returns the error, and the leases expire
+// for the other member to take.
+func TestStopWithFailingRelease(t *testing.T) {
+	url := runNATS(t)
+	rec := newRecorder(t)
+	_, jsA := connect(t, url)
+	_, jsB := connect(t, url)
+	a := start(t, jsA, rec, "a", 4, ttl)
+	b := start(t, jsB, rec, "b", 4, ttl)
+	owners(t, rec, map[*Member]int{a: 2, b: 2})
+	rec.mu.Lock()
+	rec.releaseErr = errors.New("snapshot upload failed")
+	rec.mu.Unlock()
+	err := b.Stop(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "snapshot upload failed") {
+		t.Fatalf("Stop: %v, want the Release error", err)
+	}
+	if got := rec.lostBy("b"); !slices.Equal(got, []int{1, 3}) {
+		t.Errorf("b lost %v, want [1 3]", got)
+	}
+	owners(t, rec, map[*Member]int{a: 4})
+}

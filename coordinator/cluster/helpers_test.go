@@ -69,6 +69,8 @@ type recorder struct {
 	gate         chan struct{}
 	gated        string
 	acquireCalls int
+	releaseErr   error // returned by the next Release, then cleared
+	releaseCalls int
 }
 
 func newRecorder(t *testing.T) *recorder {
@@ -158,6 +160,11 @@ func (h *recorded) Release(ctx context.Context, parts []int) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.releaseCalls++
+	if err := r.releaseErr; err != nil {
+		r.releaseErr = nil
+		return err
+	}
 	if held {
 		r.releaseHeld++
 	}
