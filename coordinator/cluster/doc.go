@@ -27,9 +27,10 @@
 //     again. A renewal refused because the revision moved (the lease expired,
 //     was deleted or taken) loses the partition at once: the member forgets
 //     it and calls Handoff.Lost. A renewal that fails otherwise (no
-//     JetStream leader, a timeout) is retried every TTL/5 until the lease
-//     may have expired on the server (TTL − TTL/5 after the last renewal
-//     that was sent and succeeded), and then the partition is lost too.
+//     JetStream leader, a timeout) is retried every TTL/5 (each attempt
+//     bounded by TTL/5) until TTL − 2·TTL/5 after the sending of the last
+//     renewal that succeeded, and then the partition is lost too: before
+//     the lease can have expired on the server.
 //   - the handoff loop (every TTL/5) reads the member and lease keys,
 //     gives up the partitions it owns that are desired elsewhere
 //     (Handoff.Release, then a KV Delete that expects the lease's last
@@ -72,8 +73,8 @@
 //   - No partition is applied by two members at once as long as a member's
 //     clock runs at the server's rate: a new owner's Create succeeds only
 //     after the old lease expired on the server, at least TTL after the old
-//     owner last sent a renewal, and the old owner calls Lost TTL/5 before
-//     that (or Handoff.Lost waits for a Handoff call in progress).
+//     owner last sent a renewal, and the old owner calls Lost before that
+//     (unless Handoff.Lost has to wait for a Handoff call in progress).
 //   - A JetStream leader change of the bucket that lasts longer than the TTL
 //     (raft elects a new leader after 4 to 9 s) lets the leases expire: the
 //     members lose their partitions and take them again once the bucket has

@@ -94,7 +94,10 @@ func (m *Member) renewOne(ctx context.Context, j renewal) {
 		// released: the delete settles it
 	case errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 		m.loseLocked(j.p, l, err)
-	case !m.cfg.Now().Add(m.period).Before(l.validUntil):
+	case !m.cfg.Now().Add(2 * m.period).Before(l.validUntil):
+		// Two periods of margin: the next attempt starts within a period
+		// and gives up within another, so the partition is lost before the
+		// lease can have expired on the server.
 		m.loseLocked(j.p, l, err)
 	default:
 		m.log.Warn("cluster: lease renewal failed, retrying", "partition", j.p, "valid_until", l.validUntil, "err", err)
