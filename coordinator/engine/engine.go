@@ -470,23 +470,21 @@ func (e *Engine) startPart(ctx context.Context, id int, target uint64) error {
 }
 
 // caughtUp resumes p's unfinished sagas and starts its sweeper: only now
-// does it know every result the stream holds for them.
+// does it know every result the stream holds for them. It runs before the
+// intake applies anything more to p (in the intake's goroutine, or before
+// the intake starts), so that a saga started by a later event is not
+// dispatched twice.
 func (e *Engine) caughtUp(p *part) {
 	if p.caughtUp.Swap(true) {
 		return
 	}
-	pctx := p.ctx
+	if n, err := p.coord.Resume(p.ctx); err != nil {
+		e.log.Warn("resume unfinished logouts", "partition", p.id, "err", err)
+	} else if n > 0 && e.cfg.Clustered {
+		e.log.Info("partition resumed", "partition", p.id, "logouts", n)
+	}
 	p.bg.Add(1)
-	go func() {
-		defer p.bg.Done()
-		if n, err := p.coord.Resume(pctx); err != nil {
-			e.log.Warn("resume unfinished logouts", "partition", p.id, "err", err)
-		} else if n > 0 && e.cfg.Clustered {
-			e.log.Info("partition resumed", "partition", p.id, "logouts", n)
-		}
-	}()
-	p.bg.Add(1)
-	go func() { defer p.bg.Done(); p.coord.RunSweeper(pctx) }()
+	go func() { defer p.bg.Done(); p.coord.RunSweeper(p.ctx) }()
 }
 
 // stopPart stops p; with release, it snapshots and deletes it.
@@ -642,13 +640,31 @@ func (e *Engine) apply(ctx context.Context, batch []jetstream.Msg) error {
 		if len(mine) == 0 && last-p.applied < lazyPosition && (p.caughtUp.Load() || last < p.target) {
 			continue
 		}
+		if !p.caughtUp.Load() && last >= p.target {
+			// The replay reaches the stream's end as it was when p
+			// was taken: apply up to there, resume what was running
+			// then, and only then apply what came after (a saga
+			// started after it is dispatched by its start, not
+			// resumed as well).
+			var before []jetstream.Msg
+			for len(mine) > 0 {
+				md, err := mine[0].Metadata()
+				if err != nil || md.Sequence.Stream > p.target {
+					break
+				}
+				before, mine = append(before, mine[0]), mine[1:]
+			}
+			upTo := max(p.target, p.applied)
+			if err := p.coord.ApplyBatchAt(ctx, id, before, upTo); err != nil {
+				return err
+			}
+			p.applied = upTo
+			e.caughtUp(p)
+		}
 		if err := p.coord.ApplyBatchAt(ctx, id, mine, last); err != nil {
 			return err
 		}
 		p.applied = last
-		if !p.caughtUp.Load() && last >= p.target {
-			e.caughtUp(p)
-		}
 	}
 	return nil
 }
