@@ -160,7 +160,7 @@ func TestCallNoOwner(t *testing.T) {
 
 // TestCallSlowServer: a server slower than the caller's deadline makes
 // Call fail with the deadline (not no-owner), and the handler's context
-// ends with the caller's time (the header carried it).
+// ends with the caller's time (the header carried it), not DefaultTimeout.
 func TestCallSlowServer(t *testing.T) {
 	nc := startNATS(t)
 	handlerDeadline := make(chan time.Time, 1)
@@ -174,7 +174,9 @@ func TestCallSlowServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_, err := Call(ctx, nc, 0, "slow", echoReq{}, nil)
-	if err == nil || errors.Is(err, ErrNoOwner) || !errors.Is(err, context.DeadlineExceeded) {
+	// The caller's deadline, or the handler's (the caller's time, as the
+	// header carried it) reported in its reply: whichever ends first.
+	if err == nil || errors.Is(err, ErrNoOwner) || !strings.Contains(err.Error(), "deadline exceeded") {
 		t.Fatalf("err = %v, want the deadline", err)
 	}
 	if dl := <-handlerDeadline; !dl.Before(start.Add(DefaultTimeout / 2)) {
