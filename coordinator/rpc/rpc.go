@@ -6,7 +6,8 @@
 // signoff.internal.rpc.all.<method>, and each answers for the partitions it
 // owns.
 //
-// A request is JSON; a reply is a JSON Reply envelope. Nothing here is
+// A request is JSON, with the caller's remaining time and W3C trace
+// context in its headers; a reply is a JSON Reply envelope. Nothing here is
 // durable: a request that finds no owner (nats.ErrNoResponders, the
 // partition is moving between instances) is retried with backoff until the
 // caller's context ends.
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // Subject prefixes (scale-out design, piece 6).
@@ -94,7 +96,7 @@ func serve(nc *nats.Conn, subject, group string, h Handler) (func(), error) {
 		wg.Add(1)
 		go func() { // one slow request does not hold up the others
 			defer wg.Done()
-			hctx, done := context.WithTimeout(ctx, handlerTimeout(m))
+			hctx, done := context.WithTimeout(extractTrace(ctx, m.Header), handlerTimeout(m))
 			defer done()
 			resp, found, err := h(hctx, m.Data)
 			r := Reply{Found: found && err == nil}
@@ -164,7 +166,7 @@ func Call(ctx context.Context, nc *nats.Conn, p int, method string, req any, res
 	subject := PartitionSubject(p, method)
 	backoff := firstBackoff
 	for {
-		msg := &nats.Msg{Subject: subject, Data: data, Header: timeoutHeader(ctx)}
+		msg := &nats.Msg{Subject: subject, Data: data, Header: requestHeader(ctx)}
 		m, err := nc.RequestMsgWithContext(ctx, msg)
 		if errors.Is(err, nats.ErrNoResponders) {
 			t := time.NewTimer(backoff)
@@ -184,8 +186,12 @@ func Call(ctx context.Context, nc *nats.Conn, p int, method string, req any, res
 	}
 }
 
-func timeoutHeader(ctx context.Context) nats.Header {
+// requestHeader are the headers of a request: the caller's remaining time
+// and its W3C trace context (https://www.w3.org/TR/trace-context/,
+// section 3: traceparent, tracestate), as on the bus's messages.
+func requestHeader(ctx context.Context) nats.Header {
 	h := nats.Header{}
+	traceContext.Inject(ctx, carrier(h))
 	if d, ok := ctx.Deadline(); ok {
 		h.Set(HeaderTimeout, strconv.FormatInt(max(time.Until(d).Milliseconds(), 1), 10))
 	}
@@ -230,7 +236,7 @@ func Broadcast(ctx context.Context, nc *nats.Conn, method string, req any, membe
 		return fmt.Errorf("rpc: %s: %w", method, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	if err := nc.PublishMsg(&nats.Msg{Subject: AllSubject(method), Reply: inbox, Data: data, Header: timeoutHeader(ctx)}); err != nil {
+	if err := nc.PublishMsg(&nats.Msg{Subject: AllSubject(method), Reply: inbox, Data: data, Header: requestHeader(ctx)}); err != nil {
 		return fmt.Errorf("rpc: %s: %w", method, err)
 	}
 	var errs []error
@@ -255,4 +261,36 @@ func Broadcast(ctx context.Context, nc *nats.Conn, method string, req any, membe
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// traceContext propagates the caller's trace to the handler (W3C Trace
+// Context; the same header names as coordinator/bus uses).
+var traceContext propagation.TextMapPropagator = propagation.TraceContext{}
+
+// carrier adapts NATS headers, whose names are case-sensitive, to the
+// propagator: the fields keep the propagator's lower-case names.
+type carrier nats.Header
+
+func (c carrier) Get(key string) string {
+	if v := c[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c carrier) Set(key, value string) { c[key] = []string{value} }
+
+func (c carrier) Keys() []string {
+	out := make([]string, 0, len(c))
+	for k := range c {
+		out = append(out, k)
+	}
+	return out
+}
+
+func extractTrace(ctx context.Context, h nats.Header) context.Context {
+	if len(h) == 0 {
+		return ctx
+	}
+	return traceContext.Extract(ctx, carrier(h))
 }

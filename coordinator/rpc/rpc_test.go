@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // startNATS runs a real nats-server on a random loopback port and returns
@@ -265,5 +266,37 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 			t.Fatalf("waiting for %s: %v", what, ctx.Err())
 		case <-tick.C:
 		}
+	}
+}
+
+// TestCallCarriesTrace: the handler runs in the caller's trace (W3C
+// traceparent header); a call without a trace carries none.
+func TestCallCarriesTrace(t *testing.T) {
+	nc := startNATS(t)
+	seen := make(chan trace.SpanContext, 2)
+	serveT(t, nc, 0, "traced", func(ctx context.Context, _ []byte) ([]byte, bool, error) {
+		seen <- trace.SpanContextFromContext(ctx)
+		return []byte(`{}`), true, nil
+	})
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
+		TraceFlags: trace.FlagsSampled,
+	})
+	ctx, cancel := context.WithTimeout(trace.ContextWithSpanContext(context.Background(), sc), 5*time.Second)
+	defer cancel()
+	if _, err := Call(ctx, nc, 0, "traced", struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-seen; got.TraceID() != sc.TraceID() || got.SpanID() != sc.SpanID() || !got.IsRemote() {
+		t.Errorf("handler's span context %v, want the caller's %v (remote)", got, sc)
+	}
+	plain, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if _, err := Call(plain, nc, 0, "traced", struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-seen; got.IsValid() {
+		t.Errorf("a call without a trace gave the handler %v", got)
 	}
 }
