@@ -59,7 +59,7 @@ type remoteFixture struct {
 
 var remoteT0 = time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 
-func newRemoteFixture(t *testing.T) *remoteFixture {
+func newRemoteFixture(t testing.TB) *remoteFixture {
 	t.Helper()
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
 	if err != nil {
@@ -160,7 +160,7 @@ func newRemoteFixture(t *testing.T) *remoteFixture {
 	return f
 }
 
-func (f *remoteFixture) connect(t *testing.T) *nats.Conn {
+func (f *remoteFixture) connect(t testing.TB) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(f.url)
 	if err != nil {
@@ -170,7 +170,7 @@ func (f *remoteFixture) connect(t *testing.T) *nats.Conn {
 	return nc
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
+func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
@@ -413,5 +413,27 @@ func TestRemoteLocalFastPath(t *testing.T) {
 	}
 	if n := solo.locates.Load(); n != 0 {
 		t.Errorf("%d route index lookups on the fast path", n)
+	}
+}
+
+// BenchmarkRemoteStatus: the page's read of a saga from the store of a
+// partition owned here and from its owner over NATS (loopback).
+func BenchmarkRemoteStatus(b *testing.B) {
+	f := newRemoteFixture(b)
+	ctx := ctxT(b, time.Hour)
+	for _, bc := range []struct {
+		name string
+		r    statusReader
+	}{
+		{"local", statusReader{routed{f.a}, f.dir}},
+		{"remote", statusReader{routed{f.b}, f.dir}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, ok, err := bc.r.Logout(ctx, "L1"); err != nil || !ok {
+					b.Fatal(ok, err)
+				}
+			}
+		})
 	}
 }
