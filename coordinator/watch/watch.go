@@ -25,6 +25,8 @@ type Hub struct {
 	mu   sync.Mutex
 	subs map[string]map[chan struct{}]struct{}
 	n    int
+	// then is told the ids of each Notify (OnNotify).
+	then func(logoutIDs []string)
 }
 
 // Watch subscribes to changes of logoutID. The channel receives a value
@@ -63,10 +65,29 @@ func (h *Hub) Watch(logoutID string) (<-chan struct{}, func()) {
 	}
 }
 
+// OnNotify has f told the ids of every later Notify, after the waiters
+// were woken and outside the hub's lock (scale-out: a partition store's hub
+// forwards its commits to a Feed, which tells the other instances). f must
+// not block, and must not Notify this hub again.
+func (h *Hub) OnNotify(f func(logoutIDs []string)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.then = f
+}
+
 // Notify wakes the waiters of each logout id. It never blocks.
 func (h *Hub) Notify(logoutIDs ...string) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	then := h.then
+	h.wake(logoutIDs)
+	h.mu.Unlock()
+	if then != nil && len(logoutIDs) > 0 {
+		then(logoutIDs)
+	}
+}
+
+// wake signals the waiters of logoutIDs; h.mu is held.
+func (h *Hub) wake(logoutIDs []string) {
 	for _, id := range logoutIDs {
 		for ch := range h.subs[id] {
 			select {

@@ -588,7 +588,7 @@ func (a *App) RequestLogout(ctx context.Context, req events.LogoutRequested) err
 
 // statusReader shows sagas to the web pages.
 type statusReader struct {
-	st  *store.Store
+	st  partStore // *store.Store, or routed with scale-out
 	dir dirMap
 }
 
@@ -654,7 +654,7 @@ func loadSecret(path string, generate bool) ([]byte, error) {
 
 // sessionDirectory lists a session's applications for the chooser.
 type sessionDirectory struct {
-	st  *store.Store
+	st  partStore // *store.Store, or routed with scale-out
 	dir dirMap
 }
 

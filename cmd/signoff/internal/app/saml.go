@@ -16,7 +16,6 @@ import (
 	"github.com/signoff/signoff/adapters/saml"
 	samlmsg "github.com/signoff/signoff/adapters/saml/message"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
-	"github.com/signoff/signoff/coordinator/store"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/web"
 )
@@ -101,7 +100,7 @@ func hostOf(raw string) string {
 }
 
 // samlSagas shows sagas to the SAML adapter.
-type samlSagas struct{ st *store.Store }
+type samlSagas struct{ st partStore }
 
 func (s samlSagas) Logout(ctx context.Context, id string) (saml.Logout, bool, error) {
 	sg, ok, err := s.st.Saga(ctx, id)
@@ -116,7 +115,7 @@ func (s samlSagas) Logout(ctx context.Context, id string) (saml.Logout, bool, er
 }
 
 // samlSessions finds registered sessions by SAML NameID.
-type samlSessions struct{ st *store.Store }
+type samlSessions struct{ st partStore }
 
 func (s samlSessions) SessionsByNameID(ctx context.Context, rpID, nameID string) ([]saml.Session, error) {
 	rows, err := s.st.SessionsByNameID(ctx, rpID, nameID)
