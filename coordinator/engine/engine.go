@@ -96,7 +96,7 @@ type part struct {
 	// has applied up to it.
 	target   uint64
 	caughtUp atomic.Bool
-	snapped  uint64 // applied at the last snapshot
+	snapped  uint64          // applied at the last snapshot
 	ctx      context.Context // ends when the partition stops
 	cancel   context.CancelFunc
 	bg       sync.WaitGroup

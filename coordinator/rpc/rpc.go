@@ -1,9 +1,9 @@
 // Package rpc is request/reply between signoff instances over core NATS
 // (scale-out design, piece 6 "any instance serves any request"): the owner
 // of partition p answers the requests for p's sagas and sessions on
-// signoff.internal.rpc.p.<p>.<method>; lookups that have no key for the
+// _signoff.rpc.p.<p>.<method>; lookups that have no key for the
 // route index go to every instance at once on
-// signoff.internal.rpc.all.<method>, and each answers for the partitions it
+// _signoff.rpc.all.<method>, and each answers for the partitions it
 // owns.
 //
 // A request is JSON, with the caller's remaining time and W3C trace
@@ -26,12 +26,14 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 )
 
-// Subject prefixes (scale-out design, piece 6).
+// Subject prefixes. They are outside signoff.>, which the SIGNOFF stream
+// captures: a request there would be stored, and JetStream's publish
+// acknowledgement would reach the caller before the owner's answer.
 const (
 	// PartitionPrefix + "<p>.<method>" is served by the owner of p.
-	PartitionPrefix = "signoff.internal.rpc.p."
+	PartitionPrefix = "_signoff.rpc.p."
 	// AllPrefix + "<method>" is served by every instance.
-	AllPrefix = "signoff.internal.rpc.all."
+	AllPrefix = "_signoff.rpc.all."
 	// queue is the queue group of partition subscriptions: while a
 	// partition changes hands and two instances briefly serve it, one
 	// answers.

@@ -20,7 +20,7 @@ import (
 // its answer.
 const (
 	// FeedSubject carries a JSON array of logout ids per message.
-	FeedSubject = "signoff.internal.changed"
+	FeedSubject = "_signoff.changed" // outside signoff.>: not stored in the SIGNOFF stream
 	// HeaderInstance names the feed that sent a message: a feed ignores
 	// its own (its hub was woken directly).
 	HeaderInstance = "Signoff-Instance"

@@ -65,7 +65,10 @@ type App struct {
 	// partition the coordinator, outbox relay and sweeper (cluster.go).
 	engine *engine.Engine
 	member *cluster.Member // nil without cluster.enabled
-	js     jetstream.JetStream
+	// rpcConn carries requests to partition owners and the change feed
+	// (cluster.go; nil without cluster.enabled).
+	rpcConn *nats.Conn
+	js      jetstream.JetStream
 	// adapters are the adapters of adapterKinds, in order (port.go).
 	adapters []Adapter
 
@@ -117,7 +120,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	// SP-initiated): the binding of the web pages, which need only the
 	// public URL and the secret for it.
 	binder := web.Browser{PublicURL: a.cfg.PublicURL, Secret: secret}
-	a.adapters, err = buildAdapters(adapterDeps{cfg: a.cfg, o: o, keys: a.keys, store: a.store, secret: secret,
+	a.adapters, err = buildAdapters(adapterDeps{cfg: a.cfg, o: o, keys: a.keys, store: a.store, parts: a, secret: secret,
 		results: resultPublisher{batcher: a.batcher, sealer: a.sealer, tracing: a.tracing}, logouts: a, bind: binder.Bind})
 	a.onStop(func(ctx context.Context) error { return closeAdapters(ctx, a.adapters) })
 	if err != nil {
@@ -298,11 +301,11 @@ func (a *App) serve(ctx, runCtx context.Context, o Options, dir dirMap, secret [
 	}
 	local, _ := adapterOf[LocalSession](a.adapters)
 	browserCfg := &web.Browser{
-		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{a.store, dir}, Local: local,
+		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{routed{a}, dir}, Local: local,
 		Frames: frames(capable[BrowserStep](a.adapters)), Redirects: redirect.Policy{AllowedDomains: cfg.Redirects.AllowedDomains},
-		Steps: a.store, Changes: a.store.Changes(), DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
+		Steps: routed{a}, Changes: a.store.Changes(), DefaultRedirect: cfg.Redirects.DefaultURL, LocalRPID: saga.LocalRPID, MaxWait: cfg.Logout.Deadline.Std() + 30*time.Second,
 		Logger: o.Logger.With("component", "web"), Now: o.Now,
-		Issuer: cfg.Issuer, Sessions: sessionDirectory{a.store, dir}, Hints: newHintVerifier(ctx, cfg, a.keys),
+		Issuer: cfg.Issuer, Sessions: sessionDirectory{routed{a}, dir}, Hints: newHintVerifier(ctx, cfg, a.keys),
 		Clients: clientsOf(cfg), ChooseScope: cfg.Logout.ChooseScope, AdminToken: cfg.Admin.Token,
 	}
 	routes, err := routesOf(a.adapters)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"github.com/nats-io/nats.go"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/signoff/signoff/coordinator/engine"
 	"github.com/signoff/signoff/coordinator/partition"
 	"github.com/signoff/signoff/coordinator/store"
+	"github.com/signoff/signoff/coordinator/watch"
 )
 
 // clusterPattern is the admin endpoint that lists the instances of a
@@ -48,6 +51,31 @@ func (a *App) clusterEngine(ctx context.Context, ec *engine.Config) error {
 		return err
 	}
 	ec.Snapshots = snaps
+	// Requests to partition owners and the change feed: each owner serves
+	// its partitions' reads (serveRemote) and publishes the ids of changed
+	// logouts, which wake the pages of every instance (a.store's hub).
+	if a.rpcConn, err = a.bus.Connect("signoff-rpc"); err != nil {
+		return err
+	}
+	feed, err := watch.NewFeed(a.rpcConn, a.store.Changes(), a.log.With("component", "feed"))
+	if err != nil {
+		return err
+	}
+	a.onStop(func(context.Context) error { return feed.Close() })
+	ec.Changes, ec.Notify = nil, func(ids ...string) { feed.Changed(ids) }
+	ec.Serve = func(p int, st *store.Store) func() {
+		stop, err := serveRemote(a.rpcConn, p, st)
+		if err != nil {
+			a.log.Error("partition not served to other instances", "partition", p, "err", err)
+			return func() {}
+		}
+		return stop
+	}
+	stop, err := serveBroadcasts(a)
+	if err != nil {
+		return err
+	}
+	a.onStop(func(context.Context) error { stop(); return nil })
 	return nil
 }
 
@@ -165,24 +193,45 @@ func (a *App) clusterHandler() http.Handler {
 	})
 }
 
-// participantPending reports whether rpID is a pending participant of the
-// running saga logoutID, in the partition that owns it.
-// TODO(remote): a partition owned by another instance is asked through
-// its owner; until then such a dispatch is delivered (it is sealed, so
-// only signoff's own coordinators can have made it).
-func (a *App) participantPending(ctx context.Context, logoutID, rpID string) (bool, error) {
-	p, ok, err := a.engine.Locate(ctx, partition.KindLogout, logoutID)
-	if err != nil {
-		return false, err
+// App is the partition set of remote.go: it finds a saga's or a
+// session's partition and reads it locally or through its owner.
+var _ partitions = (*App)(nil)
+
+// Count is the number of partitions.
+func (a *App) Count() int { return a.cfg.PartitionCount() }
+
+// Local is the store of partition p when this instance owns it.
+func (a *App) Local(p int) (*store.Store, bool) {
+	if a.engine == nil {
+		return nil, false
 	}
-	if !ok {
-		return true, nil
+	return a.engine.Local(p)
+}
+
+// Locate looks key up in the route index.
+func (a *App) Locate(ctx context.Context, kind partition.Kind, key string) (int, bool, error) {
+	if a.engine == nil {
+		return 0, false, errors.New("starting")
 	}
-	st, ok := a.engine.Local(p)
-	if !ok {
-		return true, nil
+	return a.engine.Locate(ctx, kind, key)
+}
+
+// Conn is the NATS connection of requests to partition owners and of the
+// change feed (nil without cluster.enabled).
+func (a *App) Conn() *nats.Conn { return a.rpcConn }
+
+// Members is the number of live instances.
+func (a *App) Members() int {
+	if a.member == nil {
+		return 1
 	}
-	return st.ParticipantPending(ctx, logoutID, rpID)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := a.member.Status(ctx)
+	if err != nil || len(st.Members) == 0 {
+		return 1
+	}
+	return len(st.Members)
 }
 
 var (

@@ -38,7 +38,7 @@ func sealedHandler[T any, PT interface {
 // a dispatch delivered again after its result is not delivered twice).
 func (a *App) dispatchHandler(ad Dispatcher) func(context.Context, jetstream.Msg) error {
 	return sealedHandler(a, "dispatch", func(ctx context.Context, d events.Dispatch) error {
-		ok, err := a.participantPending(ctx, d.LogoutID, d.RPID)
+		ok, err := routed{a}.ParticipantPending(ctx, d.LogoutID, d.RPID)
 		if err != nil {
 			return err
 		}

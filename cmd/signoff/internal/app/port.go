@@ -86,10 +86,13 @@ type LongPolls interface {
 
 // adapterDeps are what the adapters are built from.
 type adapterDeps struct {
-	cfg     *config.Config
-	o       Options
-	keys    *keys.Set
-	store   *store.Store
+	cfg   *config.Config
+	o     Options
+	keys  *keys.Set
+	store *store.Store
+	// parts reads sagas and sessions where their partition is: the local
+	// store, or its owner (remote.go).
+	parts   partitions
 	secret  []byte
 	results resultPublisher
 	// logouts starts logouts (App.RequestLogout) for adapters that

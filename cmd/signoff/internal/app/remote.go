@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/signoff/signoff/coordinator/partition"
 	"github.com/signoff/signoff/coordinator/rpc"
 	"github.com/signoff/signoff/coordinator/saga"
 	"github.com/signoff/signoff/coordinator/store"
@@ -22,17 +23,16 @@ import (
 // else asking its owner over coordinator/rpc; serveRemote and
 // serveBroadcasts are the owner's side.
 
-// routeKind is a kind of key of the route index (coordinator/partition's
-// Kind; the same strings).
-type routeKind string
+// routeKind is a kind of key of the route index.
+type routeKind = partition.Kind
 
-// Route index kinds (scale-out design, piece 2).
+// Route index kinds.
 const (
-	routeSession  routeKind = "session"  // session_id
-	routeLogout   routeKind = "logout"   // logout_id
-	routeUpstream routeKind = "upstream" // upstream_id + "\x00" + upstream_sid
-	routeRPSID    routeKind = "rpsid"    // rp_id + "\x00" + OIDC sid
-	routeNameID   routeKind = "nameid"   // rp_id + "\x00" + SAML NameID
+	routeSession  = partition.KindSession  // session_id
+	routeLogout   = partition.KindLogout   // logout_id
+	routeUpstream = partition.KindUpstream // upstream_id + "\x00" + upstream_sid
+	routeRPSID    = partition.KindRPSID    // rp_id + "\x00" + OIDC sid
+	routeNameID   = partition.KindNameID   // rp_id + "\x00" + SAML NameID
 )
 
 // partitions is what the wrappers need from the partition set

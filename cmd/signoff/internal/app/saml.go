@@ -176,7 +176,7 @@ func newSAML(d adapterDeps) (Adapter, error) {
 	local, _ := adapterOf[LocalSession](d.built)
 	a, err := saml.New(saml.Config{
 		EntityID: cfg.Issuer, PublicURL: cfg.PublicURL, Signer: signer.Signer, SPs: sps, Publisher: d.results,
-		Sagas: samlSagas{d.store}, Changes: d.store.Changes(), Logouts: d.logouts, Sessions: samlSessions{d.store},
+		Sagas: samlSagas{routed{d.parts}}, Changes: d.store.Changes(), Logouts: d.logouts, Sessions: samlSessions{routed{d.parts}},
 		Browser: samlBrowser{local: local, bind: d.bind, log: d.o.Logger}, Secret: d.secret,
 		Concurrency: cfg.Backchannel.Concurrency, AttemptTimeout: cfg.Backchannel.AttemptTimeout.Std(),
 		LogoutDeadline: cfg.Logout.Deadline.Std(), Client: d.o.HTTPClient, Now: d.o.Now, Logger: d.o.Logger,
