@@ -215,6 +215,7 @@ func TestClusterProcfileWithForeman(t *testing.T) {
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 10 * time.Second // a grandchild holding the output pipe does not hold the test
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -26,9 +26,9 @@ case "$1:$2" in
 nats:1) port=$p1 route=$r1 ;;
 nats:2) port=$p2 route=$r2 ;;
 nats:3) port=$p3 route=$r3 ;;
-signoff:a) listen=${SIGNOFF_LISTEN_A:-127.0.0.1:8081} ;;
-signoff:b) listen=${SIGNOFF_LISTEN_B:-127.0.0.1:8082} ;;
-signoff:c) listen=${SIGNOFF_LISTEN_C:-127.0.0.1:8083} ;;
+signoff:a) listen=${SIGNOFF_LISTEN_A:-127.0.0.1:8081} after= ;;
+signoff:b) listen=${SIGNOFF_LISTEN_B:-127.0.0.1:8082} after=${SIGNOFF_LISTEN_A:-127.0.0.1:8081} ;;
+signoff:c) listen=${SIGNOFF_LISTEN_C:-127.0.0.1:8083} after=${SIGNOFF_LISTEN_B:-127.0.0.1:8082} ;;
 *) usage ;;
 esac
 mkdir -p "$dir"
@@ -43,6 +43,12 @@ bin="$(pwd)/bin/cluster/signoff-$2/signoff"
 go build -o "$bin" ./cmd/signoff
 go run ./cmd/signoff/examples/clusterinit "$dir"
 cp "cmd/signoff/examples/cluster/$2.yaml" "$dir/$2.yaml"
+# b starts once a is ready, c once b is: the first instance creates the
+# stream and the consumers on the new cluster, alone.
+if [ -n "$after" ]; then
+	echo "waiting for http://$after/readyz"
+	until "$bin" healthcheck --url "http://$after/readyz" >/dev/null 2>&1; do sleep 1; done
+fi
 cd "$dir"
 exec env SIGNOFF_NATS_URL="nats://127.0.0.1:$p1,nats://127.0.0.1:$p2,nats://127.0.0.1:$p3" SIGNOFF_LISTEN="$listen" \
 	"$bin" serve --config "$2.yaml"
