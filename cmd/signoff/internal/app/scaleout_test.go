@@ -558,7 +558,13 @@ func TestScaleOutRebalance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 3-node nats-server cluster and 3 signoff processes")
 	}
-	const chunk = 30 // users per load step
+	// The load: chunk users every step, about 100 users (300 RP
+	// sessions) a second, half that under -race.
+	const chunk = 20
+	step := 200 * time.Millisecond
+	if raceEnabled {
+		step *= 2
+	}
 	rps := scaleRPs(t, 20*time.Millisecond)
 	sc := newScaleCluster(t, rps)
 	ins := []*scaleInstance{sc.add("i1"), sc.add("i2"), sc.add("i3")}
@@ -575,7 +581,7 @@ func TestScaleOutRebalance(t *testing.T) {
 	stop := make(chan struct{})
 	loadDone := make(chan error, 1)
 	go func() {
-		tick := time.NewTicker(100 * time.Millisecond)
+		tick := time.NewTicker(step)
 		defer tick.Stop()
 		for k := 0; ; k++ {
 			select {
