@@ -38,7 +38,7 @@ type command struct {
 }
 
 // commands in the order of the usage text.
-var commands = []*command{serveCommand, checkCommand, logoutCommand, demoCommand, healthcheckCommand, versionCommand}
+var commands = []*command{serveCommand, checkCommand, logoutCommand, statusCommand, demoCommand, healthcheckCommand, versionCommand}
 
 const usageHead = `signoff — event-driven Single Logout coordinator
 
@@ -46,11 +46,12 @@ usage: signoff COMMAND [FLAGS]    (signoff COMMAND -h describes one command)
 
 `
 
-const usageTail = `exit status: 0 success, 1 error, 2 usage error; logout: 3 when the logout ended partial
+const usageTail = `exit status: 0 success, 1 error, 2 usage error; logout: 3 when the logout ended partial;
+             status: 3 when a partition has no owner
 
 environment: SIGNOFF_LISTEN, SIGNOFF_DATA_DIR, SIGNOFF_NATS_URL override listen, data_dir, nats.url;
              SIGNOFF_NATS_PASSWORD, SIGNOFF_NATS_TOKEN override nats.password_file, nats.token_file;
-             SIGNOFF_ADMIN_TOKEN is logout --url's admin token
+             SIGNOFF_ADMIN_TOKEN is logout --url's and status's admin token
 `
 
 // usage is the full usage text: every command with every flag.

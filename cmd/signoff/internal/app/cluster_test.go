@@ -38,7 +38,7 @@ var natsServerBin struct {
 
 // buildNATSServer builds nats-server from the module version in go.mod,
 // once per test binary.
-func buildNATSServer(t *testing.T) string {
+func buildNATSServer(t testing.TB) string {
 	t.Helper()
 	natsServerBin.once.Do(func() {
 		dir, err := os.MkdirTemp("", "signoff-nats-server")
@@ -67,7 +67,7 @@ func buildNATSServer(t *testing.T) string {
 // startNATSCluster runs a cluster of n nats-server processes with
 // JetStream, each with its own store dir, on loopback, and waits until
 // every node reports healthy (JetStream with a meta leader).
-func startNATSCluster(t *testing.T, n int) []*natsNode {
+func startNATSCluster(t testing.TB, n int) []*natsNode {
 	t.Helper()
 	bin := buildNATSServer(t)
 	routes := make([]string, n)
@@ -109,7 +109,7 @@ cluster {
 }
 
 // start runs the node (again, on the same store dir).
-func (nd *natsNode) start(t *testing.T) {
+func (nd *natsNode) start(t testing.TB) {
 	t.Helper()
 	nd.cmd = exec.Command(nd.bin, "-c", nd.confPath)
 	nd.cmd.Stdout, nd.cmd.Stderr = nd.logs, nd.logs
@@ -120,7 +120,7 @@ func (nd *natsNode) start(t *testing.T) {
 
 // waitHealthy waits until every node's /healthz answers 200: JetStream
 // has a meta leader and the node's streams are current.
-func waitHealthy(t *testing.T, nodes []*natsNode) {
+func waitHealthy(t testing.TB, nodes []*natsNode) {
 	t.Helper()
 	eventstest.EventuallyErr(t, 60*time.Second, func() error {
 		for _, nd := range nodes {

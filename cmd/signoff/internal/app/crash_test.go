@@ -66,7 +66,7 @@ func runChild(path string) int {
 	return 0
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func (c *child) stop() {
 // until /readyz at httpAddr answers 200. The child's stderr is kept in
 // child.logs (and copied to the test's stderr with SIGNOFF_TEST_LOG set);
 // its tail is logged when the test fails.
-func startChild(t *testing.T, cfgPath, httpAddr string) *child {
+func startChild(t testing.TB, cfgPath, httpAddr string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+cfgPath)

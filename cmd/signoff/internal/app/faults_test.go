@@ -57,7 +57,7 @@ type childOptions struct {
 	extra    string // more top-level YAML
 }
 
-func newChildSetup(t *testing.T, rps []*testRP, o childOptions) *childSetup {
+func newChildSetup(t testing.TB, rps []*testRP, o childOptions) *childSetup {
 	t.Helper()
 	dir := t.TempDir()
 	s := &childSetup{cfgPath: filepath.Join(dir, "signoff.yaml"), httpAddr: freePort(t), rps: rps}
@@ -84,7 +84,7 @@ func newChildSetup(t *testing.T, rps []*testRP, o childOptions) *childSetup {
 
 // start runs signoff and points the RPs' verifiers at its /jwks.json. The
 // child is killed when the test ends, if it still runs.
-func (s *childSetup) start(t *testing.T) *child {
+func (s *childSetup) start(t testing.TB) *child {
 	t.Helper()
 	ch := startChild(t, s.cfgPath, s.httpAddr)
 	t.Cleanup(ch.kill)
