@@ -100,21 +100,11 @@ type LogoutStarter interface {
 	RequestLogout(ctx context.Context, req events.LogoutRequested) error
 }
 
-// Saga statuses of Logout.Status.
-const (
-	StatusRunning  = events.StatusRunning
-	StatusComplete = events.CompletedComplete
-	StatusPartial  = events.CompletedPartial
-)
-
-// OutcomePending is the outcome of a participant that has not reported.
-const OutcomePending = events.OutcomePending
-
 // Logout is what the coordinator's store knows of one logout.
 type Logout struct {
 	ID             string
-	Status         string // StatusRunning, StatusComplete or StatusPartial
-	Initiator      string
+	Status         events.Status
+	Initiator      events.Initiator
 	InitiatingRPID string
 	Deadline       time.Time
 	Participants   []Participant
@@ -123,7 +113,7 @@ type Logout struct {
 // Participant is one participant of a Logout.
 type Participant struct {
 	RPID, Name string
-	Outcome    string // OutcomePending or an events.Outcome*
+	Outcome    events.Outcome // events.OutcomePending until it reports
 	Detail     string
 	Sessions   []events.DispatchSession
 }
@@ -526,7 +516,7 @@ func (a *Adapter) expect(destination string, certs func(string) ([]*x509.Certifi
 
 // reasonOf maps a dispatch initiator to the LogoutRequest Reason
 // (saml-core 3.7.3.3).
-func reasonOf(initiator string) string {
+func reasonOf(initiator events.Initiator) string {
 	switch initiator {
 	case events.InitiatorAdmin:
 		return message.ReasonAdmin
@@ -585,7 +575,7 @@ func contains(list []string, s string) bool {
 }
 
 // newRequest is a LogoutRequest from signoff to sp for t.
-func (a *Adapter) newRequest(destination, initiator string, t target) message.LogoutRequest {
+func (a *Adapter) newRequest(destination string, initiator events.Initiator, t target) message.LogoutRequest {
 	now := a.now().UTC()
 	return message.LogoutRequest{
 		ID: message.NewID(), Destination: destination, Issuer: a.cfg.EntityID,
