@@ -68,7 +68,7 @@ type Config struct {
 	// BusAdapters are the adapters that consume their dispatches from the
 	// bus; the others (front-channel, cookie) are driven by the browser
 	// page from the saga, and get no dispatch event. Nil: every adapter.
-	BusAdapters map[string]bool
+	BusAdapters map[events.Adapter]bool
 	// Observer is told of completed logouts, results and poisoned events
 	// once committed (metrics); nil tells no one.
 	Observer Observer

@@ -28,7 +28,7 @@ type dir struct{}
 func (dir) RP(id string) (saga.RP, bool) {
 	return saga.RP{ID: id, Name: "RP " + id, Adapter: events.AdapterBackchannel}, id != "gone"
 }
-func (dir) AdapterEnabled(a string) bool { return a == events.AdapterBackchannel }
+func (dir) AdapterEnabled(a events.Adapter) bool { return a == events.AdapterBackchannel }
 
 func setup(t *testing.T) (*Coordinator, *store.Store, *clock) {
 	st, err := store.Open(filepath.Join(t.TempDir(), "c.db"))
@@ -112,7 +112,7 @@ func TestStartRecordAndDeadline(t *testing.T) {
 			}
 		}
 	}
-	if completed.Outcome != events.CompletedPartial || len(completed.Participants) != 2 {
+	if completed.Outcome != events.StatusPartial || len(completed.Participants) != 2 {
 		t.Errorf("completed %+v", completed)
 	}
 	// A late result after the deadline changes nothing.
@@ -153,7 +153,7 @@ func TestResumeRedispatchesPending(t *testing.T) {
 	}
 }
 
-func state(s saga.Saga, rp string) string {
+func state(s saga.Saga, rp string) events.Outcome {
 	for _, p := range s.Participants {
 		if p.RPID == rp {
 			return p.State
@@ -188,7 +188,7 @@ func TestUnknownRPJoinAndEmptyLogout(t *testing.T) {
 			t.Fatal(err)
 		}
 		found = ev.LogoutID == "L9"
-		if ev.Outcome != events.CompletedComplete || len(ev.Participants) != 0 || ev.Detail != events.CompletedNoSessions {
+		if ev.Outcome != events.StatusComplete || len(ev.Participants) != 0 || ev.Detail != events.CompletedNoSessions {
 			t.Errorf("completed %+v", ev)
 		}
 	}

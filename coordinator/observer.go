@@ -13,20 +13,20 @@ import (
 type Observer interface {
 	// LogoutCompleted: a saga ended with outcome (complete or partial)
 	// took after its start, with the final outcome of each participant.
-	LogoutCompleted(outcome string, took time.Duration, participants []events.ParticipantOutcome)
+	LogoutCompleted(outcome events.Status, took time.Duration, participants []events.ParticipantOutcome)
 	// ParticipantResult: an adapter's result ended a pending participant,
 	// took after the saga dispatched it (its start).
-	ParticipantResult(adapter, rpID, outcome string, took time.Duration)
+	ParticipantResult(adapter events.Adapter, rpID string, outcome events.Outcome, took time.Duration)
 	// LateResult: a result arrived for a logout that had already ended
 	// (after its deadline, or redelivered); it changed nothing.
-	LateResult(adapter, rpID string)
+	LateResult(adapter events.Adapter, rpID string)
 	// Poisoned: an intake event on subject was put on signoff.poison.
 	Poisoned(subject string)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) LogoutCompleted(string, time.Duration, []events.ParticipantOutcome) {}
-func (nopObserver) ParticipantResult(string, string, string, time.Duration)            {}
-func (nopObserver) LateResult(string, string)                                          {}
-func (nopObserver) Poisoned(string)                                                    {}
+func (nopObserver) LogoutCompleted(events.Status, time.Duration, []events.ParticipantOutcome) {}
+func (nopObserver) ParticipantResult(events.Adapter, string, events.Outcome, time.Duration)   {}
+func (nopObserver) LateResult(events.Adapter, string)                                         {}
+func (nopObserver) Poisoned(string)                                                           {}

@@ -23,19 +23,21 @@ func (r *recorder) add(format string, args ...any) {
 	r.got = append(r.got, fmt.Sprintf(format, args...))
 }
 
-func (r *recorder) LogoutCompleted(outcome string, took time.Duration, parts []events.ParticipantOutcome) {
+func (r *recorder) LogoutCompleted(outcome events.Status, took time.Duration, parts []events.ParticipantOutcome) {
 	var ps []string
 	for _, p := range parts {
-		ps = append(ps, p.RPID+"="+p.Outcome)
+		ps = append(ps, p.RPID+"="+string(p.Outcome))
 	}
 	r.add("completed %s %v %v", outcome, took, ps)
 }
 
-func (r *recorder) ParticipantResult(adapter, rpID, outcome string, took time.Duration) {
+func (r *recorder) ParticipantResult(adapter events.Adapter, rpID string, outcome events.Outcome, took time.Duration) {
 	r.add("result %s %s %s %v", adapter, rpID, outcome, took)
 }
-func (r *recorder) LateResult(adapter, rpID string) { r.add("late %s %s", adapter, rpID) }
-func (r *recorder) Poisoned(subject string)         { r.add("poisoned %s", subject) }
+func (r *recorder) LateResult(adapter events.Adapter, rpID string) {
+	r.add("late %s %s", adapter, rpID)
+}
+func (r *recorder) Poisoned(subject string) { r.add("poisoned %s", subject) }
 
 // TestObserver: the observer hears, on the coordinator's clock, a result
 // 2 s after the start, the deadline ending the logout partial at 30 s,

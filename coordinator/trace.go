@@ -102,7 +102,7 @@ func (b *batchSpans) end(err error) {
 // traceRequest names the logout of the span of ctx.
 func traceRequest(ctx context.Context, req events.LogoutRequested) {
 	if s := trace.SpanFromContext(ctx); s.IsRecording() {
-		s.SetAttributes(AttrLogoutID.String(req.LogoutID), AttrInitiator.String(req.Initiator))
+		s.SetAttributes(AttrLogoutID.String(req.LogoutID), AttrInitiator.String(string(req.Initiator)))
 	}
 }
 
@@ -110,7 +110,7 @@ func traceRequest(ctx context.Context, req events.LogoutRequested) {
 func traceResult(ctx context.Context, r events.Result) {
 	if s := trace.SpanFromContext(ctx); s.IsRecording() {
 		s.SetAttributes(AttrLogoutID.String(r.LogoutID), AttrRPID.String(r.RPID),
-			AttrAdapter.String(r.Adapter), AttrOutcome.String(r.Outcome))
+			AttrAdapter.String(string(r.Adapter)), AttrOutcome.String(string(r.Outcome)))
 	}
 }
 
@@ -129,9 +129,9 @@ func (c *Coordinator) traceComplete(ctx context.Context, tx *store.Tx, ev events
 		return ctx
 	}
 	ctx, span := c.cfg.Tracer.Tracer(tracerName).Start(ctx, SpanSagaComplete, trace.WithAttributes(
-		AttrLogoutID.String(ev.LogoutID), AttrOutcome.String(ev.Outcome), AttrParticipants.Int(len(ev.Participants))))
-	if ev.Outcome != events.CompletedComplete {
-		span.SetStatus(codes.Error, ev.Outcome)
+		AttrLogoutID.String(ev.LogoutID), AttrOutcome.String(string(ev.Outcome)), AttrParticipants.Int(len(ev.Participants))))
+	if ev.Outcome != events.StatusComplete {
+		span.SetStatus(codes.Error, string(ev.Outcome))
 	}
 	tx.AfterCommit(func() { span.End() })
 	return ctx

@@ -29,7 +29,7 @@ func (fanoutDir) RP(id string) (saga.RP, bool) {
 	}
 	return dir{}.RP(id)
 }
-func (fanoutDir) AdapterEnabled(a string) bool {
+func (fanoutDir) AdapterEnabled(a events.Adapter) bool {
 	return a == events.AdapterBackchannel || a == events.AdapterSAML
 }
 func (d fanoutDir) FanoutRPs() []saga.RP {
@@ -302,7 +302,7 @@ func TestFanoutParticipants(t *testing.T) {
 					}
 					ss = append(ss, v)
 				}
-				got = append(got, p.RPID+":"+p.Adapter+":"+strings.Join(ss, ","))
+				got = append(got, p.RPID+":"+string(p.Adapter)+":"+strings.Join(ss, ","))
 				if p.State != saga.StatePending {
 					t.Errorf("participant %s is %s (%s)", p.RPID, p.State, p.Detail)
 				}

@@ -291,7 +291,7 @@ func TestRoundTrip(t *testing.T) {
 		Outcome: OutcomeFailed, Detail: "", Attempts: 0, FinishedAt: t0,
 	}
 	completed := Completed{
-		EventID: id, LogoutID: "lo-1", OccurredAt: t0, Outcome: CompletedComplete,
+		EventID: id, LogoutID: "lo-1", OccurredAt: t0, Outcome: StatusComplete,
 		Participants: []ParticipantOutcome{{RPID: "wiki", Name: "", Adapter: AdapterFrontchannel, Outcome: OutcomeSucceeded, Detail: "acknowledged"}},
 	}
 

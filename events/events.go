@@ -25,58 +25,81 @@ const (
 	SubjectPoison          = "signoff.poison"
 )
 
-// Adapter names: the last token of a dispatch subject.
+// Adapter names an adapter: the last token of a dispatch subject, and the
+// adapter field of logout.dispatch, logout.result and logout.completed
+// (schemas/logout.dispatch.v1.json). It is a string on the wire.
+type Adapter string
+
+// Adapter names.
 const (
-	AdapterBackchannel  = "backchannel"
-	AdapterFrontchannel = "frontchannel"
-	AdapterSAML         = "saml"
-	AdapterCookie       = "cookie"
+	AdapterBackchannel  Adapter = "backchannel"
+	AdapterFrontchannel Adapter = "frontchannel"
+	AdapterSAML         Adapter = "saml"
+	AdapterCookie       Adapter = "cookie"
 	// AdapterSSF sends CAEP session-revoked Security Event Tokens (Shared
 	// Signals, push or poll).
-	AdapterSSF = "ssf"
+	AdapterSSF Adapter = "ssf"
 )
 
 // DispatchSubject is the subject on which the coordinator dispatches
 // participants to the named adapter.
-func DispatchSubject(adapter string) string { return SubjectDispatchPrefix + adapter }
+func DispatchSubject(adapter Adapter) string { return SubjectDispatchPrefix + string(adapter) }
+
+// Initiator says who started a logout: the initiator field of
+// logout.requested and logout.dispatch (schemas/logout.requested.v1.json).
+type Initiator string
 
 // Initiators of a logout.
 const (
-	InitiatorUser   = "user"
-	InitiatorRP     = "rp"
-	InitiatorAdmin  = "admin"
-	InitiatorExpiry = "expiry"
-	InitiatorIdP    = "idp"
+	InitiatorUser   Initiator = "user"
+	InitiatorRP     Initiator = "rp"
+	InitiatorAdmin  Initiator = "admin"
+	InitiatorExpiry Initiator = "expiry"
+	InitiatorIdP    Initiator = "idp"
 )
+
+// Scope says which relying parties a logout ends: the scope field of
+// logout.requested (schemas/logout.requested.v1.json).
+type Scope string
 
 // Scopes of a logout.
 const (
-	ScopeGlobal        = "global"
-	ScopeInitiatorOnly = "initiator_only"
+	ScopeGlobal        Scope = "global"
+	ScopeInitiatorOnly Scope = "initiator_only"
 )
+
+// Outcome is the outcome of one participant: the outcome field of
+// logout.result and of the participants of logout.completed
+// (schemas/logout.result.v1.json), or OutcomePending while it has not
+// reported.
+type Outcome string
 
 // Outcomes of one participant (logout.result and logout.completed).
 const (
-	OutcomeSucceeded   = "succeeded"
-	OutcomeFailed      = "failed"
-	OutcomeTimedOut    = "timed_out"
-	OutcomeUnsupported = "unsupported"
+	OutcomeSucceeded   Outcome = "succeeded"
+	OutcomeFailed      Outcome = "failed"
+	OutcomeTimedOut    Outcome = "timed_out"
+	OutcomeUnsupported Outcome = "unsupported"
 )
-
-// Outcomes of a whole logout (logout.completed).
-const (
-	CompletedComplete = "complete"
-	CompletedPartial  = "partial"
-)
-
-// StatusRunning is the status of a logout that has not completed, as the
-// status API (GET /api/logouts/{id}) shows it beside CompletedComplete and
-// CompletedPartial.
-const StatusRunning = "running"
 
 // OutcomePending is the outcome of a participant that has not reported
-// yet, as the status API shows it beside the result outcomes.
-const OutcomePending = "pending"
+// yet, as the status API shows it beside the result outcomes. It is never
+// sent on the bus.
+const OutcomePending Outcome = "pending"
+
+// Status is the status of a whole logout: StatusRunning until it ends, then
+// the outcome field of logout.completed (schemas/logout.completed.v1.json),
+// StatusComplete or StatusPartial.
+type Status string
+
+// Statuses of a whole logout. StatusRunning is what the status API
+// (GET /api/logouts/{id}) shows for a logout that has not completed; it is
+// never sent on the bus.
+const (
+	StatusRunning  Status = "running"
+	StatusComplete Status = "complete"
+	StatusPartial  Status = "partial"
+)
 
 // OIDCSession is what an OpenID Connect RP knows of a session.
 type OIDCSession struct {
@@ -136,9 +159,9 @@ type LogoutRequested struct {
 	OccurredAt     time.Time `json:"occurred_at"`
 	SessionID      string    `json:"session_id,omitempty"`
 	Subject        string    `json:"subject,omitempty"`
-	Initiator      string    `json:"initiator"`
+	Initiator      Initiator `json:"initiator"`
 	InitiatingRPID string    `json:"initiating_rp_id,omitempty"`
-	Scope          string    `json:"scope"`
+	Scope          Scope     `json:"scope"`
 	Reason         string    `json:"reason,omitempty"`
 	ReturnTo       string    `json:"return_to,omitempty"`
 	// Browser is true when signoff's logout page follows this logout in
@@ -164,10 +187,10 @@ type Dispatch struct {
 	EventID    string            `json:"event_id"`
 	LogoutID   string            `json:"logout_id"`
 	RPID       string            `json:"rp_id"`
-	Adapter    string            `json:"adapter"`
+	Adapter    Adapter           `json:"adapter"`
 	Deadline   time.Time         `json:"deadline"`
 	OccurredAt time.Time         `json:"occurred_at"`
-	Initiator  string            `json:"initiator"`
+	Initiator  Initiator         `json:"initiator"`
 	Reason     string            `json:"reason,omitempty"`
 	Subject    string            `json:"subject"`
 	Sessions   []DispatchSession `json:"sessions"`
@@ -178,8 +201,8 @@ type Result struct {
 	EventID    string    `json:"event_id"`
 	LogoutID   string    `json:"logout_id"`
 	RPID       string    `json:"rp_id"`
-	Adapter    string    `json:"adapter"`
-	Outcome    string    `json:"outcome"`
+	Adapter    Adapter   `json:"adapter"`
+	Outcome    Outcome   `json:"outcome"`
 	Detail     string    `json:"detail"`
 	Attempts   int       `json:"attempts"`
 	FinishedAt time.Time `json:"finished_at"`
@@ -187,11 +210,11 @@ type Result struct {
 
 // ParticipantOutcome is one participant of a completed logout.
 type ParticipantOutcome struct {
-	RPID    string `json:"rp_id"`
-	Name    string `json:"name"`
-	Adapter string `json:"adapter"`
-	Outcome string `json:"outcome"`
-	Detail  string `json:"detail"`
+	RPID    string  `json:"rp_id"`
+	Name    string  `json:"name"`
+	Adapter Adapter `json:"adapter"`
+	Outcome Outcome `json:"outcome"`
+	Detail  string  `json:"detail"`
 }
 
 // Completed announces the end of a logout (subject signoff.logout.completed).
@@ -199,7 +222,7 @@ type Completed struct {
 	EventID      string               `json:"event_id"`
 	LogoutID     string               `json:"logout_id"`
 	OccurredAt   time.Time            `json:"occurred_at"`
-	Outcome      string               `json:"outcome"`
+	Outcome      Status               `json:"outcome"`
 	Participants []ParticipantOutcome `json:"participants"`
 	// Detail explains an outcome the participants alone do not, e.g. a
 	// logout for which no relying party session was known

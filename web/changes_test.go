@@ -108,9 +108,9 @@ func TestEventsStreamWakesOnChange(t *testing.T) {
 	if e.changes.Len() != 1 {
 		t.Fatalf("%d subscriptions while the stream runs, want 1", e.changes.Len())
 	}
-	e.status.set(id, LogoutView{ID: id, Status: events.CompletedComplete, Participants: []ParticipantView{{RPID: "chat", Name: "Chat", Outcome: events.OutcomeSucceeded}}})
+	e.status.set(id, LogoutView{ID: id, Status: events.StatusComplete, Participants: []ParticipantView{{RPID: "chat", Name: "Chat", Outcome: events.OutcomeSucceeded}}})
 	e.changes.Notify(id)
-	if s := next(); s.Outcome != events.CompletedComplete {
+	if s := next(); s.Outcome != events.StatusComplete {
 		t.Fatalf("state after the change %+v", s)
 	}
 	for sc.Scan() {
@@ -129,7 +129,7 @@ func TestConfirmIsAnExplicitStep(t *testing.T) {
 	c := e.browser(t, "s")
 	get(t, c, e.srv.URL+"/logout")
 	id := e.logouts.reqs[0].LogoutID
-	done := LogoutView{ID: id, Status: events.CompletedPartial, Participants: []ParticipantView{{RPID: "signoff", Name: "This sign-in service", Outcome: events.OutcomePending}}}
+	done := LogoutView{ID: id, Status: events.StatusPartial, Participants: []ParticipantView{{RPID: "signoff", Name: "This sign-in service", Outcome: events.OutcomePending}}}
 	e.status.set(id, done)
 	for _, u := range []string{"/logout/" + id, "/logout/" + id + "/events", "/api/logouts/" + id} {
 		if resp, _ := get(t, c, e.srv.URL+u); resp.StatusCode != http.StatusOK {

@@ -199,11 +199,11 @@ func withState(uri, state string) string {
 
 // chosen is what the chooser form carries, signed and bound to the browser.
 type chosen struct {
-	Scope     string `json:"scope,omitempty"`
-	Initiator string `json:"initiator"`
-	RPID      string `json:"rp_id,omitempty"`
-	ReturnTo  string `json:"return_to,omitempty"`
-	Issued    int64  `json:"iat"`
+	Scope     events.Scope     `json:"scope,omitempty"`
+	Initiator events.Initiator `json:"initiator"`
+	RPID      string           `json:"rp_id,omitempty"`
+	ReturnTo  string           `json:"return_to,omitempty"`
+	Issued    int64            `json:"iat"`
 }
 
 const csrfCookie = "signoff_csrf"
@@ -337,7 +337,7 @@ func (b *browser) choose(w http.ResponseWriter, r *http.Request) {
 		b.renderError(w, r, http.StatusForbidden, "This sign-out form cannot be used: "+err.Error()+".")
 		return
 	}
-	switch r.PostFormValue("scope") {
+	switch events.Scope(r.PostFormValue("scope")) {
 	case events.ScopeInitiatorOnly:
 		if c.RPID == "" {
 			b.renderError(w, r, http.StatusBadRequest, "Signing out of a single application needs a request from that application.")

@@ -14,9 +14,9 @@ import (
 // streamState is one server-sent event of /logout/{id}/events.
 type streamState struct {
 	LogoutView
-	Outcome string `json:"outcome,omitempty"`
-	Title   string `json:"title,omitempty"`
-	Summary string `json:"summary,omitempty"`
+	Outcome events.Status `json:"outcome,omitempty"`
+	Title   string        `json:"title,omitempty"`
+	Summary string        `json:"summary,omitempty"`
 }
 
 // pageView is v as the sign-out page receives it: each participant with

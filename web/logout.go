@@ -79,12 +79,12 @@ type RedirectPolicy interface {
 // LogoutView is the state of one logout as the pages show it.
 type LogoutView struct {
 	ID           string            `json:"logout_id"`
-	Status       string            `json:"status"` // running, complete, partial
+	Status       events.Status     `json:"status"` // running, complete, partial
 	ReturnTo     string            `json:"-"`
 	Participants []ParticipantView `json:"participants"`
 	// Scope is the logout's scope (events.Scope*); initiator_only is
 	// "sign out of this app only".
-	Scope string `json:"scope,omitempty"`
+	Scope events.Scope `json:"scope,omitempty"`
 	// StillSignedIn names the applications of the sign-in that a logout of
 	// scope initiator_only left signed in, when known.
 	StillSignedIn []string `json:"-"`
@@ -95,11 +95,11 @@ type LogoutView struct {
 
 // ParticipantView is one participant of a logout.
 type ParticipantView struct {
-	RPID    string `json:"rp_id"`
-	Name    string `json:"name"`
-	Adapter string `json:"adapter"`
-	Outcome string `json:"outcome"` // pending or an events.Outcome*
-	Detail  string `json:"detail"`
+	RPID    string         `json:"rp_id"`
+	Name    string         `json:"name"`
+	Adapter events.Adapter `json:"adapter"`
+	Outcome events.Outcome `json:"outcome"` // pending or a result's outcome
+	Detail  string         `json:"detail"`
 	// Reason is the plain sentence the sign-out page shows instead of
 	// Detail (set only on the page's own event stream).
 	Reason string `json:"reason,omitempty"`

@@ -50,7 +50,7 @@ func clearSite(w http.ResponseWriter) { w.Header().Set("Clear-Site-Data", `"cook
 func (b *browser) alreadySignedOut(w http.ResponseWriter, r *http.Request, cont, refused string) {
 	clearSite(w)
 	b.Local.Clear(w)
-	b.render(w, r, pageData{Title: "You are signed out", Status: "complete", Complete: true,
+	b.render(w, r, pageData{Title: "You are signed out", Status: events.StatusComplete, Complete: true,
 		Summary: "You were already signed out.", Continue: cont, RefusedRedirect: refused})
 }
 
@@ -233,7 +233,8 @@ func (b *browser) awaitSaga(r *http.Request, v LogoutView) LogoutView {
 }
 
 type pageData struct {
-	ID, Base, Status, Title, Summary, Continue, RefusedRedirect string
+	ID, Base, Title, Summary, Continue, RefusedRedirect string
+	Status                                              events.Status
 	// Progress replaces the default "Signing you out of every
 	// application" while the logout runs.
 	Progress                   string
@@ -249,14 +250,15 @@ type pageData struct {
 	Nonce          string
 	CSS            template.CSS
 	JS             template.JS
-	LabelsJSON     map[string]string
+	LabelsJSON     map[events.Outcome]string
 }
 
 type participantRow struct {
-	RPID, Name, Outcome, Label, ShownDetail string
+	RPID, Name, Label, ShownDetail string
+	Outcome                        events.Outcome
 }
 
-var labels = map[string]string{
+var labels = map[events.Outcome]string{
 	events.OutcomePending:     "Signing out…",
 	events.OutcomeSucceeded:   "Signed out",
 	events.OutcomeFailed:      "Not confirmed",
@@ -270,7 +272,7 @@ func (b *browser) pageData(v LogoutView) pageData {
 	if d.Running && v.Scope == events.ScopeInitiatorOnly && len(v.Participants) > 0 {
 		d.Progress = "Signing you out of " + v.Participants[0].Name + " only. This takes a few seconds; please keep this page open."
 	}
-	d.Complete = v.Status == events.CompletedComplete
+	d.Complete = v.Status == events.StatusComplete
 	d.Continue = firstNonEmpty(v.ReturnTo, b.DefaultRedirect)
 	for _, p := range v.Participants {
 		row := participantRow{RPID: p.RPID, Name: p.Name, Outcome: p.Outcome, Label: labels[p.Outcome]}

@@ -11,7 +11,8 @@ import (
 // technical detail (kept for operators) never reaches it.
 func TestPlainReasons(t *testing.T) {
 	tests := []struct {
-		outcome, detail, want string
+		outcome      events.Outcome
+		detail, want string
 	}{
 		{events.OutcomeTimedOut, "no confirmation before the deadline after 3 attempt(s); last error: dial tcp 127.0.0.1:46157: connect: connection refused", "Chat's server did not answer."},
 		{events.OutcomeTimedOut, "no response within 5s", "Chat's server did not answer."},
@@ -77,7 +78,7 @@ func TestThisAppOnlyHeadline(t *testing.T) {
 		{"not confirmed", LogoutView{Status: "partial", Scope: events.ScopeInitiatorOnly, StillSignedIn: []string{"Chat"},
 			Participants: []ParticipantView{{RPID: "notes", Name: "Notes", Outcome: events.OutcomeTimedOut}}},
 			"Sign-out of Notes not confirmed", "Notes did not confirm the sign-out. You are still signed in to Chat."},
-		{events.StatusRunning, LogoutView{Status: events.StatusRunning, Scope: events.ScopeInitiatorOnly, Participants: []ParticipantView{{RPID: "notes", Name: "Notes", Outcome: events.OutcomePending}}},
+		{string(events.StatusRunning), LogoutView{Status: events.StatusRunning, Scope: events.ScopeInitiatorOnly, Participants: []ParticipantView{{RPID: "notes", Name: "Notes", Outcome: events.OutcomePending}}},
 			"Signing you out of Notes…", ""},
 	}
 	for _, tt := range tests {

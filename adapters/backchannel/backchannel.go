@@ -181,7 +181,13 @@ type Stats struct {
 
 // Adapter delivers back-channel logout tokens
 // (https://openid.net/specs/openid-connect-backchannel-1_0.html#BCRequest).
+// Its dispatches come in through the embedded delivery.Intake (Handle,
+// Free, Freed, Close): each participant is delivered in its own goroutine,
+// so the deliveries of one logout run in parallel, as section 2.3 of
+// https://openid.net/specs/openid-connect-backchannel-1_0.html encourages.
 type Adapter struct {
+	*delivery.Intake
+
 	rps            map[string]RP
 	minter         *Minter
 	pub            ResultPublisher
@@ -193,10 +199,9 @@ type Adapter struct {
 
 	pool   *delivery.Pool // keyed by logout_id and rp_id
 	runCtx context.Context
-	stop   context.CancelFunc
 
-	accepted, attempts, late, publishErrors atomic.Uint64
-	outcomes                                delivery.Outcomes
+	attempts, late, publishErrors atomic.Uint64
+	outcomes                      delivery.Outcomes
 }
 
 // New validates cfg and returns an Adapter. Every RP must be valid and have
@@ -237,8 +242,7 @@ func New(cfg Config) (*Adapter, error) {
 		rps[rp.ID] = rp
 	}
 	client := delivery.Client(cfg.Client)
-	ctx, stop := context.WithCancel(context.Background())
-	return &Adapter{
+	a := &Adapter{
 		rps:            rps,
 		minter:         NewMinter(cfg.Issuer, cfg.Keys, cfg.Now),
 		pub:            cfg.Publisher,
@@ -248,9 +252,9 @@ func New(cfg Config) (*Adapter, error) {
 		log:            cfg.Logger.With("component", "backchannel"),
 		tracer:         delivery.NewTracer(cfg.Tracer, "github.com/signoff/signoff/adapters/backchannel"),
 		pool:           delivery.NewPool(cfg.Concurrency),
-		runCtx:         ctx,
-		stop:           stop,
-	}, nil
+	}
+	a.Intake, a.runCtx = delivery.NewIntake(a.pool, a.log, a.run)
+	return a, nil
 }
 
 // NewHTTPClient returns the default client of an Adapter (see
@@ -261,47 +265,10 @@ func NewHTTPClient() *http.Client { return delivery.NewHTTPClient() }
 // Minter returns the adapter's logout token minter.
 func (a *Adapter) Minter() *Minter { return a.minter }
 
-// Handle accepts one dispatch. It blocks while Concurrency deliveries are in
-// progress (backpressure) and returns ctx.Err() if ctx ends first, or
-// ErrClosed after Close. Once accepted, the delivery runs in its own
-// goroutine, independent of ctx, and publishes exactly one events.Result.
-// A dispatch of a participant (logout_id, rp_id) already being delivered
-// is accepted without starting a second delivery. The deliveries of one logout thus run in
-// parallel, as section 2.3 of
-// https://openid.net/specs/openid-connect-backchannel-1_0.html encourages.
-func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
-	parent := trace.SpanContextFromContext(ctx)
-	started, err := a.pool.Go(ctx, d.LogoutID+"\x00"+d.RPID, func() { a.run(parent, d) })
-	if started {
-		a.accepted.Add(1)
-	}
-	if err == nil && !started {
-		a.log.Info("dispatch already in progress; not delivering twice",
-			"event_id", d.EventID, "logout_id", d.LogoutID, "rp_id", d.RPID)
-	}
-	return err
-}
-
-// Free is how many dispatches Handle can accept now without waiting.
-func (a *Adapter) Free() int { return a.pool.Free() }
-
-// Freed is signalled when a delivery ends and room is free again.
-func (a *Adapter) Freed() <-chan struct{} { return a.pool.Freed() }
-
-// Close stops accepting dispatches and waits until the deliveries in
-// progress have published their results or ctx ends. When ctx ends first,
-// the remaining deliveries are aborted without a result (the coordinator
-// resumes them after a restart) and Close returns ctx.Err().
-func (a *Adapter) Close(ctx context.Context) error {
-	err := a.pool.Close(ctx)
-	a.stop()
-	return err
-}
-
 // Stats returns the adapter's counters.
 func (a *Adapter) Stats() Stats {
 	return Stats{
-		Accepted:      a.accepted.Load(),
+		Accepted:      a.Accepted(),
 		InFlight:      a.pool.InFlight(),
 		Attempts:      a.attempts.Load(),
 		Succeeded:     a.outcomes.Succeeded.Load(),
@@ -348,17 +315,7 @@ func (a *Adapter) run(parent trace.SpanContext, d events.Dispatch) {
 // publish retries until the result is published or the adapter stops; the
 // result carries the trace context of sctx.
 func (a *Adapter) publish(sctx context.Context, r events.Result) {
-	delivery.Publish(a.runCtx, func(ctx context.Context) error {
+	delivery.PublishResult(a.runCtx, a.log, &a.publishErrors, r, func(ctx context.Context) error {
 		return a.pub.PublishResult(delivery.WithSpanContext(ctx, sctx), r)
-	},
-		func(attempt int, err error, retrying bool) {
-			a.publishErrors.Add(1)
-			if !retrying {
-				a.log.Error("result not published: adapter stopped",
-					"logout_id", r.LogoutID, "rp_id", r.RPID, "outcome", r.Outcome, "err", err)
-				return
-			}
-			a.log.Warn("publishing result failed; retrying",
-				"logout_id", r.LogoutID, "rp_id", r.RPID, "attempt", attempt, "err", err)
-		})
+	})
 }

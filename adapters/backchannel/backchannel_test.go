@@ -290,7 +290,7 @@ func TestStatusClassification(t *testing.T) {
 	cases := []struct {
 		name     string
 		codes    []int
-		outcome  string
+		outcome  events.Outcome
 		attempts int
 	}{
 		{"200", []int{200}, events.OutcomeSucceeded, 1},

@@ -14,7 +14,7 @@ import (
 // acknowledgement, which publishes the participant's result.
 type Step struct {
 	// Name is the adapter name (the adapter field of its results).
-	Name string
+	Name events.Adapter
 	// RPID is the participant the adapter knows.
 	RPID string
 	// Token is the token of RPID's frame in logout logoutID.
@@ -86,7 +86,7 @@ func RunBrowser(t *testing.T, factory BrowserFactory) {
 
 // CheckResult asserts that r is a valid logout.result of adapter name for
 // participant rpID of logoutID, with a sanitised detail.
-func CheckResult(t *testing.T, name string, r events.Result, logoutID, rpID string) {
+func CheckResult(t *testing.T, name events.Adapter, r events.Result, logoutID, rpID string) {
 	t.Helper()
 	checkResult(t, Subject{Name: name}, r, events.Dispatch{LogoutID: logoutID, RPID: rpID})
 }

@@ -194,7 +194,7 @@ type Subject struct {
 	// Adapter is the adapter, publishing to the suite's Recorder.
 	Adapter Dispatcher
 	// Name is its adapter name (the adapter field of its results).
-	Name string
+	Name events.Adapter
 	// Dispatch is a dispatch of the one relying party whose endpoint the
 	// suite controls; the suite sets event_id, logout_id and deadline.
 	Dispatch events.Dispatch

@@ -17,7 +17,8 @@ import (
 // sanitised detail while it does.
 func TestConformance(t *testing.T) {
 	tests := []struct {
-		name, cookie, want string
+		name, cookie string
+		want         events.Outcome
 	}{
 		{"cleared", "", events.OutcomeSucceeded},
 		{"still sent", "idp-session-1", events.OutcomeFailed},

@@ -60,7 +60,8 @@ func TestFrame(t *testing.T) {
 
 func TestAck(t *testing.T) {
 	tests := []struct {
-		status, wantOutcome string
+		status      string
+		wantOutcome events.Outcome
 	}{
 		{AckOK, events.OutcomeSucceeded}, {AckError, events.OutcomeFailed}, {AckTimeout, events.OutcomeTimedOut}, {AckNoLoad, events.OutcomeTimedOut},
 	}

@@ -150,11 +150,11 @@ func (a *Adapter) pending(ctx context.Context, logoutID, rpID string) (Logout, P
 		a.log.Warn("reading the logout", "logout_id", logoutID, "err", err)
 		return Logout{}, Participant{}, false
 	}
-	if !found || l.Status != StatusRunning {
+	if !found || l.Status != events.StatusRunning {
 		return Logout{}, Participant{}, false
 	}
 	p, ok := l.participant(rpID)
-	if !ok || p.Outcome != OutcomePending {
+	if !ok || p.Outcome != events.OutcomePending {
 		return Logout{}, Participant{}, false
 	}
 	if l.Initiator == events.InitiatorRP && l.InitiatingRPID == rpID {

@@ -42,8 +42,8 @@ func newBrowserEnv(t *testing.T, mode, binding string) (*env, browserSP) {
 
 func (e *env) runningLogout(rpID string, sessions ...events.DispatchSession) string {
 	id := uuid.NewString()
-	e.sagas.put(Logout{ID: id, Status: StatusRunning, Initiator: events.InitiatorUser, Deadline: time.Now().Add(time.Minute),
-		Participants: []Participant{{RPID: rpID, Outcome: OutcomePending, Sessions: sessions}}})
+	e.sagas.put(Logout{ID: id, Status: events.StatusRunning, Initiator: events.InitiatorUser, Deadline: time.Now().Add(time.Minute),
+		Participants: []Participant{{RPID: rpID, Outcome: events.OutcomePending, Sessions: sessions}}})
 	return id
 }
 
@@ -338,7 +338,7 @@ func TestSPInitiatedRedirect(t *testing.T) {
 		if partial {
 			other = events.OutcomeTimedOut
 		}
-		e.sagas.put(Logout{ID: lr.LogoutID, Status: StatusComplete, Initiator: events.InitiatorRP, InitiatingRPID: "hr",
+		e.sagas.put(Logout{ID: lr.LogoutID, Status: events.StatusComplete, Initiator: events.InitiatorRP, InitiatingRPID: "hr",
 			Participants: []Participant{{RPID: "hr", Outcome: events.OutcomeSucceeded}, {RPID: "chat", Outcome: other}}})
 		rec = e.serve("GET", pathOf(t, lr.ReturnTo), "")
 		if rec.Code != http.StatusSeeOther {
@@ -458,7 +458,7 @@ func TestSPInitiatedSOAP(t *testing.T) {
 	}
 	// The saga ends (partial) as soon as the logout has started.
 	e.starter.started = func(lr events.LogoutRequested) {
-		e.sagas.put(Logout{ID: lr.LogoutID, Status: StatusPartial, Initiator: events.InitiatorRP, InitiatingRPID: "payroll",
+		e.sagas.put(Logout{ID: lr.LogoutID, Status: events.StatusPartial, Initiator: events.InitiatorRP, InitiatingRPID: "payroll",
 			Participants: []Participant{{RPID: "payroll", Outcome: events.OutcomeSucceeded}, {RPID: "chat", Outcome: events.OutcomeTimedOut}}})
 	}
 	r := httptest.NewRequest("POST", "/saml/slo/soap", bytes.NewReader(message.SOAPEnvelope(signed)))

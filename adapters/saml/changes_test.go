@@ -54,12 +54,12 @@ func TestSOAPAnswerWakesOnChange(t *testing.T) {
 	if lr, ok := e.starter.last(); !ok || lr.LogoutID != id {
 		t.Fatalf("the endpoint watches %q, not the logout it started (%+v)", id, lr)
 	}
-	parts := []Participant{{RPID: "payroll", Outcome: events.OutcomeSucceeded}, {RPID: "chat", Outcome: OutcomePending}}
-	e.sagas.put(Logout{ID: id, Status: StatusRunning, Initiator: events.InitiatorRP, InitiatingRPID: "payroll",
+	parts := []Participant{{RPID: "payroll", Outcome: events.OutcomeSucceeded}, {RPID: "chat", Outcome: events.OutcomePending}}
+	e.sagas.put(Logout{ID: id, Status: events.StatusRunning, Initiator: events.InitiatorRP, InitiatingRPID: "payroll",
 		Deadline: now.Add(time.Hour), Participants: parts})
 	// Still running: the endpoint waits on. The saga ends: it answers.
 	parts = []Participant{parts[0], {RPID: "chat", Outcome: events.OutcomeSucceeded}}
-	e.sagas.put(Logout{ID: id, Status: StatusComplete, Initiator: events.InitiatorRP, InitiatingRPID: "payroll",
+	e.sagas.put(Logout{ID: id, Status: events.StatusComplete, Initiator: events.InitiatorRP, InitiatingRPID: "payroll",
 		Deadline: now.Add(time.Hour), Participants: parts})
 	<-answered
 	if rec.Code != 200 {

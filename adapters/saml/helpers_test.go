@@ -285,7 +285,7 @@ func (f *fakeSagas) apply(r events.Result) {
 	}
 	ps := append([]Participant(nil), l.Participants...)
 	for i := range ps {
-		if ps[i].RPID == r.RPID && ps[i].Outcome == OutcomePending {
+		if ps[i].RPID == r.RPID && ps[i].Outcome == events.OutcomePending {
 			ps[i].Outcome, ps[i].Detail = r.Outcome, r.Detail
 		}
 	}

@@ -198,7 +198,7 @@ func (a *Adapter) awaitSettled(ctx context.Context, logoutID, rpID string, max t
 	defer stop()
 	for {
 		if l, found, err := a.cfg.Sagas.Logout(ctx, logoutID); err == nil && found {
-			if p, ok := l.participant(rpID); !ok || p.Outcome != OutcomePending || l.Status != StatusRunning {
+			if p, ok := l.participant(rpID); !ok || p.Outcome != events.OutcomePending || l.Status != events.StatusRunning {
 				return
 			}
 		}
@@ -339,7 +339,7 @@ func (a *Adapter) awaitEnd(ctx context.Context, id, rpID string) (partial bool) 
 	for {
 		l, found, err := a.cfg.Sagas.Logout(ctx, id)
 		if err == nil && found {
-			if l.Status != StatusRunning {
+			if l.Status != events.StatusRunning {
 				for _, p := range l.Participants {
 					if p.RPID != rpID && p.Outcome != events.OutcomeSucceeded {
 						return true

@@ -100,21 +100,11 @@ type LogoutStarter interface {
 	RequestLogout(ctx context.Context, req events.LogoutRequested) error
 }
 
-// Saga statuses of Logout.Status.
-const (
-	StatusRunning  = events.StatusRunning
-	StatusComplete = events.CompletedComplete
-	StatusPartial  = events.CompletedPartial
-)
-
-// OutcomePending is the outcome of a participant that has not reported.
-const OutcomePending = events.OutcomePending
-
 // Logout is what the coordinator's store knows of one logout.
 type Logout struct {
 	ID             string
-	Status         string // StatusRunning, StatusComplete or StatusPartial
-	Initiator      string
+	Status         events.Status
+	Initiator      events.Initiator
 	InitiatingRPID string
 	Deadline       time.Time
 	Participants   []Participant
@@ -123,7 +113,7 @@ type Logout struct {
 // Participant is one participant of a Logout.
 type Participant struct {
 	RPID, Name string
-	Outcome    string // OutcomePending or an events.Outcome*
+	Outcome    events.Outcome // events.OutcomePending until it reports
 	Detail     string
 	Sessions   []events.DispatchSession
 }
@@ -239,8 +229,19 @@ type Stats struct {
 	SPInitiated uint64
 }
 
-// Adapter signs users out of SAML service providers.
+// Adapter signs users out of SAML service providers. Its dispatches come
+// in through the embedded delivery.Intake (Handle, Free, Freed, Close), and
+// each runs in its own goroutine:
+//
+//   - the SP that initiated the logout itself (initiator rp) succeeds at
+//     once: its signed LogoutRequest is its proof, and it gets the
+//     LogoutResponse (saml-profiles 4.4.3.5);
+//   - a SOAP SP gets its LogoutRequest, and exactly one events.Result is
+//     published;
+//   - a browser SP needs nothing from the server: the logout page signs
+//     it out (Frame) and /saml/slo settles it, or the saga deadline does.
 type Adapter struct {
+	*delivery.Intake
 	cfg        Config
 	sps        map[string]SP // by rp_id
 	byEntity   map[string]SP // by entityID
@@ -257,9 +258,7 @@ type Adapter struct {
 	pool       *delivery.Pool // keyed by logout_id and rp_id
 	tracer     delivery.Tracer
 	runCtx     context.Context
-	stop       context.CancelFunc
 	settled    sync.Map // logoutID+"\x00"+rpID → time: settled by /saml/slo (no second hop)
-	accepted   atomic.Uint64
 	attempts   atomic.Uint64
 	outcomes   delivery.Outcomes
 	late       atomic.Uint64
@@ -341,7 +340,7 @@ func New(cfg Config) (*Adapter, error) {
 	a.replay = message.NewReplayCache(100_000, RequestLifetime+2*cfg.Skew, cfg.Now)
 	client := delivery.Client(cfg.Client)
 	a.client = client
-	a.runCtx, a.stop = context.WithCancel(context.Background())
+	a.Intake, a.runCtx = delivery.NewIntake(a.pool, a.log, a.run)
 	return a, nil
 }
 
@@ -362,52 +361,10 @@ func (a *Adapter) SLOURL() string { return a.sloURL }
 // SOAPURL is signoff's SingleLogoutService for the SOAP binding.
 func (a *Adapter) SOAPURL() string { return a.soapURL }
 
-// Handle accepts one dispatch. It blocks while Concurrency dispatches are
-// in progress and returns ctx.Err() if ctx ends first, or ErrClosed after
-// Close. Once accepted, the dispatch runs in its own goroutine:
-//
-//   - the SP that initiated the logout itself (initiator rp) succeeds at
-//     once: its signed LogoutRequest is its proof, and it gets the
-//     LogoutResponse (saml-profiles 4.4.3.5);
-//   - a SOAP SP gets its LogoutRequest, and exactly one events.Result is
-//     published;
-//   - a browser SP needs nothing from the server: the logout page signs
-//     it out (Frame) and /saml/slo settles it, or the saga deadline does.
-//
-// A dispatch of a participant already in progress is not run twice.
-func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
-	parent := trace.SpanContextFromContext(ctx)
-	started, err := a.pool.Go(ctx, d.LogoutID+"\x00"+d.RPID, func() { a.run(parent, d) })
-	if started {
-		a.accepted.Add(1)
-	}
-	if err == nil && !started {
-		a.log.Info("dispatch already in progress; not delivering twice",
-			"event_id", d.EventID, "logout_id", d.LogoutID, "rp_id", d.RPID)
-	}
-	return err
-}
-
-// Free is how many dispatches Handle can accept now without waiting.
-func (a *Adapter) Free() int { return a.pool.Free() }
-
-// Freed is signalled when a delivery ends and room is free again.
-func (a *Adapter) Freed() <-chan struct{} { return a.pool.Freed() }
-
-// Close stops accepting dispatches and waits until the deliveries in
-// progress have published their results or ctx ends. When ctx ends first,
-// the remaining deliveries are aborted without a result (the coordinator
-// resumes them after a restart) and Close returns ctx.Err().
-func (a *Adapter) Close(ctx context.Context) error {
-	err := a.pool.Close(ctx)
-	a.stop()
-	return err
-}
-
 // Stats returns the adapter's counters.
 func (a *Adapter) Stats() Stats {
 	return Stats{
-		Accepted: a.accepted.Load(), InFlight: a.pool.InFlight(), Attempts: a.attempts.Load(),
+		Accepted: a.Accepted(), InFlight: a.pool.InFlight(), Attempts: a.attempts.Load(),
 		Succeeded: a.outcomes.Succeeded.Load(), Failed: a.outcomes.Failed.Load(), TimedOut: a.outcomes.TimedOut.Load(), Late: a.late.Load(),
 		PublishErrors: a.publishErr.Load(), Refused: a.refused.Load(), SPInitiated: a.spInit.Load(),
 	}
@@ -496,17 +453,9 @@ func (a *Adapter) publish(sctx context.Context, r events.Result) {
 	} else {
 		a.outcomes.Count(r.Outcome)
 	}
-	delivery.Publish(a.runCtx, func(ctx context.Context) error {
+	delivery.PublishResult(a.runCtx, a.log, &a.publishErr, r, func(ctx context.Context) error {
 		return a.cfg.Publisher.PublishResult(delivery.WithSpanContext(ctx, sctx), r)
-	},
-		func(attempt int, err error, retrying bool) {
-			a.publishErr.Add(1)
-			if !retrying {
-				a.log.Error("result not published: adapter stopped", "logout_id", r.LogoutID, "rp_id", r.RPID, "outcome", r.Outcome, "err", err)
-				return
-			}
-			a.log.Warn("publishing result failed; retrying", "logout_id", r.LogoutID, "rp_id", r.RPID, "attempt", attempt, "err", err)
-		})
+	})
 }
 
 // certsOf is the Expect.Certs of messages from any configured SP.
@@ -526,7 +475,7 @@ func (a *Adapter) expect(destination string, certs func(string) ([]*x509.Certifi
 
 // reasonOf maps a dispatch initiator to the LogoutRequest Reason
 // (saml-core 3.7.3.3).
-func reasonOf(initiator string) string {
+func reasonOf(initiator events.Initiator) string {
 	switch initiator {
 	case events.InitiatorAdmin:
 		return message.ReasonAdmin
@@ -585,7 +534,7 @@ func contains(list []string, s string) bool {
 }
 
 // newRequest is a LogoutRequest from signoff to sp for t.
-func (a *Adapter) newRequest(destination, initiator string, t target) message.LogoutRequest {
+func (a *Adapter) newRequest(destination string, initiator events.Initiator, t target) message.LogoutRequest {
 	now := a.now().UTC()
 	return message.LogoutRequest{
 		ID: message.NewID(), Destination: destination, Issuer: a.cfg.EntityID,

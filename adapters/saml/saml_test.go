@@ -26,7 +26,7 @@ func samlSession(id, nameID, index string) events.DispatchSession {
 		NameQualifier: idpEntityID, SPNameQualifier: "https://sp.example", SessionIndex: index}}
 }
 
-func dispatch(rpID, initiator string, deadline time.Duration, sessions ...events.DispatchSession) events.Dispatch {
+func dispatch(rpID string, initiator events.Initiator, deadline time.Duration, sessions ...events.DispatchSession) events.Dispatch {
 	return events.Dispatch{EventID: uuid.NewString(), LogoutID: uuid.NewString(), RPID: rpID, Adapter: events.AdapterSAML,
 		Deadline: time.Now().Add(deadline), OccurredAt: time.Now(), Initiator: initiator, Subject: "alice", Sessions: sessions}
 }
@@ -50,7 +50,10 @@ func soapEnv(t *testing.T, script ...soapStep) (*env, *testSP) {
 // makes the participant succeed with one attempt.
 func TestSOAPSuccess(t *testing.T) {
 	e, tsp := soapEnv(t)
-	for _, tc := range []struct{ initiator, reason string }{
+	for _, tc := range []struct {
+		initiator events.Initiator
+		reason    string
+	}{
 		{events.InitiatorUser, message.ReasonUser},
 		{events.InitiatorAdmin, message.ReasonAdmin},
 		{events.InitiatorExpiry, message.ReasonGlobalTimeout},
@@ -87,7 +90,7 @@ func TestSOAPOutcomes(t *testing.T) {
 		name     string
 		script   []soapStep
 		deadline time.Duration
-		outcome  string
+		outcome  events.Outcome
 		attempts int
 		detail   []string
 	}{
@@ -136,7 +139,7 @@ func TestSOAPOutcomes(t *testing.T) {
 func TestInitiatingSPSucceeds(t *testing.T) {
 	e, tsp := soapEnv(t)
 	d := dispatch("payroll", events.InitiatorRP, 5*time.Second, samlSession("s1", "alice-pid", "_i"))
-	e.sagas.put(Logout{ID: d.LogoutID, Status: StatusRunning, Initiator: events.InitiatorRP, InitiatingRPID: "payroll"})
+	e.sagas.put(Logout{ID: d.LogoutID, Status: events.StatusRunning, Initiator: events.InitiatorRP, InitiatingRPID: "payroll"})
 	if err := e.a.Handle(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}

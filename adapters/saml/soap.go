@@ -56,7 +56,7 @@ func (a *Adapter) deliver(sctx context.Context, sp SP, d events.Dispatch) (res e
 
 // deliverRequest sends one LogoutRequest (a fresh ID and IssueInstant per
 // attempt) until it is confirmed, fails for good, or ctx's deadline comes.
-func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location, initiator string, t target) delivery.Outcome {
+func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location string, initiator events.Initiator, t target) delivery.Outcome {
 	n := 0
 	o := delivery.Retry(ctx, a.runCtx, func() delivery.Attempt {
 		a.attempts.Add(1)
@@ -76,7 +76,7 @@ func (a *Adapter) deliverRequest(ctx context.Context, sp SP, location, initiator
 //
 // With tracing, the attempt is a span (n counts the attempts of this
 // request from 1) and the request carries its traceparent.
-func (a *Adapter) attempt(ctx context.Context, sp SP, location, initiator string, t target, n int) (at delivery.Attempt) {
+func (a *Adapter) attempt(ctx context.Context, sp SP, location string, initiator events.Initiator, t target, n int) (at delivery.Attempt) {
 	signer, err := a.cfg.Signer()
 	if err != nil {
 		return delivery.Attempt{Verdict: delivery.Final, Detail: "no signing key: " + delivery.Sanitize(err.Error())}

@@ -108,7 +108,7 @@ func (m *Minter) SubjectID(format, subject string) (map[string]string, error) {
 // InitiatingEntity maps a logout's initiator to CAEP's initiating_entity:
 // the user or an RP acting for them → user, an administrator → admin, the
 // expiry of the session or the IdP's own decision → policy.
-func InitiatingEntity(initiator string) string {
+func InitiatingEntity(initiator events.Initiator) string {
 	switch initiator {
 	case events.InitiatorAdmin:
 		return EntityAdmin
@@ -120,7 +120,7 @@ func InitiatingEntity(initiator string) string {
 
 // ReasonAdmin is the English reason_admin of a logout: the logout's reason
 // when it has one, else a sentence about its initiator.
-func ReasonAdmin(initiator, reason string) string {
+func ReasonAdmin(initiator events.Initiator, reason string) string {
 	if reason != "" {
 		return reason
 	}

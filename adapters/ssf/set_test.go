@@ -17,7 +17,7 @@ import (
 // TestInitiatingEntity maps every initiator of a logout to CAEP 1.0's
 // initiating_entity (section 2: admin, user, policy, system).
 func TestInitiatingEntity(t *testing.T) {
-	for initiator, want := range map[string]string{
+	for initiator, want := range map[events.Initiator]string{
 		events.InitiatorUser: EntityUser, events.InitiatorRP: EntityUser, events.InitiatorAdmin: EntityAdmin,
 		events.InitiatorExpiry: EntityPolicy, events.InitiatorIdP: EntityPolicy,
 	} {

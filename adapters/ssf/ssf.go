@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/signoff/signoff/adapters/internal/delivery"
 	"github.com/signoff/signoff/events"
@@ -215,8 +216,11 @@ type Stats struct {
 }
 
 // Adapter delivers CAEP session-revoked SETs and serves the transmitter
-// endpoints.
+// endpoints. Its dispatches come in through the embedded delivery.Intake
+// (Handle, Free, Freed, Close); a participant already being delivered is
+// not delivered twice.
 type Adapter struct {
+	*delivery.Intake
 	issuer, publicURL string
 	rps               map[string]RP
 	minter            *Minter
@@ -230,7 +234,6 @@ type Adapter struct {
 
 	pool   *delivery.Pool
 	runCtx context.Context
-	stop   context.CancelFunc
 
 	mu      sync.Mutex
 	waiters map[string]chan struct{} // rp_id → closed when a SET is queued
@@ -284,42 +287,20 @@ func New(cfg Config) (*Adapter, error) {
 		}
 	}
 	client := delivery.Client(cfg.Client)
-	ctx, stop := context.WithCancel(context.Background())
-	return &Adapter{
+	a := &Adapter{
 		issuer: cfg.Issuer, publicURL: strings.TrimRight(cfg.PublicURL, "/"), rps: rps,
 		minter: NewMinter(cfg.Issuer, cfg.Keys, cfg.Now), store: cfg.Store, pub: cfg.Publisher,
 		client: client, attemptTimeout: cfg.AttemptTimeout, longPoll: cfg.LongPoll,
 		now: cfg.Now, log: cfg.Logger.With("component", "ssf"),
-		pool: delivery.NewPool(cfg.Concurrency), runCtx: ctx, stop: stop,
+		pool:    delivery.NewPool(cfg.Concurrency),
 		waiters: map[string]chan struct{}{}, ending: make(chan struct{}),
-	}, nil
+	}
+	a.Intake, a.runCtx = delivery.NewIntake(a.pool, a.log, func(_ trace.SpanContext, d events.Dispatch) { a.run(d) })
+	return a, nil
 }
 
 // Minter returns the adapter's SET minter.
 func (a *Adapter) Minter() *Minter { return a.minter }
-
-// Handle accepts one dispatch; it blocks while Concurrency deliveries are
-// in progress and returns ctx.Err() if ctx ends first, or ErrClosed after
-// Close. A participant already being delivered is not delivered twice.
-func (a *Adapter) Handle(ctx context.Context, d events.Dispatch) error {
-	_, err := a.pool.Go(ctx, d.LogoutID+"\x00"+d.RPID, func() { a.run(d) })
-	return err
-}
-
-// Free is how many dispatches Handle can accept now without waiting.
-func (a *Adapter) Free() int { return a.pool.Free() }
-
-// Freed is signalled when a delivery ends.
-func (a *Adapter) Freed() <-chan struct{} { return a.pool.Freed() }
-
-// Close stops accepting dispatches and waits for the deliveries in
-// progress until ctx ends; the rest are aborted without a result (the
-// coordinator resumes them after a restart).
-func (a *Adapter) Close(ctx context.Context) error {
-	err := a.pool.Close(ctx)
-	a.stop()
-	return err
-}
 
 // EndPolls answers the long polls in progress at once (with what they
 // have, usually nothing) and makes later ones return immediately, so that

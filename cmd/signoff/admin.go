@@ -50,13 +50,13 @@ func adminLogout(ctx context.Context, base, token, session, subject, reason stri
 	json.Unmarshal(b, &started)
 	fmt.Fprintf(stdout, "logout %s requested\n", started.LogoutID)
 	var view struct {
-		Status       string `json:"status"`
-		Detail       string `json:"detail"`
+		Status       events.Status `json:"status"`
+		Detail       string        `json:"detail"`
 		Participants []struct {
-			RPID    string `json:"rp_id"`
-			Name    string `json:"name"`
-			Outcome string `json:"outcome"`
-			Detail  string `json:"detail"`
+			RPID    string         `json:"rp_id"`
+			Name    string         `json:"name"`
+			Outcome events.Outcome `json:"outcome"`
+			Detail  string         `json:"detail"`
 		} `json:"participants"`
 	}
 	for {
@@ -81,7 +81,7 @@ func adminLogout(ctx context.Context, base, token, session, subject, reason stri
 		completed.Participants = append(completed.Participants, events.ParticipantOutcome{RPID: p.RPID, Name: p.Name, Outcome: p.Outcome, Detail: p.Detail})
 	}
 	printOutcome(stdout, completed)
-	if view.Status != events.CompletedComplete {
+	if view.Status != events.StatusComplete {
 		return 3
 	}
 	return 0

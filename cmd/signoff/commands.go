@@ -138,7 +138,7 @@ func logoutCmd(ctx context.Context, o logoutOptions, stdout, stderr io.Writer) i
 		return 1
 	}
 	printOutcome(stdout, done)
-	if done.Outcome != events.CompletedComplete {
+	if done.Outcome != events.StatusComplete {
 		return 3
 	}
 	return 0

@@ -404,7 +404,7 @@ func TestShutdownGraceLeavesDeliveryToResume(t *testing.T) {
 		return nil
 	})
 	got := completions(t, js, logoutID)
-	if len(got) != 1 || got[0].Outcome != events.CompletedComplete || len(got[0].Participants) != 1 ||
+	if len(got) != 1 || got[0].Outcome != events.StatusComplete || len(got[0].Participants) != 1 ||
 		got[0].Participants[0].Outcome != events.OutcomeSucceeded {
 		t.Errorf("logout.completed of %s: %+v, want one, complete, slow succeeded", logoutID, got)
 	}

@@ -13,7 +13,7 @@ type fanDir struct {
 }
 
 func (d fanDir) FanoutRPs() []RP { return d.fan }
-func (d fanDir) AdapterEnabled(a string) bool {
+func (d fanDir) AdapterEnabled(a events.Adapter) bool {
 	return a == events.AdapterSAML || d.dir.AdapterEnabled(a)
 }
 
@@ -30,7 +30,7 @@ func TestFanoutStates(t *testing.T) {
 		{ID: "hr", Name: "HR", Adapter: events.AdapterSAML},
 	}}
 	s, cmds := Start(req(events.ScopeGlobal, ""), sess, d, 30e9, t0)
-	want := map[string]string{"wiki": StatePending, "chat": StatePending, "crm": StatePending,
+	want := map[string]events.Outcome{"wiki": StatePending, "chat": StatePending, "crm": StatePending,
 		"fc": events.OutcomeUnsupported, "hr": events.OutcomeFailed}
 	if len(s.Participants) != len(want) {
 		t.Fatalf("participants %+v", s.Participants)

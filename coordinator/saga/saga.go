@@ -18,11 +18,12 @@ import (
 	"github.com/signoff/signoff/events"
 )
 
-// Status of a saga.
+// Status of a saga: the events.Status values, named here for the state
+// machine's readers.
 const (
 	StatusRunning  = events.StatusRunning
-	StatusComplete = events.CompletedComplete
-	StatusPartial  = events.CompletedPartial
+	StatusComplete = events.StatusComplete
+	StatusPartial  = events.StatusPartial
 )
 
 // StatePending is the state of a participant that has not reported yet.
@@ -53,7 +54,7 @@ type Session struct {
 type RP struct {
 	ID      string
 	Name    string
-	Adapter string
+	Adapter events.Adapter
 	// SubjectNameIDFormat is set for a SAML RP whose NameID is the
 	// subject (config name_id: subject): a fan-out participant's
 	// LogoutRequest names the user by NameID = subject in this format.
@@ -63,15 +64,15 @@ type RP struct {
 // Directory answers which RP an rp_id is, and whether an adapter is enabled.
 type Directory interface {
 	RP(id string) (RP, bool)
-	AdapterEnabled(adapter string) bool
+	AdapterEnabled(adapter events.Adapter) bool
 }
 
 // Participant is one RP taking part in a logout.
 type Participant struct {
 	RPID     string
 	Name     string
-	Adapter  string
-	State    string // StatePending or an events.Outcome*
+	Adapter  events.Adapter
+	State    events.Outcome // StatePending or a result's outcome
 	Detail   string
 	Attempts int
 	// Sessions are the IdP sessions of the user at this RP.
@@ -90,9 +91,9 @@ func (p Participant) Terminal() bool { return p.State != StatePending }
 // Saga is the state of one logout.
 type Saga struct {
 	LogoutID       string
-	Status         string
-	Initiator      string
-	Scope          string
+	Status         events.Status
+	Initiator      events.Initiator
+	Scope          events.Scope
 	SessionID      string
 	Subject        string
 	InitiatingRPID string
@@ -118,7 +119,7 @@ type Dispatch struct {
 
 // Complete asks the caller to announce the end of the logout.
 type Complete struct {
-	Outcome      string
+	Outcome      events.Status
 	Participants []events.ParticipantOutcome
 	// Detail is events.CompletedNoSessions when no relying party took
 	// part (NoRPSessions), empty otherwise.
@@ -209,7 +210,7 @@ func Start(req events.LogoutRequested, sessions []Session, dir Directory, deadli
 	return s, append(cmds, s.finishIfDone(now)...)
 }
 
-func unsupportedDetail(adapter string) string {
+func unsupportedDetail(adapter events.Adapter) string {
 	if adapter == "" {
 		return "no logout channel is configured for this relying party"
 	}

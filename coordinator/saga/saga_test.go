@@ -11,7 +11,7 @@ import (
 type dir map[string]RP
 
 func (d dir) RP(id string) (RP, bool) { rp, ok := d[id]; return rp, ok }
-func (d dir) AdapterEnabled(a string) bool {
+func (d dir) AdapterEnabled(a events.Adapter) bool {
 	return a == events.AdapterBackchannel || a == events.AdapterCookie
 }
 
@@ -25,7 +25,7 @@ var (
 	}
 )
 
-func req(scope, initiating string) events.LogoutRequested {
+func req(scope events.Scope, initiating string) events.LogoutRequested {
 	return events.LogoutRequested{LogoutID: "L1", Subject: "alice", Initiator: events.InitiatorUser, Scope: scope, InitiatingRPID: initiating}
 }
 
@@ -60,21 +60,21 @@ func TestStart(t *testing.T) {
 		req          events.LogoutRequested
 		sessions     []Session
 		wantDispatch []string
-		wantStatus   string
-		wantStates   map[string]string
+		wantStatus   events.Status
+		wantStates   map[string]events.Outcome
 		wantSessions map[string]int
 	}{
 		{"global groups sessions per RP", req(events.ScopeGlobal, ""), sess, []string{"wiki", "chat"}, StatusRunning,
-			map[string]string{"wiki": StatePending, "chat": StatePending}, map[string]int{"wiki": 2, "chat": 1}},
+			map[string]events.Outcome{"wiki": StatePending, "chat": StatePending}, map[string]int{"wiki": 2, "chat": 1}},
 		{"initiator only keeps the initiating RP", req(events.ScopeInitiatorOnly, "chat"), sess, []string{"chat"}, StatusRunning,
-			map[string]string{"chat": StatePending}, map[string]int{"chat": 1}},
-		{"no sessions completes at once", req(events.ScopeGlobal, ""), nil, nil, StatusComplete, map[string]string{}, nil},
+			map[string]events.Outcome{"chat": StatePending}, map[string]int{"chat": 1}},
+		{"no sessions completes at once", req(events.ScopeGlobal, ""), nil, nil, StatusComplete, map[string]events.Outcome{}, nil},
 		{"disabled adapter is unsupported", req(events.ScopeGlobal, ""), []Session{{SessionID: "s1", RPID: "payroll", SAML: &events.SAMLSession{NameID: "a"}}},
-			nil, StatusPartial, map[string]string{"payroll": events.OutcomeUnsupported}, map[string]int{"payroll": 1}},
+			nil, StatusPartial, map[string]events.Outcome{"payroll": events.OutcomeUnsupported}, map[string]int{"payroll": 1}},
 		{"unknown RP fails", req(events.ScopeGlobal, ""), []Session{{SessionID: "s1", RPID: "gone"}},
-			nil, StatusPartial, map[string]string{"gone": events.OutcomeFailed}, nil},
+			nil, StatusPartial, map[string]events.Outcome{"gone": events.OutcomeFailed}, nil},
 		{"browser logout adds the local session first", browserReq(), sess[:2], []string{LocalRPID, "wiki", "chat"}, StatusRunning,
-			map[string]string{LocalRPID: StatePending, "wiki": StatePending, "chat": StatePending}, map[string]int{LocalRPID: 0, "wiki": 1}},
+			map[string]events.Outcome{LocalRPID: StatePending, "wiki": StatePending, "chat": StatePending}, map[string]int{LocalRPID: 0, "wiki": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,7 +106,7 @@ func TestStart(t *testing.T) {
 	}
 }
 
-func result(rp, outcome string) events.Result {
+func result(rp string, outcome events.Outcome) events.Result {
 	return events.Result{LogoutID: "L1", RPID: rp, Adapter: "backchannel", Outcome: outcome, Attempts: 1, FinishedAt: t0.Add(time.Second)}
 }
 
@@ -114,7 +114,7 @@ func TestApplyResultAndExpire(t *testing.T) {
 	type step struct {
 		result     *events.Result
 		expireAt   time.Duration // when result is nil
-		wantStatus string
+		wantStatus events.Status
 		wantDone   bool // a Complete command is emitted by this step
 		wantErr    error
 	}
@@ -123,24 +123,24 @@ func TestApplyResultAndExpire(t *testing.T) {
 	tests := []struct {
 		name      string
 		steps     []step
-		wantFinal map[string]string
+		wantFinal map[string]events.Outcome
 	}{
 		{"all succeed → complete", []step{{result: &ok, wantStatus: StatusRunning}, {result: &chatOK, wantStatus: StatusComplete, wantDone: true}},
-			map[string]string{"wiki": events.OutcomeSucceeded, "chat": events.OutcomeSucceeded}},
+			map[string]events.Outcome{"wiki": events.OutcomeSucceeded, "chat": events.OutcomeSucceeded}},
 		{"one fails → partial", []step{{result: &fail, wantStatus: StatusRunning}, {result: &ok, wantStatus: StatusPartial, wantDone: true}},
-			map[string]string{"wiki": events.OutcomeSucceeded, "chat": events.OutcomeFailed}},
+			map[string]events.Outcome{"wiki": events.OutcomeSucceeded, "chat": events.OutcomeFailed}},
 		{"repeated result changes nothing", []step{{result: &ok, wantStatus: StatusRunning}, {result: &ok, wantStatus: StatusRunning}},
-			map[string]string{"wiki": events.OutcomeSucceeded, "chat": StatePending}},
+			map[string]events.Outcome{"wiki": events.OutcomeSucceeded, "chat": StatePending}},
 		{"late result after completion changes nothing", []step{{result: &ok}, {result: &fail, wantStatus: StatusPartial, wantDone: true}, {result: &chatOK, wantStatus: StatusPartial}},
-			map[string]string{"wiki": events.OutcomeSucceeded, "chat": events.OutcomeFailed}},
+			map[string]events.Outcome{"wiki": events.OutcomeSucceeded, "chat": events.OutcomeFailed}},
 		{"unknown participant is an error", []step{{result: &ghost, wantStatus: StatusRunning, wantErr: ErrUnknownParticipant}},
-			map[string]string{"wiki": StatePending, "chat": StatePending}},
+			map[string]events.Outcome{"wiki": StatePending, "chat": StatePending}},
 		{"expiry before the deadline changes nothing", []step{{expireAt: 29 * time.Second, wantStatus: StatusRunning}},
-			map[string]string{"wiki": StatePending, "chat": StatePending}},
+			map[string]events.Outcome{"wiki": StatePending, "chat": StatePending}},
 		{"expiry at the deadline times out pending", []step{{result: &ok, wantStatus: StatusRunning}, {expireAt: 30 * time.Second, wantStatus: StatusPartial, wantDone: true}},
-			map[string]string{"wiki": events.OutcomeSucceeded, "chat": events.OutcomeTimedOut}},
+			map[string]events.Outcome{"wiki": events.OutcomeSucceeded, "chat": events.OutcomeTimedOut}},
 		{"result after expiry changes nothing", []step{{expireAt: 31 * time.Second, wantStatus: StatusPartial, wantDone: true}, {result: &ok, wantStatus: StatusPartial}},
-			map[string]string{"wiki": events.OutcomeTimedOut, "chat": events.OutcomeTimedOut}},
+			map[string]events.Outcome{"wiki": events.OutcomeTimedOut, "chat": events.OutcomeTimedOut}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,7 +177,7 @@ func TestCompleteListsEveryParticipant(t *testing.T) {
 	s, _, _ = s.ApplyResult(result("wiki", events.OutcomeSucceeded), t0)
 	_, cmds := s.Expire(t0.Add(time.Minute))
 	c := completion(cmds)
-	if c == nil || c.Outcome != events.CompletedPartial || len(c.Participants) != 2 {
+	if c == nil || c.Outcome != events.StatusPartial || len(c.Participants) != 2 {
 		t.Fatalf("completion %+v", c)
 	}
 	if c.Participants[0].Name != "Wiki" || c.Participants[1].Outcome != events.OutcomeTimedOut {

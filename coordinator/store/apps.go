@@ -73,7 +73,8 @@ func (s *Store) SessionApps(ctx context.Context, sessionID string) ([]SessionApp
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var rpID, state string
+		var rpID string
+		var state events.Outcome
 		var at int64
 		if err := rows.Scan(&rpID, &state, &at); err != nil {
 			return nil, fmt.Errorf("store: scan session app: %w", err)

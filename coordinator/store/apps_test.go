@@ -19,7 +19,7 @@ func TestSessionApps(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
 	// part is a participant that ended a session of s1 (and of s2).
-	part := func(rp, state string) saga.Participant {
+	part := func(rp string, state events.Outcome) saga.Participant {
 		p := saga.Participant{RPID: rp, Name: rp, Adapter: events.AdapterBackchannel, State: state,
 			Sessions: []events.DispatchSession{{SessionID: "s2"}, {SessionID: "s1", OIDC: &events.OIDCSession{SID: rp + "-sid"}}}}
 		if state != saga.StatePending {
@@ -27,7 +27,7 @@ func TestSessionApps(t *testing.T) {
 		}
 		return p
 	}
-	sg := func(id, status, session, subject string, at time.Time, ps ...saga.Participant) saga.Saga {
+	sg := func(id string, status events.Status, session, subject string, at time.Time, ps ...saga.Participant) saga.Saga {
 		return saga.Saga{LogoutID: id, Status: status, Initiator: events.InitiatorRP, Scope: events.ScopeInitiatorOnly,
 			SessionID: session, Subject: subject, RequestedAt: at, Deadline: at.Add(time.Minute), Participants: ps}
 	}

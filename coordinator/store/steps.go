@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/coordinator/saga"
+	"github.com/signoff/signoff/events"
 )
 
 // Browser steps are what the logout page does for a pending participant on
@@ -24,7 +25,7 @@ import (
 // the single writer. A read on the reader pool comes first, so a page that
 // asks again and again costs no write.
 func (s *Store) ClaimStep(ctx context.Context, logoutID, rpID string, now time.Time, again time.Duration) (bool, error) {
-	var state string
+	var state events.Outcome
 	var at sql.NullInt64
 	err := s.r.QueryRowContext(ctx, `SELECT state, step_at FROM participants WHERE logout_id = ? AND rp_id = ?`, logoutID, rpID).Scan(&state, &at)
 	if errors.Is(err, sql.ErrNoRows) {

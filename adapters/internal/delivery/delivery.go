@@ -19,6 +19,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/signoff/signoff/events"
 )
 
 // ErrClosed is returned by Pool.Go after Close.
@@ -245,19 +247,12 @@ const DetailLate = "deadline passed before the first attempt"
 
 type Outcome struct {
 	// Outcome is events.OutcomeSucceeded, OutcomeFailed or OutcomeTimedOut.
-	Outcome  string
+	Outcome  events.Outcome
 	Detail   string
 	Attempts int
 	// Aborted is true when stop ended first: there is no outcome.
 	Aborted bool
 }
-
-// Outcomes of Retry (the values of events.Outcome*).
-const (
-	outcomeSucceeded = "succeeded"
-	outcomeFailed    = "failed"
-	outcomeTimedOut  = "timed_out"
-)
 
 // Retry calls attempt until it is accepted or fails for good, retrying the
 // retryable ones with backoff until ctx's deadline (then timed_out, with
@@ -271,7 +266,7 @@ func Retry(ctx, stop context.Context, attempt func() Attempt, retrying func(n in
 		b       = BackoffInitial
 	)
 	timedOut := func() Outcome {
-		out.Outcome = outcomeTimedOut
+		out.Outcome = events.OutcomeTimedOut
 		out.Detail = fmt.Sprintf("no confirmation before the deadline after %d attempt(s); last error: %s", out.Attempts, lastErr)
 		return out
 	}
@@ -282,10 +277,10 @@ func Retry(ctx, stop context.Context, attempt func() Attempt, retrying func(n in
 		}
 		switch r.Verdict {
 		case Accepted:
-			out.Outcome, out.Detail = outcomeSucceeded, r.Detail
+			out.Outcome, out.Detail = events.OutcomeSucceeded, r.Detail
 			return out
 		case Final:
-			out.Outcome, out.Detail = outcomeFailed, r.Detail
+			out.Outcome, out.Detail = events.OutcomeFailed, r.Detail
 			return out
 		}
 		if stop.Err() != nil {
@@ -348,7 +343,7 @@ func Publish(stop context.Context, publish func(ctx context.Context) error, fail
 // addressed at all (unaddressable is then its detail); timed_out
 // otherwise. noun names a message in details ("token 2 of 3: …"); allOK is
 // the detail when several were all confirmed.
-func Combine(outs []Outcome, noun, unaddressable, allOK string) (outcome, detail string) {
+func Combine(outs []Outcome, noun, unaddressable, allOK string) (outcome events.Outcome, detail string) {
 	n := len(outs)
 	label := func(i int, s string) string {
 		if n == 1 {
@@ -357,20 +352,20 @@ func Combine(outs []Outcome, noun, unaddressable, allOK string) (outcome, detail
 		return fmt.Sprintf("%s %d of %d: %s", noun, i+1, n, s)
 	}
 	for i, o := range outs {
-		if o.Outcome == outcomeFailed {
-			return outcomeFailed, label(i, o.Detail)
+		if o.Outcome == events.OutcomeFailed {
+			return events.OutcomeFailed, label(i, o.Detail)
 		}
 	}
 	if unaddressable != "" {
-		return outcomeFailed, unaddressable
+		return events.OutcomeFailed, unaddressable
 	}
 	for i, o := range outs {
-		if o.Outcome == outcomeTimedOut {
-			return outcomeTimedOut, label(i, o.Detail)
+		if o.Outcome == events.OutcomeTimedOut {
+			return events.OutcomeTimedOut, label(i, o.Detail)
 		}
 	}
 	if n == 1 {
-		return outcomeSucceeded, outs[0].Detail
+		return events.OutcomeSucceeded, outs[0].Detail
 	}
-	return outcomeSucceeded, allOK
+	return events.OutcomeSucceeded, allOK
 }

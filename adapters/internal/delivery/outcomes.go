@@ -15,7 +15,7 @@ type Outcomes struct {
 }
 
 // Count adds one result with outcome to its counter.
-func (o *Outcomes) Count(outcome string) {
+func (o *Outcomes) Count(outcome events.Outcome) {
 	switch outcome {
 	case events.OutcomeSucceeded:
 		o.Succeeded.Add(1)

@@ -8,7 +8,7 @@ import (
 
 func TestOutcomesCount(t *testing.T) {
 	tests := []struct {
-		outcome                     string
+		outcome                     events.Outcome
 		succeeded, failed, timedOut uint64
 	}{
 		{events.OutcomeSucceeded, 1, 0, 0},

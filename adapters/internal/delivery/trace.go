@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/signoff/signoff/events"
 )
 
 // Span names and attributes of deliveries (README "Tracing"). The HTTP
@@ -44,12 +46,12 @@ func NewTracer(tp trace.TracerProvider, scope string) Tracer {
 // parent (the trace context of its dispatch; invalid: a new trace), and
 // returns it with a context that carries only that span (no deadline, no
 // cancellation).
-func (t Tracer) Participant(parent trace.SpanContext, adapter, logoutID, rpID string) (context.Context, trace.Span) {
+func (t Tracer) Participant(parent trace.SpanContext, adapter events.Adapter, logoutID, rpID string) (context.Context, trace.Span) {
 	if t.t == nil {
 		return context.Background(), trace.SpanFromContext(context.Background())
 	}
 	return t.t.Start(trace.ContextWithSpanContext(context.Background(), parent), SpanParticipant, trace.WithAttributes(
-		AttrAdapter.String(adapter), AttrLogoutID.String(logoutID), AttrRPID.String(rpID)))
+		AttrAdapter.String(string(adapter)), AttrLogoutID.String(logoutID), AttrRPID.String(rpID)))
 }
 
 // WithSpan returns ctx carrying the span of sctx when it records (nothing
@@ -72,7 +74,7 @@ func WithSpanContext(ctx, sctx context.Context) context.Context {
 
 // EndParticipant records the outcome of a participant's delivery on s and
 // ends it. aborted means the adapter stopped before the outcome was known.
-func EndParticipant(s trace.Span, outcome, detail string, attempts int, aborted bool) {
+func EndParticipant(s trace.Span, outcome events.Outcome, detail string, attempts int, aborted bool) {
 	if !s.IsRecording() {
 		return
 	}
@@ -80,11 +82,11 @@ func EndParticipant(s trace.Span, outcome, detail string, attempts int, aborted 
 	switch {
 	case aborted:
 		s.SetStatus(codes.Error, "aborted by shutdown; resumed after a restart")
-	case outcome != outcomeSucceeded:
-		s.SetAttributes(AttrOutcome.String(outcome))
+	case outcome != events.OutcomeSucceeded:
+		s.SetAttributes(AttrOutcome.String(string(outcome)))
 		s.SetStatus(codes.Error, detail)
 	default:
-		s.SetAttributes(AttrOutcome.String(outcome))
+		s.SetAttributes(AttrOutcome.String(string(outcome)))
 	}
 	s.End()
 }

@@ -212,7 +212,7 @@ func (a *App) startCoordinator(ctx context.Context, o Options, dir dirMap) error
 	cfg := a.cfg
 	a.prom = newMetrics(cfg)
 	a.prom.dispatchSubjects(adapterNames[Dispatcher](a.adapters))
-	busAdapters := map[string]bool{}
+	busAdapters := map[events.Adapter]bool{}
 	for _, name := range adapterNames[Dispatcher](a.adapters) {
 		busAdapters[name] = true
 	}
@@ -277,9 +277,9 @@ func (a *App) startCoordinator(ctx context.Context, o Options, dir dirMap) error
 func (a *App) startWork(ctx context.Context, o Options) error {
 	for _, ad := range capable[Dispatcher](a.adapters) {
 		w, err := a.bus.Work(ctx, bus.WorkConfig{
-			Durable: "adapter-" + ad.Name(), Subject: events.DispatchSubject(ad.Name()),
+			Durable: "adapter-" + string(ad.Name()), Subject: events.DispatchSubject(ad.Name()),
 			Free: ad.Free, Freed: ad.Freed(), Take: a.dispatchHandler(ad), Now: o.Now,
-			Logger: o.Logger.With("component", "adapter-"+ad.Name()),
+			Logger: o.Logger.With("component", "adapter-"+string(ad.Name())),
 		})
 		if err != nil {
 			return err
@@ -526,17 +526,14 @@ func (a *App) Close(ctx context.Context) error {
 
 // directory builds the coordinator's view of the relying parties from the
 // configuration; enabled are the names of the adapters.
-func directory(cfg *config.Config, enabled []string) dirMap {
-	d := dirMap{rps: map[string]saga.RP{}, enabled: map[string]bool{}}
+func directory(cfg *config.Config, enabled []events.Adapter) dirMap {
+	d := dirMap{rps: map[string]saga.RP{}, enabled: map[events.Adapter]bool{}}
 	for _, name := range enabled {
 		d.enabled[name] = true
 	}
 	d.rps[saga.LocalRPID] = saga.RP{ID: saga.LocalRPID, Name: "This sign-in service", Adapter: events.AdapterCookie}
 	for _, rp := range cfg.RelyingParties {
-		r := saga.RP{ID: rp.ID, Name: rp.Name}
-		if ad := rpAdapter(rp); ad != "none" {
-			r.Adapter = ad
-		}
+		r := saga.RP{ID: rp.ID, Name: rp.Name, Adapter: rpAdapter(rp)}
 		if rp.SAML != nil {
 			r.SubjectNameIDFormat = rp.SAML.SubjectNameIDFormat()
 		}
@@ -550,12 +547,12 @@ func directory(cfg *config.Config, enabled []string) dirMap {
 
 type dirMap struct {
 	rps     map[string]saga.RP
-	enabled map[string]bool
+	enabled map[events.Adapter]bool
 	fanout  []saga.RP // relying parties with fanout: always (upstream.go)
 }
 
-func (d dirMap) RP(id string) (saga.RP, bool)       { rp, ok := d.rps[id]; return rp, ok }
-func (d dirMap) AdapterEnabled(adapter string) bool { return d.enabled[adapter] }
+func (d dirMap) RP(id string) (saga.RP, bool)               { rp, ok := d.rps[id]; return rp, ok }
+func (d dirMap) AdapterEnabled(adapter events.Adapter) bool { return d.enabled[adapter] }
 
 // resultPublisher publishes adapter results, sealed, group-committed.
 type resultPublisher struct {

@@ -11,7 +11,7 @@ import (
 // (adapters/backchannel) on the port: a Dispatcher, Metered and Closer.
 type backchannelAdapter struct{ *backchannel.Adapter }
 
-func (backchannelAdapter) Name() string { return events.AdapterBackchannel }
+func (backchannelAdapter) Name() events.Adapter { return events.AdapterBackchannel }
 
 // newBackchannel builds the adapter for the relying parties with
 // oidc.backchannel_logout_uri.

@@ -41,7 +41,7 @@ func benchBrowserPath(b *testing.B, alg string) {
 	allDone := make(chan struct{})
 	if _, err := nc.Subscribe(events.SubjectLogoutCompleted, func(m *nats.Msg) {
 		ev, err := events.Decode[events.Completed](m.Data)
-		if err == nil && ev.Outcome == events.CompletedComplete {
+		if err == nil && ev.Outcome == events.StatusComplete {
 			complete.Add(1)
 		}
 		if completed.Add(1) == int64(b.N) {

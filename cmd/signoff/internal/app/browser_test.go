@@ -53,9 +53,10 @@ func TestBrowserLogoutOverHTTP(t *testing.T) {
 		t.Errorf("progress page: %s", body)
 	}
 	var status struct {
-		Status       string `json:"status"`
+		Status       events.Status `json:"status"`
 		Participants []struct {
-			RPID, Outcome string
+			RPID    string
+			Outcome events.Outcome
 		} `json:"participants"`
 	}
 	eventstest.EventuallyErr(t, 15*time.Second, func() error {
@@ -74,7 +75,7 @@ func TestBrowserLogoutOverHTTP(t *testing.T) {
 		}
 		return nil
 	})
-	if status.Status != events.CompletedComplete || len(status.Participants) != 2 {
+	if status.Status != events.StatusComplete || len(status.Participants) != 2 {
 		t.Fatalf("status %+v", status)
 	}
 	for _, p := range status.Participants {

@@ -58,11 +58,11 @@ func TestBrowserEventsFollowTheStoreAndLeaveNoSubscription(t *testing.T) {
 	defer stream.Body.Close()
 	confirmLocal(t, browser, base, id)
 	var last struct {
-		Status       string `json:"status"`
-		Outcome      string `json:"outcome"`
+		Status       events.Status `json:"status"`
+		Outcome      events.Status `json:"outcome"`
 		Participants []struct {
-			RPID    string `json:"rp_id"`
-			Outcome string `json:"outcome"`
+			RPID    string         `json:"rp_id"`
+			Outcome events.Outcome `json:"outcome"`
 		} `json:"participants"`
 	}
 	sc := bufio.NewScanner(stream.Body)
@@ -73,7 +73,7 @@ func TestBrowserEventsFollowTheStoreAndLeaveNoSubscription(t *testing.T) {
 			}
 		}
 	}
-	if last.Outcome != events.CompletedComplete || len(last.Participants) != 2 {
+	if last.Outcome != events.StatusComplete || len(last.Participants) != 2 {
 		t.Fatalf("the stream ended on %+v, want the complete saga", last)
 	}
 	for _, p := range last.Participants {

@@ -13,7 +13,7 @@ import (
 // participant saga.LocalRPID. It gets no dispatch event.
 type cookieAdapter struct{ *cookie.Adapter }
 
-func (cookieAdapter) Name() string { return events.AdapterCookie }
+func (cookieAdapter) Name() events.Adapter { return events.AdapterCookie }
 
 func newCookie(d adapterDeps) (Adapter, error) {
 	cfg := d.cfg

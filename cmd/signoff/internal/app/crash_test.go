@@ -294,7 +294,7 @@ func TestCrashResume(t *testing.T) {
 		if counts[id] != 1 {
 			t.Errorf("%s completed %d times, want exactly once", id, counts[id])
 		}
-		if byID[id].Outcome != events.CompletedComplete {
+		if byID[id].Outcome != events.StatusComplete {
 			t.Errorf("%s: %+v", id, byID[id])
 		}
 	}

@@ -38,7 +38,7 @@ func TestBackchannelEndToEnd(t *testing.T) {
 	c.logout("logout-1", "sess-1")
 	done := c.waitCompleted("logout-1", 15*time.Second)
 
-	if done.Outcome != events.CompletedComplete || len(done.Participants) != 3 {
+	if done.Outcome != events.StatusComplete || len(done.Participants) != 3 {
 		t.Fatalf("completed: %+v", done)
 	}
 	for _, p := range done.Participants {
@@ -120,7 +120,7 @@ func TestRetryFailureAndTimeout(t *testing.T) {
 	})
 	c.logout("L-mixed", "s1")
 	done := c.waitCompleted("L-mixed", 20*time.Second)
-	if done.Outcome != events.CompletedPartial {
+	if done.Outcome != events.StatusPartial {
 		t.Errorf("outcome %q, want partial", done.Outcome)
 	}
 	got := map[string]events.ParticipantOutcome{}
@@ -184,7 +184,7 @@ func TestMalformedEventsArePoisoned(t *testing.T) {
 		return nil
 	})
 	c.logout("L-valid", "s1")
-	if done := c.waitCompleted("L-valid", 15*time.Second); done.Outcome != events.CompletedComplete {
+	if done := c.waitCompleted("L-valid", 15*time.Second); done.Outcome != events.StatusComplete {
 		t.Errorf("valid logout after the malformed ones: %+v", done)
 	}
 	var poisoned []jetstream.Msg

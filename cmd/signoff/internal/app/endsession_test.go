@@ -112,12 +112,12 @@ var tokenRE = regexp.MustCompile(`name="token" value="([^"]+)"`)
 
 // choose answers the chooser with scope and follows the logout to its end,
 // returning the Continue target of the confirmation page.
-func (e *esEnv) choose(b *http.Client, page, scope string) (status int, cont string) {
+func (e *esEnv) choose(b *http.Client, page string, scope events.Scope) (status int, cont string) {
 	m := tokenRE.FindStringSubmatch(page)
 	if m == nil {
 		e.t.Fatalf("no chooser form in:\n%s", page)
 	}
-	resp, err := b.PostForm(e.base+"/logout/choose", url.Values{"token": {m[1]}, "scope": {scope}})
+	resp, err := b.PostForm(e.base+"/logout/choose", url.Values{"token": {m[1]}, "scope": {string(scope)}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func (e *esEnv) choose(b *http.Client, page, scope string) (status int, cont str
 	var body string
 	eventstest.EventuallyErr(e.t, 20*time.Second, func() error {
 		_, body = read(e.t)(b.Get(e.base + loc))
-		if strings.Contains(body, `data-status="`+events.StatusRunning+`"`) {
+		if strings.Contains(body, `data-status="`+string(events.StatusRunning)+`"`) {
 			return fmt.Errorf("still running")
 		}
 		return nil

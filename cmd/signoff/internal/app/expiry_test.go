@@ -48,7 +48,7 @@ func TestExpiryEndToEnd(t *testing.T) {
 	})
 	sessions := map[string]bool{}
 	for id, ev := range done {
-		if !strings.HasPrefix(id, "expiry-") || ev.Outcome != events.CompletedComplete || len(ev.Participants) != 1 {
+		if !strings.HasPrefix(id, "expiry-") || ev.Outcome != events.StatusComplete || len(ev.Participants) != 1 {
 			t.Errorf("completed %s: %+v", id, ev)
 			continue
 		}

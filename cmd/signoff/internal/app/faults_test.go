@@ -387,7 +387,7 @@ func checkCompletedOnce(t *testing.T, c *client, ids []string) map[string]events
 	t.Helper()
 	byID, counts := c.completed()
 	var notDone, twice, notComplete int
-	outcomes := map[string]int{}
+	outcomes := map[events.Status]int{}
 	var examples []string
 	for _, id := range ids {
 		switch n := counts[id]; {
@@ -399,7 +399,7 @@ func checkCompletedOnce(t *testing.T, c *client, ids []string) map[string]events
 		}
 		ev := byID[id]
 		outcomes[ev.Outcome]++
-		ok := ev.Outcome == events.CompletedComplete
+		ok := ev.Outcome == events.StatusComplete
 		for _, p := range ev.Participants {
 			ok = ok && p.Outcome == events.OutcomeSucceeded
 		}
@@ -616,10 +616,10 @@ func TestJoinFloodThenLogout(t *testing.T) {
 	requested := time.Now()
 
 	var status struct {
-		Status       string `json:"status"`
+		Status       events.Status `json:"status"`
 		Participants []struct {
-			RPID    string `json:"rp_id"`
-			Outcome string `json:"outcome"`
+			RPID    string         `json:"rp_id"`
+			Outcome events.Outcome `json:"outcome"`
 		} `json:"participants"`
 	}
 	// The flood is ahead of alice's joins; signoff registers ≥ 10,000
@@ -666,7 +666,7 @@ func TestJoinFloodThenLogout(t *testing.T) {
 			lost = append(lost, rp.ID)
 		}
 	}
-	if len(lost) > 0 || done.Outcome != events.CompletedComplete {
+	if len(lost) > 0 || done.Outcome != events.StatusComplete {
 		t.Errorf("logout.completed %q with %d participants; %d of %d RPs not succeeded %v: %+v",
 			done.Outcome, len(done.Participants), len(lost), len(rps), lost, done.Participants)
 	}
@@ -740,7 +740,7 @@ func TestDeletedConsumerRecovers(t *testing.T) {
 			t.Errorf("%s: %v", id, err)
 			return false
 		}
-		if ev.Outcome != events.CompletedComplete || len(ev.Participants) != 1 || ev.Participants[0].Outcome != events.OutcomeSucceeded {
+		if ev.Outcome != events.StatusComplete || len(ev.Participants) != 1 || ev.Participants[0].Outcome != events.OutcomeSucceeded {
 			t.Errorf("%s: %+v", id, ev)
 			return false
 		}

@@ -11,7 +11,7 @@ import (
 // event: the logout page drives it from the saga.
 type frontchannelAdapter struct{ *frontchannel.Adapter }
 
-func (frontchannelAdapter) Name() string { return events.AdapterFrontchannel }
+func (frontchannelAdapter) Name() events.Adapter { return events.AdapterFrontchannel }
 
 // newFrontchannel builds the adapter for the relying parties with
 // oidc.frontchannel_logout_uri (and no back-channel URI).

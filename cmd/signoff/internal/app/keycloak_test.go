@@ -116,7 +116,7 @@ func TestKeycloakBridge(t *testing.T) {
 	alice := c.waitCompleted(kcLogoutID(t, "logout.json"), 20*time.Second)
 	bob := c.waitCompleted(kcLogoutID(t, "session_expired.json"), 20*time.Second)
 	for _, done := range []events.Completed{alice, bob} {
-		if done.Outcome != events.CompletedComplete || len(done.Participants) != 1 || done.Participants[0].RPID != "notes" ||
+		if done.Outcome != events.StatusComplete || len(done.Participants) != 1 || done.Participants[0].RPID != "notes" ||
 			done.Participants[0].Outcome != events.OutcomeSucceeded {
 			t.Errorf("completed %+v", done)
 		}
@@ -139,7 +139,7 @@ func TestKeycloakBridge(t *testing.T) {
 	if len(joins) != 3 {
 		t.Errorf("%d session.joined stored, want 3 (login, code_to_token, bob's login; the repeated login deduplicated): %+v", len(joins), joins)
 	}
-	initiators := map[string]string{}
+	initiators := map[string]events.Initiator{}
 	for _, m := range c.received(events.SubjectLogoutRequested) {
 		r, err := events.Decode[events.LogoutRequested](m.Data())
 		if err != nil {
@@ -486,7 +486,7 @@ func TestKeycloakAdminEvents(t *testing.T) {
 	c.nc.Flush()
 	for _, s := range []string{"admin_session_delete.json", "admin_user_logout.json"} {
 		done := c.waitCompleted(kcLogoutID(t, s), 20*time.Second)
-		if done.Outcome != events.CompletedComplete || len(done.Participants) != 1 || done.Participants[0].Outcome != events.OutcomeSucceeded {
+		if done.Outcome != events.StatusComplete || len(done.Participants) != 1 || done.Participants[0].Outcome != events.OutcomeSucceeded {
 			t.Errorf("%s: completed %+v", s, done)
 		}
 	}

@@ -77,7 +77,7 @@ func newBenchRig(b *testing.B, alg string) *benchRig {
 	b.Cleanup(nc.Close)
 	if _, err := nc.Subscribe(events.SubjectLogoutCompleted, func(m *nats.Msg) {
 		ev, err := events.Decode[events.Completed](m.Data)
-		if err == nil && ev.Outcome == events.CompletedComplete {
+		if err == nil && ev.Outcome == events.StatusComplete {
 			r.full.Add(1)
 		}
 		r.done.Add(1)

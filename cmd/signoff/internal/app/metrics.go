@@ -45,7 +45,7 @@ type metrics struct {
 	reg      *prometheus.Registry
 	rpIDs    map[string]bool
 	adapters map[string]bool
-	outcomes map[string]bool
+	outcomes map[events.Outcome]bool
 	subjects map[string]bool
 
 	logoutDuration  *prometheus.HistogramVec
@@ -68,12 +68,12 @@ func newMetrics(cfg *config.Config) *metrics {
 		reg:      prometheus.NewRegistry(),
 		rpIDs:    map[string]bool{saga.LocalRPID: true},
 		adapters: map[string]bool{"none": true},
-		outcomes: map[string]bool{events.OutcomeSucceeded: true, events.OutcomeFailed: true,
+		outcomes: map[events.Outcome]bool{events.OutcomeSucceeded: true, events.OutcomeFailed: true,
 			events.OutcomeTimedOut: true, events.OutcomeUnsupported: true},
 		subjects: map[string]bool{},
 	}
 	for _, k := range adapterKinds {
-		m.adapters[k.name] = true
+		m.adapters[string(k.name)] = true
 	}
 	for _, s := range coordinator.IntakeSubjects {
 		m.subjects[s] = true
@@ -112,19 +112,20 @@ func newMetrics(cfg *config.Config) *metrics {
 
 	// Series that exist from the start, at 0, so that rates and the
 	// dashboard show them before the first logout.
-	for _, o := range []string{saga.StatusComplete, saga.StatusPartial} {
-		m.logouts.WithLabelValues(o)
-		m.logoutDuration.WithLabelValues(o)
+	for _, o := range []events.Status{saga.StatusComplete, saga.StatusPartial} {
+		m.logouts.WithLabelValues(string(o))
+		m.logoutDuration.WithLabelValues(string(o))
 	}
 	for subject := range m.subjects {
 		m.poisoned.WithLabelValues(subject)
 	}
 	for _, rp := range cfg.RelyingParties {
-		adapter := rpAdapter(rp)
+		ad := rpAdapter(rp)
+		adapter := m.adapter(ad)
 		for o := range m.outcomes {
-			m.participants.WithLabelValues(adapter, rp.ID, o)
+			m.participants.WithLabelValues(adapter, rp.ID, string(o))
 		}
-		if adapter != "none" {
+		if ad != "" {
 			m.deliveryLatency.WithLabelValues(adapter)
 		}
 	}
@@ -134,7 +135,7 @@ func newMetrics(cfg *config.Config) *metrics {
 // dispatchSubjects adds the dispatch subjects of the named adapters (the
 // Dispatchers) to the bounded subjects of signoff_poisoned_total, each
 // series at 0.
-func (m *metrics) dispatchSubjects(adapters []string) {
+func (m *metrics) dispatchSubjects(adapters []events.Adapter) {
 	for _, a := range adapters {
 		s := events.DispatchSubject(a)
 		m.subjects[s] = true
@@ -142,39 +143,40 @@ func (m *metrics) dispatchSubjects(adapters []string) {
 	}
 }
 
-func bounded(set map[string]bool, v string) string {
+func bounded[V ~string](set map[V]bool, v V) string {
 	if set[v] {
-		return v
+		return string(v)
 	}
 	return otherLabel
 }
 
-func (m *metrics) adapter(a string) string {
+func (m *metrics) adapter(a events.Adapter) string {
 	if a == "" {
 		return "none"
 	}
-	return bounded(m.adapters, a)
+	return bounded(m.adapters, string(a))
 }
 
 // LogoutCompleted implements coordinator.Observer.
-func (m *metrics) LogoutCompleted(outcome string, took time.Duration, parts []events.ParticipantOutcome) {
+func (m *metrics) LogoutCompleted(outcome events.Status, took time.Duration, parts []events.ParticipantOutcome) {
+	label := string(outcome)
 	if outcome != saga.StatusComplete && outcome != saga.StatusPartial {
-		outcome = otherLabel
+		label = otherLabel
 	}
-	m.logouts.WithLabelValues(outcome).Inc()
-	m.logoutDuration.WithLabelValues(outcome).Observe(took.Seconds())
+	m.logouts.WithLabelValues(label).Inc()
+	m.logoutDuration.WithLabelValues(label).Observe(took.Seconds())
 	for _, p := range parts {
 		m.participants.WithLabelValues(m.adapter(p.Adapter), bounded(m.rpIDs, p.RPID), bounded(m.outcomes, p.Outcome)).Inc()
 	}
 }
 
 // ParticipantResult implements coordinator.Observer.
-func (m *metrics) ParticipantResult(adapter, _, _ string, took time.Duration) {
+func (m *metrics) ParticipantResult(adapter events.Adapter, _ string, _ events.Outcome, took time.Duration) {
 	m.deliveryLatency.WithLabelValues(m.adapter(adapter)).Observe(took.Seconds())
 }
 
 // LateResult implements coordinator.Observer.
-func (m *metrics) LateResult(string, string) { m.lateResults.Inc() }
+func (m *metrics) LateResult(events.Adapter, string) { m.lateResults.Inc() }
 
 // Poisoned implements coordinator.Observer; the work consumers call it too.
 func (m *metrics) Poisoned(subject string) {

@@ -198,7 +198,7 @@ func TestMetricsHistogramsAfterLogout(t *testing.T) {
 	c.join("sess-1", "alice", "wiki", "sid-w")
 	c.join("sess-1", "alice", "crm", "sid-c")
 	c.logout("L-hist", "sess-1")
-	if done := c.waitCompleted("L-hist", 15*time.Second); done.Outcome != events.CompletedPartial {
+	if done := c.waitCompleted("L-hist", 15*time.Second); done.Outcome != events.StatusPartial {
 		t.Fatalf("completed %+v, want partial", done)
 	}
 	mfs := waitSample(t, a.Addr(), "signoff_logouts_completed_total", map[string]string{"outcome": "partial"}, 1)
@@ -271,7 +271,7 @@ func TestMetricsLabelsBounded(t *testing.T) {
 	c = appClient(t, b)
 	c.join("sess-2", "bob", "ghost-1234", "sid-g")
 	c.logout("L-bounded", "sess-1")
-	if done := c.waitCompleted("L-bounded", 15*time.Second); done.Outcome != events.CompletedPartial {
+	if done := c.waitCompleted("L-bounded", 15*time.Second); done.Outcome != events.StatusPartial {
 		t.Fatalf("completed %+v, want partial (crm is no longer configured)", done)
 	}
 	mfs := waitSample(t, b.Addr(), "signoff_participant_outcomes_total",
@@ -300,10 +300,12 @@ func TestMetricsBoundedLabelValues(t *testing.T) {
 	cfg := config.Default()
 	cfg.RelyingParties = []config.RelyingParty{{ID: "wiki", OIDC: &config.OIDC{ClientID: "w", BackchannelLogoutURI: "https://wiki.example.com/bc"}}}
 	m := newMetrics(cfg)
-	m.dispatchSubjects([]string{events.AdapterBackchannel, events.AdapterSAML, events.AdapterSSF}) // Start: the Dispatchers'
+	m.dispatchSubjects([]events.Adapter{events.AdapterBackchannel, events.AdapterSAML, events.AdapterSSF}) // Start: the Dispatchers'
 	tests := []struct {
-		adapter, rpID, outcome string
-		want                   map[string]string
+		adapter events.Adapter
+		rpID    string
+		outcome events.Outcome
+		want    map[string]string
 	}{
 		{"backchannel", "wiki", "succeeded", map[string]string{"adapter": "backchannel", "rp_id": "wiki", "outcome": "succeeded"}},
 		{"cookie", "signoff", "succeeded", map[string]string{"adapter": "cookie", "rp_id": "signoff", "outcome": "succeeded"}},
@@ -532,7 +534,7 @@ func TestMetricsHangingRP(t *testing.T) {
 	c := appClient(t, a)
 	c.join("sess-1", "alice", "hang", "sid-h")
 	c.logout("L-hang", "sess-1")
-	if done := c.waitCompleted("L-hang", 15*time.Second); done.Outcome != events.CompletedPartial {
+	if done := c.waitCompleted("L-hang", 15*time.Second); done.Outcome != events.StatusPartial {
 		t.Fatalf("completed %+v, want partial", done)
 	}
 	mfs := waitSample(t, a.Addr(), "signoff_logout_duration_seconds", map[string]string{"outcome": "partial"}, 1)

@@ -166,7 +166,7 @@ func TestExternalNATSWithExampleConfig(t *testing.T) {
 		t.Fatalf("observer: no logout.completed: %v", err)
 	}
 	done, err := events.Decode[events.Completed](m.Data)
-	if err != nil || done.LogoutID != "logout-1" || done.Outcome != events.CompletedComplete {
+	if err != nil || done.LogoutID != "logout-1" || done.Outcome != events.StatusComplete {
 		t.Fatalf("completed = %+v, %v", done, err)
 	}
 	if n, toks := rp.snapshot(); n != 1 || len(toks) != 1 || !toks[0].Valid {

@@ -26,7 +26,7 @@ import (
 // Adapter is the core of the port: an adapter of the event contract, named
 // as the adapter field of events (events.Adapter*).
 type Adapter interface {
-	Name() string
+	Name() events.Adapter
 }
 
 // Dispatcher takes its dispatches from the work consumer adapter-<name> on
@@ -114,7 +114,7 @@ type adapterDeps struct {
 // it takes (nil: none; the first kind that claims one takes it), and how
 // it is built.
 type adapterKind struct {
-	name   string
+	name   events.Adapter
 	claims func(config.RelyingParty) bool
 	build  func(adapterDeps) (Adapter, error)
 }
@@ -131,15 +131,15 @@ var adapterKinds = []adapterKind{
 }
 
 // rpAdapter is the adapter of a configured relying party: the first of
-// adapterKinds that claims it, or "none" (the coordinator's directory and
-// the metrics' adapter label).
-func rpAdapter(rp config.RelyingParty) string {
+// adapterKinds that claims it, or "" when none does (the coordinator's
+// directory; the metrics' adapter label "none").
+func rpAdapter(rp config.RelyingParty) events.Adapter {
 	for _, k := range adapterKinds {
 		if k.claims != nil && k.claims(rp) {
 			return k.name
 		}
 	}
-	return "none"
+	return ""
 }
 
 // buildAdapters builds every adapter of adapterKinds.
@@ -184,8 +184,8 @@ func adapterOf[T any](as []Adapter) (T, bool) {
 }
 
 // adapterNames are the names of the adapters with capability T.
-func adapterNames[T Adapter](as []Adapter) []string {
-	var out []string
+func adapterNames[T Adapter](as []Adapter) []events.Adapter {
+	var out []events.Adapter
 	for _, a := range capable[T](as) {
 		out = append(out, a.Name())
 	}

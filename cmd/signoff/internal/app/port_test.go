@@ -29,7 +29,7 @@ func TestAdapterPort(t *testing.T) {
 	a := startApp(t, testConfig(t, 5*time.Second, newTestRP(t, "wiki", "RS256")))
 	type caps struct{ dispatcher, browser, local, routes, metered, closer, longPolls bool }
 	want := []struct {
-		name string
+		name events.Adapter
 		caps caps
 	}{
 		{events.AdapterBackchannel, caps{dispatcher: true, metered: true, closer: true}},
@@ -74,22 +74,22 @@ func TestAdapterPort(t *testing.T) {
 
 // fakeStep is a BrowserStep of fixed rp ids.
 type fakeStep struct {
-	name    string
+	name    events.Adapter
 	rps     []string
 	origins []string
 	timeout time.Duration
 	acks    *[]string
 }
 
-func (f fakeStep) Name() string             { return f.name }
+func (f fakeStep) Name() events.Adapter     { return f.name }
 func (f fakeStep) Handles(rpID string) bool { return slices.Contains(f.rps, rpID) }
 func (f fakeStep) Origins() []string        { return f.origins }
 func (f fakeStep) Timeout() time.Duration   { return f.timeout }
 func (f fakeStep) Frame(_, rpID, _ string) (web.Frame, bool) {
-	return web.Frame{RPID: rpID, Name: f.name}, f.Handles(rpID)
+	return web.Frame{RPID: rpID, Name: string(f.name)}, f.Handles(rpID)
 }
 func (f fakeStep) Ack(_ context.Context, _, rpID, _, _, _ string) error {
-	*f.acks = append(*f.acks, f.name+"/"+rpID)
+	*f.acks = append(*f.acks, string(f.name)+"/"+rpID)
 	return nil
 }
 
@@ -135,7 +135,7 @@ func TestFrames(t *testing.T) {
 // routesStep is an adapter with routes.
 type routesStep map[string]http.Handler
 
-func (routesStep) Name() string                        { return "r" }
+func (routesStep) Name() events.Adapter                { return "r" }
 func (r routesStep) Handlers() map[string]http.Handler { return r }
 
 // TestRoutesOf: the adapters' routes are merged; a pattern two adapters

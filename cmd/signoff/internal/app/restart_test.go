@@ -99,7 +99,7 @@ func restartCase(t *testing.T, pause func(time.Time), grace time.Duration) {
 	})
 	c.logout("A", "sess-A")
 	doneA := c.waitCompleted("A", 15*time.Second)
-	if doneA.Outcome != events.CompletedPartial {
+	if doneA.Outcome != events.StatusPartial {
 		t.Fatalf("A: %+v", doneA)
 	}
 	if st := adapterAs[backchannelAdapter](t, a).Stats(); st.TimedOut != 1 || st.Succeeded != 1 {
@@ -137,11 +137,11 @@ func restartCase(t *testing.T, pause func(time.Time), grace time.Duration) {
 	t.Cleanup(func() { a2.Close(context.Background()) })
 	c2 := appClient(t, a2)
 	doneB := c2.waitCompleted("B", 15*time.Second)
-	if doneB.Outcome != events.CompletedPartial {
+	if doneB.Outcome != events.StatusPartial {
 		t.Fatalf("B: %+v", doneB)
 	}
 	for _, p := range doneB.Participants {
-		want := map[string]string{"ok": events.OutcomeSucceeded, "down": events.OutcomeTimedOut}[p.RPID]
+		want := map[string]events.Outcome{"ok": events.OutcomeSucceeded, "down": events.OutcomeTimedOut}[p.RPID]
 		if p.Outcome != want {
 			t.Errorf("B participant %s: %s, want %s", p.RPID, p.Outcome, want)
 		}

@@ -154,7 +154,7 @@ func (b samlBrowser) Bind(w http.ResponseWriter, r *http.Request, logoutID strin
 // (its /saml endpoints), Metered and a Closer.
 type samlAdapter struct{ *saml.Adapter }
 
-func (samlAdapter) Name() string { return events.AdapterSAML }
+func (samlAdapter) Name() events.Adapter { return events.AdapterSAML }
 
 // newSAML builds the adapter for the SAML relying parties. Their metadata
 // is read now, so that a broken file stops start-up with its name and the

@@ -320,8 +320,9 @@ func TestSAMLSOAPEndToEnd(t *testing.T) {
 		c.logout("lo-"+sp.id, "sess-"+sp.id)
 	}
 	want := map[string]struct {
-		outcome, detail string
-		requests        int
+		outcome  events.Outcome
+		detail   string
+		requests int
 	}{
 		"payroll": {events.OutcomeSucceeded, "signed LogoutResponse: Success", 1},
 		"hr":      {events.OutcomeFailed, message.StatusResponder, 1},
@@ -449,15 +450,15 @@ func get(t *testing.T, c *http.Client, raw string) (*http.Response, string) {
 }
 
 // waitEnded polls the status API until the logout has ended.
-func waitEnded(t *testing.T, c *http.Client, signoff, id string) (status string, outcomes map[string]string) {
+func waitEnded(t *testing.T, c *http.Client, signoff, id string) (status events.Status, outcomes map[string]events.Outcome) {
 	t.Helper()
 	eventstest.EventuallyErr(t, 15*time.Second, func() error {
 		_, body := get(t, c, signoff+"/api/logouts/"+id)
 		var v struct {
-			Status       string `json:"status"`
+			Status       events.Status `json:"status"`
 			Participants []struct {
-				RPID    string `json:"rp_id"`
-				Outcome string `json:"outcome"`
+				RPID    string         `json:"rp_id"`
+				Outcome events.Outcome `json:"outcome"`
 			} `json:"participants"`
 		}
 		if err := json.Unmarshal([]byte(body), &v); err != nil {
@@ -466,7 +467,7 @@ func waitEnded(t *testing.T, c *http.Client, signoff, id string) (status string,
 		if v.Status == events.StatusRunning || v.Status == "" {
 			return fmt.Errorf("still %q", v.Status)
 		}
-		status, outcomes = v.Status, map[string]string{}
+		status, outcomes = v.Status, map[string]events.Outcome{}
 		for _, p := range v.Participants {
 			outcomes[p.RPID] = p.Outcome
 		}
@@ -505,7 +506,7 @@ func TestSAMLSPInitiatedRedirect(t *testing.T) {
 	id := strings.TrimPrefix(resp.Request.URL.Path, "/logout/")
 	confirmLocal(t, browser, base, id)
 	status, outcomes := waitEnded(t, browser, base, id)
-	if status != events.CompletedComplete || outcomes["hr"] != events.OutcomeSucceeded || outcomes["notes"] != events.OutcomeSucceeded || outcomes["signoff"] != events.OutcomeSucceeded {
+	if status != events.StatusComplete || outcomes["hr"] != events.OutcomeSucceeded || outcomes["notes"] != events.OutcomeSucceeded || outcomes["signoff"] != events.OutcomeSucceeded {
 		t.Fatalf("logout %s: %s %v", id, status, outcomes)
 	}
 	_, page := get(t, browser, base+"/logout/"+id)
@@ -566,7 +567,7 @@ func TestSAMLRedirectChainOverHTTP(t *testing.T) {
 		t.Fatalf("the chain ended at %s", resp.Request.URL)
 	}
 	status, outcomes := waitEnded(t, browser, base, id)
-	if status != events.CompletedComplete || outcomes["hr"] != events.OutcomeSucceeded {
+	if status != events.StatusComplete || outcomes["hr"] != events.OutcomeSucceeded {
 		t.Errorf("logout: %s %v", status, outcomes)
 	}
 	reqs, _, errs := sp.snapshot()

@@ -221,7 +221,7 @@ func TestSSFPushEndToEnd(t *testing.T) {
 	}
 	logoutID := ssfin.LogoutID("okta", jti)
 	done := c.waitCompleted(logoutID, 15*time.Second)
-	if done.Outcome != events.CompletedComplete || len(done.Participants) != 1 || done.Participants[0].Outcome != events.OutcomeSucceeded {
+	if done.Outcome != events.StatusComplete || len(done.Participants) != 1 || done.Participants[0].Outcome != events.OutcomeSucceeded {
 		t.Fatalf("completed: %+v", done)
 	}
 	_, toks := rp.snapshot()
@@ -301,7 +301,7 @@ func TestSSFPollEndToEnd(t *testing.T) {
 	st.queue[jti] = raw
 	st.mu.Unlock()
 	done := c.waitCompleted(ssfin.LogoutID("okta", jti), 20*time.Second)
-	if done.Outcome != events.CompletedComplete || len(done.Participants) != 1 {
+	if done.Outcome != events.StatusComplete || len(done.Participants) != 1 {
 		t.Fatalf("completed %+v", done)
 	}
 	eventstest.EventuallyErr(t, 10*time.Second, func() error {

@@ -15,7 +15,7 @@ import (
 // endpoints), LongPolls and a Closer.
 type ssfAdapter struct{ *ssf.Adapter }
 
-func (ssfAdapter) Name() string { return events.AdapterSSF }
+func (ssfAdapter) Name() events.Adapter { return events.AdapterSSF }
 
 // newSSFOut builds the Shared Signals adapter for the relying parties with
 // an ssf section, reading their token files.

@@ -15,7 +15,7 @@ import (
 )
 
 // txLogout publishes a logout.requested of session with initiator.
-func (c *client) txLogout(logoutID, session, initiator string) {
+func (c *client) txLogout(logoutID, session string, initiator events.Initiator) {
 	c.publish(events.SubjectLogoutRequested, events.LogoutRequested{
 		EventID: uuid.NewString(), LogoutID: logoutID, OccurredAt: time.Now().UTC(), SessionID: session,
 		Initiator: initiator, Scope: events.ScopeGlobal,
@@ -31,13 +31,15 @@ func (c *client) txLogout(logoutID, session, initiator string) {
 func TestSSFOutPush(t *testing.T) {
 	const auth = "Bearer push-secret-for-the-receiver"
 	type row struct {
-		name, subject, format, initiator string
-		script                           []int
-		errBody                          string
-		down                             bool
+		name, subject, format string
+		initiator             events.Initiator
+		script                []int
+		errBody               string
+		down                  bool
 
-		outcome, entity, detail string
-		requests                int // exact; -1: at least 2
+		outcome        events.Outcome
+		entity, detail string
+		requests       int // exact; -1: at least 2
 	}
 	rows := []row{
 		{name: "accepted", subject: "alice", format: "iss_sub", initiator: events.InitiatorUser, script: []int{202},

@@ -123,7 +123,7 @@ func TestTracingOneTracePerLogout(t *testing.T) {
 		c.join("sess-1", "alice", rp.ID, rp.ID+"-sid")
 	}
 	logoutID := adminLogout(t, a, cfg.Admin.Token, "sess-1")
-	if ev := c.waitCompleted(logoutID, 30*time.Second); ev.Outcome != events.CompletedComplete {
+	if ev := c.waitCompleted(logoutID, 30*time.Second); ev.Outcome != events.StatusComplete {
 		t.Fatalf("logout outcome %s, want complete: %+v", ev.Outcome, ev)
 	}
 
@@ -182,7 +182,7 @@ func TestTracingOneTracePerLogout(t *testing.T) {
 		if d.Parent().SpanID() != starts[0].SpanContext().SpanID() {
 			t.Errorf("deliver %s: parent %s, want signoff.saga.start", rpID, parentName(d))
 		}
-		if attr(d, "signoff.adapter") != events.AdapterBackchannel || attr(d, "signoff.outcome") != events.OutcomeSucceeded ||
+		if attr(d, "signoff.adapter") != string(events.AdapterBackchannel) || attr(d, "signoff.outcome") != string(events.OutcomeSucceeded) ||
 			attr(d, "signoff.logout_id") != logoutID {
 			t.Errorf("deliver %s: attributes %v, want adapter backchannel, outcome succeeded, logout %s", rpID, d.Attributes(), logoutID)
 		}
@@ -447,7 +447,7 @@ func TestTracingCollectorDown(t *testing.T) {
 	c := appClient(t, a)
 	c.join("sess-1", "alice", rp.ID, "sid-1")
 	c.logout("2e8f6a9d-4a1c-4b8d-9e8f-3b0c7d6e5f40", "sess-1")
-	if ev := c.waitCompleted("2e8f6a9d-4a1c-4b8d-9e8f-3b0c7d6e5f40", 30*time.Second); ev.Outcome != events.CompletedComplete {
+	if ev := c.waitCompleted("2e8f6a9d-4a1c-4b8d-9e8f-3b0c7d6e5f40", 30*time.Second); ev.Outcome != events.StatusComplete {
 		t.Fatalf("outcome %s with the collector down, want complete", ev.Outcome)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

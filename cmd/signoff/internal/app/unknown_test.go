@@ -28,7 +28,7 @@ func TestUnknownRPJoinIsLoud(t *testing.T) {
 	c.join("sess-x", "alice", "ghost", "sid-2")
 	c.logout("L-unknown", "sess-x")
 	done := c.waitCompleted("L-unknown", 15*time.Second)
-	if done.Outcome != events.CompletedComplete || len(done.Participants) != 0 || done.Detail != events.CompletedNoSessions {
+	if done.Outcome != events.StatusComplete || len(done.Participants) != 0 || done.Detail != events.CompletedNoSessions {
 		t.Errorf("completed %+v", done)
 	}
 	if n := a.engine.UnknownRPJoins(); n != 2 {

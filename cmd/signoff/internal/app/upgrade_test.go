@@ -101,7 +101,7 @@ func TestUpgradeFromPerSubjectConsumers(t *testing.T) {
 	a := startApp(t, cfg, rp)
 	c := appClient(t, a)
 	done := c.waitCompleted("L-new", 15*time.Second)
-	if done.Outcome != events.CompletedComplete || len(done.Participants) != 1 || done.Participants[0].RPID != "wiki" {
+	if done.Outcome != events.StatusComplete || len(done.Participants) != 1 || done.Participants[0].RPID != "wiki" {
 		t.Fatalf("the logout the old version never applied: %+v", done)
 	}
 	_, toks := rp.snapshot()

@@ -212,7 +212,10 @@ func TestUpstreamBackchannelEndToEnd(t *testing.T) {
 	}
 	_, logoutID := UpstreamLogoutIDs("corp", jtiOf(raw))
 	ev := c.waitCompleted(logoutID, 30*time.Second)
-	want := map[string][2]string{
+	want := map[string]struct {
+		adapter events.Adapter
+		outcome events.Outcome
+	}{
 		"wiki":    {events.AdapterBackchannel, events.OutcomeSucceeded},
 		"payroll": {events.AdapterSAML, events.OutcomeSucceeded},
 		"blog":    {events.AdapterFrontchannel, events.OutcomeTimedOut},
@@ -221,8 +224,8 @@ func TestUpstreamBackchannelEndToEnd(t *testing.T) {
 		t.Errorf("participants %+v", ev.Participants)
 	}
 	for id, w := range want {
-		if p := participant(ev, id); p.Adapter != w[0] || p.Outcome != w[1] {
-			t.Errorf("%s: %+v, want %s %s", id, p, w[0], w[1])
+		if p := participant(ev, id); p.Adapter != w.adapter || p.Outcome != w.outcome {
+			t.Errorf("%s: %+v, want %s %s", id, p, w.adapter, w.outcome)
 		}
 	}
 	if _, toks := wiki.snapshot(); len(toks) != 1 || !toks[0].Valid || toks[0].SID != "wiki-s1" || toks[0].Sub != "alice" {
@@ -366,11 +369,11 @@ func TestFanoutAlwaysEndToEnd(t *testing.T) {
 	c.publish(events.SubjectLogoutRequested, events.LogoutRequested{EventID: uuid.NewString(), LogoutID: "fan-1",
 		OccurredAt: time.Now().UTC(), Subject: "carol", Initiator: events.InitiatorAdmin, Scope: events.ScopeGlobal})
 	ev := c.waitCompleted("fan-1", 30*time.Second)
-	if ev.Outcome != events.CompletedComplete || len(ev.Participants) != 2 || ev.Detail != "" {
+	if ev.Outcome != events.StatusComplete || len(ev.Participants) != 2 || ev.Detail != "" {
 		t.Errorf("completed %+v", ev)
 	}
-	for id, w := range map[string][2]string{"crm": {"RP crm", events.AdapterBackchannel}, "hr": {"SP hr", events.AdapterSAML}} {
-		if p := participant(ev, id); p.Name != w[0] || p.Adapter != w[1] || p.Outcome != events.OutcomeSucceeded {
+	for id, w := range map[string][2]string{"crm": {"RP crm", string(events.AdapterBackchannel)}, "hr": {"SP hr", string(events.AdapterSAML)}} {
+		if p := participant(ev, id); p.Name != w[0] || string(p.Adapter) != w[1] || p.Outcome != events.OutcomeSucceeded {
 			t.Errorf("%s: %+v", id, p)
 		}
 	}
@@ -396,12 +399,14 @@ func TestFanoutAlwaysEndToEnd(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	var view struct {
-		Status       string `json:"status"`
+		Status       events.Status `json:"status"`
 		Participants []struct {
-			RPID, Name, Adapter, Outcome string
+			RPID, Name string
+			Adapter    events.Adapter
+			Outcome    events.Outcome
 		} `json:"participants"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&view); err != nil || view.Status != events.CompletedComplete || len(view.Participants) != 2 ||
+	if err := json.NewDecoder(resp.Body).Decode(&view); err != nil || view.Status != events.StatusComplete || len(view.Participants) != 2 ||
 		view.Participants[0].Name != "RP crm" || view.Participants[0].Adapter != events.AdapterBackchannel || view.Participants[0].Outcome != events.OutcomeSucceeded ||
 		view.Participants[1].Name != "SP hr" || view.Participants[1].Adapter != events.AdapterSAML || view.Participants[1].Outcome != events.OutcomeSucceeded {
 		t.Errorf("status view %+v (%v)", view, err)
@@ -442,7 +447,7 @@ func TestFanoutBrowserSAML(t *testing.T) {
 		t.Fatalf("the chain ended at %s", resp.Request.URL)
 	}
 	status, outcomes := waitEnded(t, browser, base, id)
-	if status != events.CompletedComplete || outcomes["hr"] != events.OutcomeSucceeded || outcomes["wiki"] != events.OutcomeSucceeded {
+	if status != events.StatusComplete || outcomes["hr"] != events.OutcomeSucceeded || outcomes["wiki"] != events.OutcomeSucceeded {
 		t.Errorf("logout: %s %v", status, outcomes)
 	}
 	reqs, _, errs := hr.snapshot()

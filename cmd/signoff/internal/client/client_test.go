@@ -7,7 +7,7 @@ import (
 )
 
 func TestSummary(t *testing.T) {
-	p := func(name, outcome string) events.ParticipantOutcome {
+	p := func(name string, outcome events.Outcome) events.ParticipantOutcome {
 		return events.ParticipantOutcome{Name: name, Outcome: outcome}
 	}
 	tests := []struct {

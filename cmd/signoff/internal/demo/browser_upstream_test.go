@@ -55,7 +55,7 @@ func TestBrowserUpstreamPath(t *testing.T) {
 	waitUntil(t, wctx, "the outcome on Corp IdP's page", func() bool {
 		do(t, ctx, 10*time.Second, "reloading Corp IdP's page", chromedp.Navigate(loc), chromedp.WaitVisible(chromedp.CSS("#logout-result")))
 		a := run(t, ctx, 10*time.Second, "reading the outcome", chromedp.AttributeValue(chromedp.CSS("#logout-result"), "data-outcome"))
-		return a.Value != events.StatusRunning
+		return a.Value != string(events.StatusRunning)
 	})
 	want := "You were signed out of Notes and Expenses; Wiki, Chat and Payroll did not confirm — close your browser to be sure."
 	if got := text(t, ctx, "#logout-result"); got != want {

@@ -74,19 +74,19 @@ func (b *httpBrowser) waitLogout(u URLs, id string) (string, map[string]string) 
 	eventstest.EventuallyErr(b.t, 30*time.Second, func() error {
 		_, body := b.do(http.MethodGet, u.Signoff+"/api/logouts/"+id, nil)
 		var v struct {
-			Status       string `json:"status"`
+			Status       events.Status `json:"status"`
 			Participants []struct {
-				RPID    string `json:"rp_id"`
-				Outcome string `json:"outcome"`
+				RPID    string         `json:"rp_id"`
+				Outcome events.Outcome `json:"outcome"`
 			} `json:"participants"`
 		}
 		json.Unmarshal([]byte(body), &v)
 		if v.Status == "" || v.Status == events.StatusRunning {
 			return fmt.Errorf("logout %s still %q: %s", id, v.Status, body)
 		}
-		status = v.Status
+		status = string(v.Status)
 		for _, p := range v.Participants {
-			out[p.RPID] = p.Outcome
+			out[p.RPID] = string(p.Outcome)
 		}
 		return nil
 	})

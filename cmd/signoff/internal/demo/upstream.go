@@ -333,7 +333,11 @@ func (u *upstreamOP) home(w http.ResponseWriter, r *http.Request) {
 		ev, ours := u.logouts[id]
 		u.mu.Unlock()
 		if ours {
-			type row struct{ RPID, Name, Outcome, Detail string }
+			type row struct {
+				RPID, Name string
+				Outcome    events.Outcome
+				Detail     string
+			}
 			l := map[string]any{"ID": short(id), "Running": ev == nil, "Outcome": events.StatusRunning}
 			if ev != nil {
 				var rows []row

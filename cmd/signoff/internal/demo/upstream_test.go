@@ -110,14 +110,18 @@ func TestUpstreamDemoOverHTTP(t *testing.T) {
 	for _, p := range ev.Participants {
 		got[p.RPID] = p
 	}
-	want := map[string]struct{ adapter, outcome, detail string }{
+	want := map[string]struct {
+		adapter events.Adapter
+		outcome events.Outcome
+		detail  string
+	}{
 		"notes":    {"backchannel", events.OutcomeSucceeded, "HTTP 200"},
 		"chat":     {"backchannel", events.OutcomeTimedOut, "HTTP 503"},
 		"wiki":     {"frontchannel", events.OutcomeTimedOut, ""},
 		"payroll":  {"saml", events.OutcomeTimedOut, ""},
 		"expenses": {"saml", events.OutcomeSucceeded, ""},
 	}
-	if ev.Outcome != events.CompletedPartial || len(got) != len(want) {
+	if ev.Outcome != events.StatusPartial || len(got) != len(want) {
 		t.Errorf("logout %s: %s with %d participants, want partial with %d: %+v", id, ev.Outcome, len(got), len(want), ev.Participants)
 	}
 	for rp, w := range want {
@@ -155,7 +159,7 @@ func TestUpstreamDemoOverHTTP(t *testing.T) {
 	defer wcancel()
 	waitUntil(t, wctx, "the outcome on Corp IdP's page", func() bool {
 		_, page = b.do(http.MethodGet, resp.Request.URL.String(), nil)
-		return !strings.Contains(page, `data-outcome="`+events.StatusRunning+`"`)
+		return !strings.Contains(page, `data-outcome="`+string(events.StatusRunning)+`"`)
 	})
 	for _, s := range []string{`data-outcome="partial"`, "You were signed out of Notes and Expenses; ", `data-rp="wiki" data-outcome="timed_out"`} {
 		if !strings.Contains(page, s) {

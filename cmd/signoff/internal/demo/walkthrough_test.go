@@ -65,7 +65,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.LogoutID != "lo-01J8Z3Q4R5" || ev.Outcome != events.CompletedComplete || len(ev.Participants) != 1 ||
+		if ev.LogoutID != "lo-01J8Z3Q4R5" || ev.Outcome != events.StatusComplete || len(ev.Participants) != 1 ||
 			ev.Participants[0].RPID != "notes" || ev.Participants[0].Outcome != events.OutcomeSucceeded {
 			t.Fatalf("completed: %+v", ev)
 		}
