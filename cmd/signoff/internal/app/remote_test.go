@@ -113,7 +113,7 @@ func newRemoteFixture(t testing.TB) *remoteFixture {
 		return events.SessionJoined{SessionID: session, RPID: "payroll", Subject: sub, OccurredAt: remoteT0,
 			SAML: &events.SAMLSession{NameID: nameID, Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", SessionIndex: "_" + session}}
 	}
-	part := func(rp, name, adapter, state string) saga.Participant {
+	part := func(rp, name string, adapter events.Adapter, state events.Outcome) saga.Participant {
 		p := saga.Participant{RPID: rp, Name: name, Adapter: adapter, State: state,
 			Sessions: []events.DispatchSession{{SessionID: "s1", OIDC: &events.OIDCSession{SID: "sid-1"}}}}
 		if state != saga.StatePending {

@@ -58,7 +58,7 @@ func TestClusterModeOneInstance(t *testing.T) {
 	})
 	byID, count := c.completed()
 	for id, ev := range byID {
-		if count[id] != 1 || ev.Outcome != events.CompletedComplete || len(ev.Participants) != 2 {
+		if count[id] != 1 || ev.Outcome != events.StatusComplete || len(ev.Participants) != 2 {
 			t.Fatalf("%s: %d completions, %+v", id, count[id], ev)
 		}
 	}
@@ -99,7 +99,7 @@ func TestClusterModeOneInstance(t *testing.T) {
 	last := fmt.Sprintf("l-%d", users-1)
 	c2.logout(last, fmt.Sprintf("s-%d", users-1))
 	done := c2.waitCompleted(last, 30*time.Second)
-	if done.Outcome != events.CompletedComplete || len(done.Participants) != 2 {
+	if done.Outcome != events.StatusComplete || len(done.Participants) != 2 {
 		t.Fatalf("after restart: %+v", done)
 	}
 }
@@ -204,7 +204,7 @@ func TestScaleOutTwoInstances(t *testing.T) {
 	}
 	waitAllCompleted(t, c, ids, 60*time.Second)
 	for id, ev := range checkCompletedOnce(t, c, ids) {
-		if ev.Outcome != events.CompletedComplete || len(ev.Participants) != 2 {
+		if ev.Outcome != events.StatusComplete || len(ev.Participants) != 2 {
 			t.Fatalf("%s: %+v", id, ev)
 		}
 	}

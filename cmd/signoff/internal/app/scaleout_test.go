@@ -399,7 +399,7 @@ func checkCompletedOrdered(t *testing.T, c *client, ids []string) {
 			}
 		}
 		ev := byID[id]
-		ok := ev.Outcome == events.CompletedComplete && len(ev.Participants) > 0
+		ok := ev.Outcome == events.StatusComplete && len(ev.Participants) > 0
 		for _, p := range ev.Participants {
 			ok = ok && p.Outcome == events.OutcomeSucceeded
 		}
@@ -720,7 +720,7 @@ func TestScaleOutOrdering(t *testing.T) {
 				succeeded++
 			}
 		}
-		if ev.Outcome != events.CompletedComplete || succeeded != len(rps) {
+		if ev.Outcome != events.StatusComplete || succeeded != len(rps) {
 			t.Errorf("user %d (logout %s via %s): %q with %d of %d RPs succeeded: %+v",
 				u, id, ins[(u+1)%3].id, ev.Outcome, succeeded, len(rps), ev.Participants)
 		}
