@@ -104,8 +104,23 @@ func (b *Bus) Work(ctx context.Context, cfg WorkConfig) (*Work, error) {
 	w := &Work{cfg: cfg, js: b.js, log: cfg.Logger.With("consumer", cfg.Durable), done: make(chan struct{})}
 	w.health.set(errStarting)
 	w.progressAt = cfg.Now()
-	if _, err := w.ensure(ctx); err != nil {
-		return nil, err
+	// A fresh cluster may take seconds to place a new R3 consumer (several
+	// instances starting at once): try for 30 s, as the stream's
+	// provisioning does.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, err := w.ensure(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return nil, err
+		}
+		w.log.Info("work consumer not created yet; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
