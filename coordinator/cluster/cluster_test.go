@@ -17,20 +17,41 @@ import (
 // ttl is the lease TTL of the tests: the smallest nats-server accepts.
 const ttl = time.Second
 
+// TestAssign: the assignment is balanced (⌊P/n⌋ or ⌈P/n⌉ each), the same
+// for the same members in any order, and a member leaving moves few
+// partitions of the others.
 func TestAssign(t *testing.T) {
+	if got := assign(nil, 2); !slices.Equal(got, []string{"", ""}) {
+		t.Errorf("no members: %v", got)
+	}
+	if got := assign([]string{"a"}, 3); !slices.Equal(got, []string{"a", "a", "a"}) {
+		t.Errorf("one member: %v", got)
+	}
 	for _, tc := range []struct {
 		live []string
 		p    int
-		want []string
-	}{
-		{nil, 2, []string{"", ""}},
-		{[]string{"a"}, 3, []string{"a", "a", "a"}},
-		{[]string{"a", "b"}, 5, []string{"a", "b", "a", "b", "a"}},
-		{[]string{"a", "b", "c"}, 4, []string{"a", "b", "c", "a"}},
-	} {
-		if got := assign(tc.live, tc.p); !slices.Equal(got, tc.want) {
-			t.Errorf("assign(%v, %d) = %v, want %v", tc.live, tc.p, got, tc.want)
+	}{{[]string{"a", "b"}, 5}, {[]string{"a", "b", "c"}, 4}, {[]string{"i1", "i2", "i3"}, 32}, {[]string{"a", "b", "c", "d", "e"}, 32}} {
+		got := assign(tc.live, tc.p)
+		if again := assign(slices.Sorted(slices.Values(tc.live)), tc.p); !slices.Equal(got, again) {
+			t.Errorf("assign(%v) depends on the order of the members", tc.live)
 		}
+		lo, hi := tc.p/len(tc.live), (tc.p+len(tc.live)-1)/len(tc.live)
+		for _, m := range tc.live {
+			if n := len(ownedIn(got, m)); n < lo || n > hi {
+				t.Errorf("assign(%v, %d): %s owns %d, want %d..%d", tc.live, tc.p, m, n, lo, hi)
+			}
+		}
+	}
+	three, two := assign([]string{"i1", "i2", "i3"}, 32), assign([]string{"i1", "i2"}, 32)
+	moved := 0
+	for p := range three {
+		if three[p] != "i3" && three[p] != two[p] {
+			moved++
+		}
+	}
+	t.Logf("i3 of 3 leaves: %d of the others' %d partitions move", moved, 32-len(ownedIn(three, "i3")))
+	if moved > 4 {
+		t.Errorf("%d of the others' partitions moved when i3 left, want at most 4", moved)
 	}
 }
 
@@ -79,7 +100,7 @@ func TestJoinAndGracefulStop(t *testing.T) {
 
 	b := start(t, jsB, rec, "b", 8, ttl)
 	owners(t, rec, map[*Member]int{a: 4, b: 4})
-	if got, want := b.Owned(), []int{1, 3, 5, 7}; !slices.Equal(got, want) {
+	if got, want := b.Owned(), ownedIn(assign([]string{"a", "b"}, 8), "b"); !slices.Equal(got, want) {
 		t.Errorf("b owns %v, want %v (p mod 2 of the sorted members)", got, want)
 	}
 	st, err := a.Status(context.Background())
@@ -87,11 +108,11 @@ func TestJoinAndGracefulStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(st.Members) != 2 || st.Members[0].ID != "a" || st.Members[1].ID != "b" ||
-		st.Members[1].Info["url"] != "http://b" || !slices.Equal(st.Members[1].Owned, []int{1, 3, 5, 7}) ||
+		st.Members[1].Info["url"] != "http://b" || !slices.Equal(st.Members[1].Owned, ownedIn(assign([]string{"a", "b"}, 8), "b")) ||
 		st.Members[1].Seen.IsZero() {
 		t.Errorf("status members: %+v", st.Members)
 	}
-	if want := []string{"a", "b", "a", "b", "a", "b", "a", "b"}; st.Partitions != 8 || !slices.Equal(st.Owners, want) {
+	if want := assign([]string{"a", "b"}, 8); st.Partitions != 8 || !slices.Equal(st.Owners, want) {
 		t.Errorf("status: %d partitions, owners %v, want %v", st.Partitions, st.Owners, want)
 	}
 
@@ -123,7 +144,7 @@ func TestJoinAndGracefulStop(t *testing.T) {
 	}
 }
 
-// TestOneThreeTwo: 1 → 3 → 2 members, partitions spread p mod n.
+// TestOneThreeTwo: 1 → 3 → 2 members, partitions spread by assign.
 func TestOneThreeTwo(t *testing.T) {
 	url := runNATS(t)
 	rec := newRecorder(t)
@@ -135,15 +156,16 @@ func TestOneThreeTwo(t *testing.T) {
 	b := start(t, jsB, rec, "b", 9, ttl)
 	c := start(t, jsC, rec, "c", 9, ttl)
 	owners(t, rec, map[*Member]int{a: 3, b: 3, c: 3})
-	if got := c.Owned(); !slices.Equal(got, []int{2, 5, 8}) {
-		t.Errorf("c owns %v, want [2 5 8]", got)
+	if got, want := c.Owned(), ownedIn(assign([]string{"a", "b", "c"}, 9), "c"); !slices.Equal(got, want) {
+		t.Errorf("c owns %v, want %v", got, want)
 	}
 	if err := a.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	owners(t, rec, map[*Member]int{b: 5, c: 4})
-	if got := b.Owned(); !slices.Equal(got, []int{0, 2, 4, 6, 8}) {
-		t.Errorf("b owns %v, want the even partitions", got)
+	two := assign([]string{"b", "c"}, 9)
+	owners(t, rec, map[*Member]int{b: len(ownedIn(two, "b")), c: len(ownedIn(two, "c"))})
+	if got, want := b.Owned(), ownedIn(two, "b"); !slices.Equal(got, want) {
+		t.Errorf("b owns %v, want %v", got, want)
 	}
 }
 
@@ -303,8 +325,8 @@ func TestCutOffMemberStopsFirst(t *testing.T) {
 
 	ncB.Close()
 	owners(t, rec, map[*Member]int{a: 8})
-	if got := rec.lostBy("b"); !slices.Equal(slices.Sorted(slices.Values(got)), []int{1, 3, 5, 7}) {
-		t.Errorf("b lost %v, want [1 3 5 7]", got)
+	if got, want := slices.Sorted(slices.Values(rec.lostBy("b"))), ownedIn(assign([]string{"a", "b"}, 8), "b"); !slices.Equal(got, want) {
+		t.Errorf("b lost %v, want %v", got, want)
 	}
 	if got := b.Owned(); len(got) != 0 {
 		t.Errorf("b still owns %v", got)
@@ -397,8 +419,8 @@ func TestStopWithFailingRelease(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "snapshot upload failed") {
 		t.Fatalf("Stop: %v, want the Release error", err)
 	}
-	if got := rec.lostBy("b"); !slices.Equal(got, []int{1, 3}) {
-		t.Errorf("b lost %v, want [1 3]", got)
+	if got, want := rec.lostBy("b"), ownedIn(assign([]string{"a", "b"}, 4), "b"); !slices.Equal(got, want) {
+		t.Errorf("b lost %v, want %v", got, want)
 	}
 	owners(t, rec, map[*Member]int{a: 4})
 }

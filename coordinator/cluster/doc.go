@@ -18,7 +18,7 @@
 //     Config.TTL. Whoever holds the lease owns the partition.
 //
 // Every member computes the same desired assignment from the sorted ids of
-// the live members: partition p goes to live[p % len(live)]. Two loops run
+// the live members by balanced rendezvous hashing (assign). Two loops run
 // per member:
 //
 //   - the renewal loop (every TTL/5) writes the member key and renews every

@@ -3,22 +3,84 @@ package cluster
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// assign is the desired assignment: partition p → live[p % len(live)],
-// live being the sorted ids of the live members (design §4).
+// assign is the desired assignment, the same on every member: balanced
+// rendezvous hashing. Each partition ranks the live members by a hash of
+// (member, partition); partitions are taken in order and each goes to
+// the first member of its ranking whose quota (⌊P/n⌋ or ⌈P/n⌉) is not
+// full. So every member owns ⌊P/n⌋ or ⌈P/n⌉ partitions, and a member that joins or
+// leaves moves few partitions besides its own (with p mod n, one leaving
+// of three moved two thirds of them: a snapshot, a restore and a replay
+// each).
 func assign(live []string, partitions int) []string {
 	out := make([]string, partitions)
 	if len(live) == 0 {
 		return out
 	}
+	// Quotas: ⌊P/n⌋ each, and one more for the first P mod n members in
+	// the order of their own hash, so that they sum to P exactly.
+	quota := make(map[string]int, len(live))
+	byHash := slices.Clone(live)
+	slices.SortFunc(byHash, func(a, b string) int { return cmpWeight(a, b, -1) })
+	for i, m := range byHash {
+		quota[m] = partitions / len(live)
+		if i < partitions%len(live) {
+			quota[m]++
+		}
+	}
+	ranked := slices.Clone(live)
 	for p := range out {
-		out[p] = live[p%len(live)]
+		slices.SortFunc(ranked, func(a, b string) int { return cmpWeight(a, b, p) })
+		for _, m := range ranked {
+			if quota[m] > 0 {
+				out[p] = m
+				quota[m]--
+				break
+			}
+		}
+	}
+	return out
+}
+
+// cmpWeight orders members by their weight for partition p, highest
+// first (ties by id).
+func cmpWeight(a, b string, p int) int {
+	wa, wb := weight(a, p), weight(b, p)
+	switch {
+	case wa > wb:
+		return -1
+	case wa < wb:
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+// weight is the rendezvous weight of member for partition p: FNV-1a 64 of
+// "member/p".
+func weight(member string, p int) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(member))
+	h.Write([]byte{'/'})
+	h.Write([]byte(strconv.Itoa(p)))
+	return h.Sum64()
+}
+
+// ownedIn lists the partitions assignment gives member.
+func ownedIn(assignment []string, member string) []int {
+	var out []int
+	for p, m := range assignment {
+		if m == member {
+			out = append(out, p)
+		}
 	}
 	return out
 }

@@ -631,6 +631,10 @@ func (e *Engine) apply(ctx context.Context, batch []jetstream.Msg) error {
 	// e.parts is changed only while the intake is stopped (under e.mu,
 	// by the goroutine that stops it), so reading it here is safe.
 	for id, p := range e.parts {
+		if last <= p.applied {
+			// A replay for a partition taken since: p has all of it.
+			continue
+		}
 		var mine []jetstream.Msg
 		for i, m := range batch {
 			if parts[i] == id && seqs[i] > p.applied {
