@@ -249,9 +249,21 @@ func (w *Work) refresh(ctx context.Context, cons jetstream.Consumer) error {
 	return nil
 }
 
+// ErrAckLater is returned by a Take that keeps the message to
+// acknowledge it itself once its work is durable elsewhere (a dispatch:
+// when its result is in the stream), sending m.InProgress meanwhile. If
+// the process dies first, the message is redelivered after AckWait to
+// another instance.
+var ErrAckLater = errors.New("bus: acknowledged later by the handler")
+
 func (w *Work) take(ctx context.Context, m jetstream.Msg) {
 	err := w.cfg.Take(ctx, m)
 	switch {
+	case errors.Is(err, ErrAckLater):
+		w.taken.Add(1)
+		if md, merr := m.Metadata(); merr == nil {
+			w.lastSeq.Store(md.Sequence.Stream)
+		}
 	case err == nil:
 		w.taken.Add(1)
 		if md, merr := m.Metadata(); merr == nil {

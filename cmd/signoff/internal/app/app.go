@@ -68,6 +68,9 @@ type App struct {
 	// rpcConn carries requests to partition owners and the change feed
 	// (cluster.go; nil without cluster.enabled).
 	rpcConn *nats.Conn
+	// held are the dispatches under delivery, acknowledged once their
+	// result is published (held.go).
+	held *heldDispatches
 	js      jetstream.JetStream
 	// adapters are the adapters of adapterKinds, in order (port.go).
 	adapters []Adapter
@@ -104,6 +107,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 		o.Concurrency = 32
 	}
 	a := &App{cfg: o.Config, log: o.Logger}
+	a.held = newHeldDispatches(o.Logger.With("component", "dispatches"), o.Now)
 	defer func() {
 		if err != nil {
 			a.Close(context.Background())
@@ -120,8 +124,10 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	// SP-initiated): the binding of the web pages, which need only the
 	// public URL and the secret for it.
 	binder := web.Browser{PublicURL: a.cfg.PublicURL, Secret: secret}
+	// After the adapters stop: what they were delivering goes back.
+	a.onStop(func(context.Context) error { a.held.nakAll(); return nil })
 	a.adapters, err = buildAdapters(adapterDeps{cfg: a.cfg, o: o, keys: a.keys, store: a.store, parts: a, secret: secret,
-		results: resultPublisher{batcher: a.batcher, sealer: a.sealer, tracing: a.tracing}, logouts: a, bind: binder.Bind})
+		results: resultPublisher{held: a.held, batcher: a.batcher, sealer: a.sealer, tracing: a.tracing}, logouts: a, bind: binder.Bind})
 	a.onStop(func(ctx context.Context) error { return closeAdapters(ctx, a.adapters) })
 	if err != nil {
 		return nil, err
@@ -133,6 +139,7 @@ func Start(ctx context.Context, o Options) (_ *App, err error) {
 	if err := a.startWork(ctx, o); err != nil {
 		return nil, err
 	}
+	a.goBG(func() { a.held.run(runCtx, 10*time.Second) })
 	if err := a.joinCluster(ctx, o); err != nil {
 		return nil, err
 	}
@@ -554,8 +561,10 @@ type dirMap struct {
 func (d dirMap) RP(id string) (saga.RP, bool)               { rp, ok := d.rps[id]; return rp, ok }
 func (d dirMap) AdapterEnabled(adapter events.Adapter) bool { return d.enabled[adapter] }
 
-// resultPublisher publishes adapter results, sealed, group-committed.
+// resultPublisher publishes adapter results, sealed, group-committed; a
+// published result acknowledges the dispatches held for its participant.
 type resultPublisher struct {
+	held    *heldDispatches
 	batcher *bus.Batcher
 	sealer  *events.Sealer
 	tracing *tracingState
@@ -571,7 +580,13 @@ func (p resultPublisher) PublishResult(ctx context.Context, r events.Result) err
 	p.tracing.inject(ctx, h)
 	// No Nats-Msg-Id: a repeated result changes nothing, and every id costs
 	// the stream an entry in its duplicate window.
-	return p.batcher.Publish(ctx, &nats.Msg{Subject: events.SubjectLogoutResult, Data: b, Header: h})
+	if err := p.batcher.Publish(ctx, &nats.Msg{Subject: events.SubjectLogoutResult, Data: b, Header: h}); err != nil {
+		return err
+	}
+	if p.held != nil {
+		p.held.release(r.LogoutID, r.RPID)
+	}
+	return nil
 }
 
 // RequestLogout publishes a logout.requested for the web pages.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/signoff/signoff/coordinator/bus"
 	"github.com/signoff/signoff/events"
 )
 
@@ -35,17 +36,27 @@ func sealedHandler[T any, PT interface {
 // it is sealed by a signoff coordinator and names a pending participant of
 // a running saga: a forged one is poisoned and mints no token, and a
 // replayed or stale one is dropped (the adapters' idempotency on event_id:
-// a dispatch delivered again after its result is not delivered twice).
+// a dispatch delivered again after its result is not delivered twice). A
+// dispatch handed to ad stays unacknowledged until its result is
+// published (heldDispatches): if this instance dies in between, another
+// delivers it.
 func (a *App) dispatchHandler(ad Dispatcher) func(context.Context, jetstream.Msg) error {
-	return sealedHandler(a, "dispatch", func(ctx context.Context, d events.Dispatch) error {
-		ok, err := routed{a}.ParticipantPending(ctx, d.LogoutID, d.RPID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			a.log.Debug("dispatch for a participant no longer pending; not delivered", "logout_id", d.LogoutID, "rp_id", d.RPID)
-			return nil
-		}
-		return ad.Handle(ctx, d)
-	})
+	return func(ctx context.Context, m jetstream.Msg) error {
+		return sealedHandler(a, "dispatch", func(ctx context.Context, d events.Dispatch) error {
+			ok, err := routed{a}.ParticipantPending(ctx, d.LogoutID, d.RPID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				a.log.Debug("dispatch for a participant no longer pending; not delivered", "logout_id", d.LogoutID, "rp_id", d.RPID)
+				return nil
+			}
+			a.held.hold(d.LogoutID, d.RPID, d.Deadline, m)
+			if err := ad.Handle(ctx, d); err != nil {
+				a.held.drop(d.LogoutID, d.RPID, m)
+				return err
+			}
+			return bus.ErrAckLater
+		})(ctx, m)
+	}
 }
