@@ -71,7 +71,7 @@ type App struct {
 	// held are the dispatches under delivery, acknowledged once their
 	// result is published (held.go).
 	held *heldDispatches
-	js      jetstream.JetStream
+	js   jetstream.JetStream
 	// adapters are the adapters of adapterKinds, in order (port.go).
 	adapters []Adapter
 
