@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -44,8 +46,15 @@ func (a *App) dispatchHandler(ad Dispatcher) func(context.Context, jetstream.Msg
 	return func(ctx context.Context, m jetstream.Msg) error {
 		return sealedHandler(a, "dispatch", func(ctx context.Context, d events.Dispatch) error {
 			ok, err := routed{a}.ParticipantPending(ctx, d.LogoutID, d.RPID)
+			if errors.Is(err, errNotRouted) && !a.cfg.Cluster.Enabled {
+				ok, err = false, nil
+			}
 			if err != nil {
-				return err
+				if errors.Is(err, errNotRouted) && !time.Now().Before(d.Deadline) {
+					a.log.Debug("dispatch past its deadline for a logout no instance knows; not delivered", "logout_id", d.LogoutID, "rp_id", d.RPID)
+					return nil
+				}
+				return err // redelivered: the index catches up, the partition finds its owner
 			}
 			if !ok {
 				a.log.Debug("dispatch for a participant no longer pending; not delivered", "logout_id", d.LogoutID, "rp_id", d.RPID)

@@ -264,8 +264,18 @@ func (r routed) ParticipantPending(ctx context.Context, logoutID, rpID string) (
 	if pending {
 		return true, nil
 	}
-	return false, err
+	if err != nil {
+		return false, err
+	}
+	// Neither this instance's route index nor any owner knows it: the
+	// index is behind, or the partition is moving. Not "not pending".
+	return false, errNotRouted
 }
+
+// errNotRouted: a logout that this instance's route index does not know
+// yet and that no owner answered for (a dispatch handler retries it until
+// its deadline).
+var errNotRouted = errors.New("logout not in the route index yet, and no owner answered")
 
 // handler adapts a typed method to an rpc.Handler: a request that does not
 // decode is the caller's error.
