@@ -3,17 +3,16 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 // wait is the bound of every Eventually here: the machines are shared.
@@ -22,17 +21,7 @@ const wait = 60 * time.Second
 // runNATS runs an embedded nats-server with JetStream on a random port.
 func runNATS(t *testing.T) string {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: filepath.Join(t.TempDir(), "nats"), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
+	return natstest.Embedded(t, true).ClientURL()
 }
 
 // connect opens a connection that reconnects for ever, and its JetStream.
@@ -194,13 +183,21 @@ func (h *recorded) Lost(parts []int) {
 // at cleanup.
 func start(t *testing.T, js jetstream.JetStream, rec *recorder, id string, partitions int, ttl time.Duration) *Member {
 	t.Helper()
-	m, err := Start(context.Background(), Config{JS: js, Instance: id, Partitions: partitions, TTL: ttl,
-		Handoff: rec.member(id), Info: func() map[string]string { return map[string]string{"url": "http://" + id} }})
+	return startConfig(t, rec, Config{JS: js, Instance: id, Partitions: partitions, TTL: ttl,
+		Info: func() map[string]string { return map[string]string{"url": "http://" + id} }})
+}
+
+// startConfig starts a member with cfg and the recorder's Handoff for
+// cfg.Instance, and stops it at cleanup.
+func startConfig(t *testing.T, rec *recorder, cfg Config) *Member {
+	t.Helper()
+	cfg.Handoff = rec.member(cfg.Instance)
+	m, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rec.kv == nil {
-		kv, err := js.KeyValue(context.Background(), Bucket)
+		kv, err := cfg.JS.KeyValue(context.Background(), Bucket)
 		if err != nil {
 			t.Fatal(err)
 		}
