@@ -9,25 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 // startNATS runs a real nats-server on a random loopback port and returns
 // a connection to it.
 func startNATS(t *testing.T) *nats.Conn {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return connect(t, ns.ClientURL())
+	return connect(t, natstest.Embedded(t, false).ClientURL())
 }
 
 func connect(t *testing.T, url string) *nats.Conn {
