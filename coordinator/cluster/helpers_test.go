@@ -179,6 +179,34 @@ func (h *recorded) Lost(parts []int) {
 	r.lost[h.id] = append(r.lost[h.id], parts...)
 }
 
+// lab is one test's embedded JetStream and the recorder its members
+// share.
+type lab struct {
+	t   *testing.T
+	url string
+	rec *recorder
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	return &lab{t: t, url: runNATS(t), rec: newRecorder(t)}
+}
+
+// join connects a new client and starts member id on it with partitions
+// and the tests' ttl.
+func (l *lab) join(id string, partitions int) *Member {
+	l.t.Helper()
+	m, _, _ := l.joinConn(id, partitions)
+	return m
+}
+
+// joinConn is join, and the member's connection and JetStream.
+func (l *lab) joinConn(id string, partitions int) (*Member, *nats.Conn, jetstream.JetStream) {
+	l.t.Helper()
+	nc, js := connect(l.t, l.url)
+	return start(l.t, js, l.rec, id, partitions, ttl), nc, js
+}
+
 // start starts member id on js with the recorder's Handoff, and stops it
 // at cleanup.
 func start(t *testing.T, js jetstream.JetStream, rec *recorder, id string, partitions int, ttl time.Duration) *Member {
