@@ -27,17 +27,8 @@ func runNATS(t *testing.T) string {
 // connect opens a connection that reconnects for ever, and its JetStream.
 func connect(t *testing.T, urls string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(urls, nats.Name("signoff-cluster-test"), nats.MaxReconnects(-1),
+	return natstest.Connect(t, urls, nats.Name("signoff-cluster-test"), nats.MaxReconnects(-1),
 		nats.ReconnectWait(50*time.Millisecond), nats.DontRandomize())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
 }
 
 // recorder is a Handoff shared by the members of a test: it keeps who
