@@ -252,6 +252,19 @@ func (v clusterView) ownedBy(live []*scaleInstance) error {
 	return nil
 }
 
+// startThree adds and starts instances i1, i2 and i3 and waits until
+// they own every partition.
+func (sc *scaleCluster) startThree() []*scaleInstance {
+	sc.t.Helper()
+	ins := []*scaleInstance{sc.add("i1"), sc.add("i2"), sc.add("i3")}
+	began := time.Now()
+	for _, in := range ins {
+		sc.start(in)
+	}
+	sc.waitOwned("start of 3 instances", ins[0], ins, began)
+	return ins
+}
+
 // waitOwned polls GET /api/admin/cluster on via until every partition is
 // owned by the live instances (each owning some), logs how long that took
 // since from, and fails the test only when it never happens.
@@ -485,12 +498,7 @@ func TestScaleOutKillInstance(t *testing.T) {
 	const users = 3000
 	rps := scaleRPs(t, 100*time.Millisecond)
 	sc := newScaleCluster(t, rps)
-	ins := []*scaleInstance{sc.add("i1"), sc.add("i2"), sc.add("i3")}
-	began := time.Now()
-	for _, in := range ins {
-		sc.start(in)
-	}
-	sc.waitOwned("start of 3 instances", ins[0], ins, began)
+	ins := sc.startThree()
 	cs := sc.clients()
 	live := countCompleted(t, cs[0].nc)
 	load := scaleUsers{rps}
@@ -644,12 +652,7 @@ func TestScaleOutOrdering(t *testing.T) {
 	const users = 30
 	rps := scaleRPs(t, 0)
 	sc := newScaleCluster(t, rps)
-	ins := []*scaleInstance{sc.add("i1"), sc.add("i2"), sc.add("i3")}
-	began := time.Now()
-	for _, in := range ins {
-		sc.start(in)
-	}
-	sc.waitOwned("start of 3 instances", ins[0], ins, began)
+	ins := sc.startThree()
 	cs := sc.clients()
 
 	floodMsgs := make([]outMsg, flood)
