@@ -644,11 +644,7 @@ func TestScaleOutOrdering(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 3-node nats-server cluster and 3 signoff processes")
 	}
-	flood := 100_000
-	if raceEnabled {
-		flood = 20_000
-		t.Logf("race detector on: flooding %d joins instead of 100,000", flood)
-	}
+	flood := floodSize(t)
 	const users = 30
 	rps := scaleRPs(t, 0)
 	sc := newScaleCluster(t, rps)
