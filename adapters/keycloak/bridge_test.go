@@ -10,43 +10,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 // natsServer runs an embedded nats-server with JetStream on a random
 // loopback port.
 func natsServer(t *testing.T) string {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: t.TempDir(), NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL()
+	return natstest.Embedded(t, true).ClientURL()
 }
 
 func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
+	return natstest.Connect(t, url)
 }
 
 // recorder is a Publisher that stores what it is given once fail has run
@@ -219,29 +200,12 @@ func mustParse(t *testing.T, b []byte) Event {
 	return ev
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestBridgeWarnsOncePerOtherRealm: events of another realm are ignored
 // and counted, and each such realm is named in one WARN, so that a realm
 // configured by name where events carry its id is noticed.
 func TestBridgeWarnsOncePerOtherRealm(t *testing.T) {
 	nc, js := connect(t, natsServer(t))
-	logs := &syncBuffer{}
+	logs := &natstest.LogBuffer{}
 	b, err := Start(context.Background(), Config{JS: js, Subject: "keycloak.event.client.>", Mapping: testMapping,
 		Publisher: &recorder{}, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {

@@ -1,7 +1,6 @@
 package ssfin
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -26,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 const testAudience = "https://signoff.test/ssf"
@@ -224,22 +224,7 @@ func (l *recLogouts) all() []events.LogoutRequested {
 }
 
 // logBuffer collects log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = natstest.LogBuffer
 
 // fixture is a receiver with one push transmitter ("idp", token
 // "push-token-0123456789"), served on loopback.

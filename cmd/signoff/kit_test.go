@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 // TestExamplesStart: the example configurations do not only pass `signoff
@@ -29,14 +31,9 @@ func TestExamplesStart(t *testing.T) {
 	}
 	t.Run("local.yaml", func(t *testing.T) {
 		dir := t.TempDir()
-		natsPort := freePort(t)
-		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: natsPort, JetStream: true, StoreDir: filepath.Join(dir, "nats"), NoSigs: true, NoLog: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go ns.Start()
-		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-		httpPort := freePort(t)
+		natsPort := natstest.FreePort(t)
+		natstest.EmbeddedWith(t, &server.Options{Host: "127.0.0.1", Port: natsPort, JetStream: true, StoreDir: filepath.Join(dir, "nats"), NoSigs: true, NoLog: true})
+		httpPort := natstest.FreePort(t)
 		p := startServeEnv(t, "examples/local.yaml", fmt.Sprintf("http://127.0.0.1:%d", httpPort), []string{
 			fmt.Sprintf("SIGNOFF_NATS_URL=nats://127.0.0.1:%d", natsPort), fmt.Sprintf("SIGNOFF_LISTEN=127.0.0.1:%d", httpPort),
 			"SIGNOFF_DATA_DIR=" + filepath.Join(dir, "data")})
@@ -69,10 +66,10 @@ func TestExamplesStart(t *testing.T) {
 		if !natsListen.Match(b) {
 			t.Fatal("examples/signoff.yaml: no nats.listen 127.0.0.1:4222 to move to a free port")
 		}
-		b = natsListen.ReplaceAll(b, []byte(fmt.Sprintf("  listen: 127.0.0.1:%d", freePort(t))))
+		b = natsListen.ReplaceAll(b, []byte(fmt.Sprintf("  listen: 127.0.0.1:%d", natstest.FreePort(t))))
 		cfg := filepath.Join(dir, "signoff.yaml")
 		os.WriteFile(cfg, b, 0o600)
-		httpPort := freePort(t)
+		httpPort := natstest.FreePort(t)
 		p := startServeEnv(t, cfg, fmt.Sprintf("http://127.0.0.1:%d", httpPort), []string{
 			fmt.Sprintf("SIGNOFF_LISTEN=127.0.0.1:%d", httpPort), "SIGNOFF_DATA_DIR=" + filepath.Join(dir, "data"), "SIGNOFF_NATS_URL="})
 		if code := p.stop(time.Minute); code != 0 {

@@ -8,16 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 var clusterInstances = []string{"a", "b", "c"}
@@ -182,75 +181,27 @@ func TestClusterProcfileWithForeman(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs 3 nats-server and 3 signoff processes")
 	}
-	if runtime.GOOS != "linux" {
-		t.Skip("reads /proc to find foreman's children")
-	}
-	foreman, err := exec.LookPath("foreman")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("foreman is not installed (apt-get install ruby-foreman; .ci/run does)")
-		}
-		t.Skip("foreman is not installed: apt-get install ruby-foreman")
-	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	env := []string{"SIGNOFF_CLUSTER_DIR=" + t.TempDir()}
 	var addrs, httpAddrs []string
 	for i := 1; i <= 3; i++ {
-		p, r := freePort(t), freePort(t)
+		p, r := natstest.FreePort(t), natstest.FreePort(t)
 		env = append(env, fmt.Sprintf("NATS_PORT_%d=%d", i, p), fmt.Sprintf("NATS_ROUTE_PORT_%d=%d", i, r))
 		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", p), fmt.Sprintf("127.0.0.1:%d", r))
 	}
 	for _, x := range clusterInstances {
-		a := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		a := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
 		env = append(env, "SIGNOFF_LISTEN_"+strings.ToUpper(x)+"="+a)
 		httpAddrs = append(httpAddrs, a)
 	}
 	addrs = append(addrs, httpAddrs...)
-	cmd := exec.Command(foreman, "start", "-f", "cmd/signoff/examples/Procfile.cluster", "-d", root)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), env...)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 10 * time.Second // a grandchild holding the output pipe does not hold the test
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	var children []int
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		for _, p := range children {
-			if alive(p) {
-				syscall.Kill(p, syscall.SIGKILL)
-			}
-		}
-		if t.Failed() {
-			s := out.String()
-			if len(s) > 20000 {
-				s = "…" + s[len(s)-20000:]
-			}
-			t.Logf("foreman output:\n%s", s)
-		}
-	}()
-
+	f := startForeman(t, "cmd/signoff/examples/Procfile.cluster", env)
+	var urls []string
 	for _, a := range httpAddrs {
-		if err := waitReady("http://"+a+"/readyz", 5*time.Minute, exited); err != nil {
-			t.Fatal(err)
-		}
+		urls = append(urls, "http://"+a+"/readyz")
 	}
-	children = descendants(cmd.Process.Pid)
+	f.ready(t, 5*time.Minute, urls...)
 	exes := map[string]int{}
-	for _, p := range children {
+	for _, p := range f.children {
 		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p))
 		exes[filepath.Base(exe)]++
 	}
@@ -292,33 +243,6 @@ func TestClusterProcfileWithForeman(t *testing.T) {
 		t.Logf("signoff status:\n%s", status.String())
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-exited:
-	case <-time.After(60 * time.Second):
-		t.Fatal("foreman did not exit within 60s of SIGTERM")
-	}
-	for _, p := range children {
-		if eventstest.Poll(10*time.Second, 50*time.Millisecond, func() error {
-			if alive(p) {
-				return fmt.Errorf("process %d alive", p)
-			}
-			return nil
-		}) != nil {
-			t.Errorf("process %d survived foreman's shutdown", p)
-		}
-	}
 	sort.Strings(addrs)
-	for _, a := range addrs {
-		if listening(a) {
-			t.Errorf("%s still accepts connections after foreman's shutdown", a)
-		}
-	}
-	for _, w := range []string{"signoff running", "Server is ready"} {
-		if !strings.Contains(out.String(), w) {
-			t.Errorf("foreman output does not contain %q", w)
-		}
-	}
+	f.stop(t, 60*time.Second, 10*time.Second, addrs)
 }

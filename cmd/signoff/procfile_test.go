@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,35 +19,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
-
-// syncBuffer collects a child's output for the test log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // waitReady polls url until it answers 200 or timeout passes.
 func waitReady(url string, timeout time.Duration, exited <-chan struct{}) error {
@@ -126,14 +98,22 @@ func listening(addr string) bool {
 	return err == nil
 }
 
-// TestProcfileWithForeman runs the repository's Procfile with Debian's
-// foreman (ruby-foreman) on random ports: signoff becomes ready although
-// nats-server is built and started beside it, and after a SIGTERM to
-// foreman no process it started survives and nothing listens any more.
-func TestProcfileWithForeman(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs nats-server and signoff")
-	}
+// foremanRun is foreman running a Procfile of the repository in its own
+// process group.
+type foremanRun struct {
+	cmd      *exec.Cmd
+	out      natstest.LogBuffer
+	exited   chan struct{}
+	children []int // its descendants, set by ready
+}
+
+// startForeman runs `foreman start -f procfile` in the repository root with
+// env added to the environment; it skips the test where foreman or /proc
+// is missing (and fails it on CI without foreman). At cleanup it ends what
+// it started, by id, and logs the end of foreman's output if the test
+// failed.
+func startForeman(t *testing.T, procfile string, env []string) *foremanRun {
+	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc to find foreman's children")
 	}
@@ -148,65 +128,69 @@ func TestProcfileWithForeman(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	natsPort, httpPort := freePort(t), freePort(t)
-	natsAddr, httpAddr := fmt.Sprintf("127.0.0.1:%d", natsPort), fmt.Sprintf("127.0.0.1:%d", httpPort)
-	dir := t.TempDir()
-	cmd := exec.Command(foreman, "start", "-f", "Procfile", "-d", root)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(),
-		"NATS_PORT="+strconv.Itoa(natsPort), "NATS_STORE_DIR="+filepath.Join(dir, "nats"),
-		"SIGNOFF_LISTEN="+httpAddr, "SIGNOFF_DATA_DIR="+filepath.Join(dir, "signoff"))
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, for the cleanup below
-	if err := cmd.Start(); err != nil {
+	f := &foremanRun{exited: make(chan struct{})}
+	f.cmd = exec.Command(foreman, "start", "-f", procfile, "-d", root)
+	f.cmd.Dir = root
+	f.cmd.Env = append(os.Environ(), env...)
+	f.cmd.Stdout, f.cmd.Stderr = &f.out, &f.out
+	f.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, for the cleanup below
+	f.cmd.WaitDelay = 10 * time.Second                      // a grandchild holding the output pipe does not hold the test
+	if err := f.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	var children []int
-	defer func() {
+	go func() { f.cmd.Wait(); close(f.exited) }()
+	t.Cleanup(func() {
 		// Whatever happened: end what this test started, by id.
 		select {
-		case <-exited:
+		case <-f.exited:
 		default:
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
+			syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
+			<-f.exited
 		}
-		for _, p := range children {
+		for _, p := range f.children {
 			if alive(p) {
 				syscall.Kill(p, syscall.SIGKILL)
 			}
 		}
 		if t.Failed() {
-			t.Logf("foreman output:\n%s", out.String())
+			s := f.out.String()
+			if len(s) > 20000 {
+				s = "…" + s[len(s)-20000:]
+			}
+			t.Logf("foreman output:\n%s", s)
 		}
-	}()
+	})
+	return f
+}
 
-	if err := waitReady("http://"+httpAddr+"/readyz", 4*time.Minute, exited); err != nil {
-		t.Fatal(err)
-	}
-	children = descendants(cmd.Process.Pid)
-	if len(children) < 2 {
-		t.Fatalf("foreman has %d descendants, want nats-server and signoff", len(children))
-	}
-	for _, p := range children {
-		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p))
-		if base := filepath.Base(exe); base != "signoff" && base != "nats-server" {
-			t.Errorf("foreman's child %d runs %s: the Procfile should exec the built binaries", p, exe)
+// ready waits until every url answers 200 and then records foreman's
+// descendants.
+func (f *foremanRun) ready(t *testing.T, timeout time.Duration, urls ...string) {
+	t.Helper()
+	for _, u := range urls {
+		if err := waitReady(u, timeout, f.exited); err != nil {
+			t.Fatal(err)
 		}
 	}
+	f.children = descendants(f.cmd.Process.Pid)
+}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+// stop sends SIGTERM to foreman and checks that it exits within exitWait,
+// that none of its descendants is alive goneWait later, that nothing
+// accepts connections on addrs any more, and that its output holds
+// signoff's and nats-server's ready lines.
+func (f *foremanRun) stop(t *testing.T, exitWait, goneWait time.Duration, addrs []string) {
+	t.Helper()
+	if err := f.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("foreman did not exit within 30s of SIGTERM")
+	case <-f.exited:
+	case <-time.After(exitWait):
+		t.Fatalf("foreman did not exit within %v of SIGTERM", exitWait)
 	}
-	for _, p := range children {
-		if eventstest.Poll(5*time.Second, 50*time.Millisecond, func() error {
+	for _, p := range f.children {
+		if eventstest.Poll(goneWait, 50*time.Millisecond, func() error {
 			if alive(p) {
 				return fmt.Errorf("process %d alive", p)
 			}
@@ -215,16 +199,43 @@ func TestProcfileWithForeman(t *testing.T) {
 			t.Errorf("process %d survived foreman's shutdown", p)
 		}
 	}
-	for _, a := range []string{natsAddr, httpAddr} {
+	for _, a := range addrs {
 		if listening(a) {
 			t.Errorf("%s still accepts connections after foreman's shutdown", a)
 		}
 	}
 	for _, w := range []string{"signoff running", "Server is ready"} {
-		if !strings.Contains(out.String(), w) {
+		if !strings.Contains(f.out.String(), w) {
 			t.Errorf("foreman output does not contain %q", w)
 		}
 	}
+}
+
+// TestProcfileWithForeman runs the repository's Procfile with Debian's
+// foreman (ruby-foreman) on random ports: signoff becomes ready although
+// nats-server is built and started beside it, and after a SIGTERM to
+// foreman no process it started survives and nothing listens any more.
+func TestProcfileWithForeman(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs nats-server and signoff")
+	}
+	natsPort, httpPort := natstest.FreePort(t), natstest.FreePort(t)
+	natsAddr, httpAddr := fmt.Sprintf("127.0.0.1:%d", natsPort), fmt.Sprintf("127.0.0.1:%d", httpPort)
+	dir := t.TempDir()
+	f := startForeman(t, "Procfile", []string{
+		"NATS_PORT=" + strconv.Itoa(natsPort), "NATS_STORE_DIR=" + filepath.Join(dir, "nats"),
+		"SIGNOFF_LISTEN=" + httpAddr, "SIGNOFF_DATA_DIR=" + filepath.Join(dir, "signoff")})
+	f.ready(t, 4*time.Minute, "http://"+httpAddr+"/readyz")
+	if len(f.children) < 2 {
+		t.Fatalf("foreman has %d descendants, want nats-server and signoff", len(f.children))
+	}
+	for _, p := range f.children {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p))
+		if base := filepath.Base(exe); base != "signoff" && base != "nats-server" {
+			t.Errorf("foreman's child %d runs %s: the Procfile should exec the built binaries", p, exe)
+		}
+	}
+	f.stop(t, 30*time.Second, 5*time.Second, []string{natsAddr, httpAddr})
 }
 
 // TestServeWaitsForNATS: serve with nats.url waits for a NATS that starts
@@ -235,7 +246,7 @@ func TestServeWaitsForNATS(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := signoffBinary(t)
-	natsPort, httpPort := freePort(t), freePort(t)
+	natsPort, httpPort := natstest.FreePort(t), natstest.FreePort(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "signoff.yaml")
 	write := func(timeout string) {
@@ -252,7 +263,7 @@ func TestServeWaitsForNATS(t *testing.T) {
 
 	write("60s")
 	cmd := exec.Command(bin, "serve", "--config", cfg)
-	var out syncBuffer
+	var out natstest.LogBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -273,12 +284,7 @@ func TestServeWaitsForNATS(t *testing.T) {
 	// NATS starts only once signoff has said that it waits for it.
 	eventstest.Eventually(t, 30*time.Second, func() bool { return strings.Contains(out.String(), `msg="waiting for NATS"`) },
 		"signoff did not log that it waits for NATS:\n%s", &out)
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: natsPort, JetStream: true, StoreDir: filepath.Join(dir, "nats"), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	natstest.EmbeddedWith(t, &server.Options{Host: "127.0.0.1", Port: natsPort, JetStream: true, StoreDir: filepath.Join(dir, "nats"), NoSigs: true, NoLog: true})
 	if err := waitReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", httpPort), time.Minute, exited); err != nil {
 		t.Fatal(err)
 	}

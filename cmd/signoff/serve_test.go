@@ -25,13 +25,14 @@ import (
 
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 // serveProc is a `signoff serve` child process (the built binary).
 type serveProc struct {
 	t       *testing.T
 	cmd     *exec.Cmd
-	out     *syncBuffer
+	out     *natstest.LogBuffer
 	exited  chan struct{}
 	waitErr error
 }
@@ -45,7 +46,7 @@ func startServe(t *testing.T, cfg, base string) *serveProc {
 // startServeEnv is startServe with env added to the environment.
 func startServeEnv(t *testing.T, cfg, base string, env []string) *serveProc {
 	t.Helper()
-	p := &serveProc{t: t, cmd: exec.Command(signoffBinary(t), "serve", "--config", cfg), out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &serveProc{t: t, cmd: exec.Command(signoffBinary(t), "serve", "--config", cfg), out: &natstest.LogBuffer{}, exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.Env = append(os.Environ(), env...)
 	if err := p.cmd.Start(); err != nil {
@@ -126,7 +127,7 @@ func newServeEnv(t *testing.T, extra string, rps ...rpConfig) *serveEnv {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	httpPort, natsPort := freePort(t), freePort(t)
+	httpPort, natsPort := natstest.FreePort(t), natstest.FreePort(t)
 	e := &serveEnv{t: t, dir: dir, cfg: filepath.Join(dir, "signoff.yaml"),
 		base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), nats: fmt.Sprintf("nats://127.0.0.1:%d", natsPort)}
 	var b strings.Builder

@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 // exampleConf is the nats-server configuration that README.md gives for an
@@ -37,22 +37,7 @@ import (
 const exampleConf = "../../cmd/signoff/examples/nats-server.conf"
 
 // lockedBuffer is a bytes.Buffer safe for the concurrent writes of loggers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = natstest.LogBuffer
 
 func captureLog() (*slog.Logger, *lockedBuffer) {
 	buf := &lockedBuffer{}

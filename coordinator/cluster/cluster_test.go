@@ -91,14 +91,12 @@ func TestStartErrors(t *testing.T) {
 // joins and each owns half, never both one partition; a graceful Stop
 // hands everything back to the other, releasing before deleting leases.
 func TestJoinAndGracefulStop(t *testing.T) {
-	url := runNATS(t)
-	_, jsA := connect(t, url)
-	_, jsB := connect(t, url)
-	rec := newRecorder(t)
-	a := start(t, jsA, rec, "a", 8, ttl)
+	l := newLab(t)
+	rec := l.rec
+	a := l.join("a", 8)
 	owners(t, rec, map[*Member]int{a: 8})
 
-	b := start(t, jsB, rec, "b", 8, ttl)
+	b := l.join("b", 8)
 	owners(t, rec, map[*Member]int{a: 4, b: 4})
 	if got, want := b.Owned(), ownedIn(assign([]string{"a", "b"}, 8), "b"); !slices.Equal(got, want) {
 		t.Errorf("b owns %v, want %v (p mod 2 of the sorted members)", got, want)
@@ -146,15 +144,12 @@ func TestJoinAndGracefulStop(t *testing.T) {
 
 // TestOneThreeTwo: 1 → 3 → 2 members, partitions spread by assign.
 func TestOneThreeTwo(t *testing.T) {
-	url := runNATS(t)
-	rec := newRecorder(t)
-	_, jsA := connect(t, url)
-	a := start(t, jsA, rec, "a", 9, ttl)
+	l := newLab(t)
+	rec := l.rec
+	a := l.join("a", 9)
 	owners(t, rec, map[*Member]int{a: 9})
-	_, jsB := connect(t, url)
-	_, jsC := connect(t, url)
-	b := start(t, jsB, rec, "b", 9, ttl)
-	c := start(t, jsC, rec, "c", 9, ttl)
+	b := l.join("b", 9)
+	c := l.join("c", 9)
 	owners(t, rec, map[*Member]int{a: 3, b: 3, c: 3})
 	if got, want := c.Owned(), ownedIn(assign([]string{"a", "b", "c"}, 9), "c"); !slices.Equal(got, want) {
 		t.Errorf("c owns %v, want %v", got, want)
@@ -173,12 +168,10 @@ func TestOneThreeTwo(t *testing.T) {
 // connection closes, as with SIGKILL) loses its partitions to the live
 // member once its leases expire.
 func TestDeadMember(t *testing.T) {
-	url := runNATS(t)
-	rec := newRecorder(t)
-	_, jsA := connect(t, url)
-	ncB, jsB := connect(t, url)
-	a := start(t, jsA, rec, "a", 8, ttl)
-	b := start(t, jsB, rec, "b", 8, ttl)
+	l := newLab(t)
+	rec := l.rec
+	a := l.join("a", 8)
+	b, ncB, _ := l.joinConn("b", 8)
 	owners(t, rec, map[*Member]int{a: 4, b: 4})
 
 	b.kill()
@@ -203,13 +196,12 @@ func TestDeadMember(t *testing.T) {
 // created again by someone else) makes the owner's next renewal fail: the
 // owner gets Lost at once and takes the partition again when it is free.
 func TestRenewalFailureIsLost(t *testing.T) {
-	url := runNATS(t)
-	rec := newRecorder(t)
-	_, jsA := connect(t, url)
-	a := start(t, jsA, rec, "a", 4, ttl)
+	l := newLab(t)
+	rec := l.rec
+	a := l.join("a", 4)
 	owners(t, rec, map[*Member]int{a: 4})
 
-	_, jsX := connect(t, url)
+	_, jsX := connect(t, l.url)
 	kv, err := jsX.KeyValue(context.Background(), Bucket)
 	if err != nil {
 		t.Fatal(err)
@@ -246,11 +238,10 @@ func TestRenewalFailureIsLost(t *testing.T) {
 // TestAcquireFailureRetried: an Acquire that fails gives the leases back
 // and the partitions are taken again at a later reconcile.
 func TestAcquireFailureRetried(t *testing.T) {
-	url := runNATS(t)
-	rec := newRecorder(t)
+	l := newLab(t)
+	rec := l.rec
 	rec.acquireErr = errors.New("restore failed")
-	_, jsA := connect(t, url)
-	a := start(t, jsA, rec, "a", 4, ttl)
+	a := l.join("a", 4)
 	owners(t, rec, map[*Member]int{a: 4})
 	rec.mu.Lock()
 	calls := rec.acquireCalls
@@ -264,18 +255,16 @@ func TestAcquireFailureRetried(t *testing.T) {
 // (a restore of a big partition), the leases of the member go on being
 // renewed: nothing is lost and nobody else takes them.
 func TestSlowAcquireKeepsRenewing(t *testing.T) {
-	url := runNATS(t)
-	rec := newRecorder(t)
-	_, jsA := connect(t, url)
-	a := start(t, jsA, rec, "a", 4, ttl)
+	l := newLab(t)
+	rec := l.rec
+	a := l.join("a", 4)
 	owners(t, rec, map[*Member]int{a: 4})
 
 	gate := make(chan struct{})
 	rec.mu.Lock()
 	rec.gate, rec.gated = gate, "b"
 	rec.mu.Unlock()
-	_, jsB := connect(t, url)
-	b := start(t, jsB, rec, "b", 4, ttl)
+	b, _, jsB := l.joinConn("b", 4)
 	kv, err := jsB.KeyValue(context.Background(), Bucket)
 	if err != nil {
 		t.Fatal(err)
@@ -315,12 +304,10 @@ func TestSlowAcquireKeepsRenewing(t *testing.T) {
 // them never applies one at the same time (the recorder fails the test on
 // an Acquire of a partition still applied).
 func TestCutOffMemberStopsFirst(t *testing.T) {
-	url := runNATS(t)
-	rec := newRecorder(t)
-	_, jsA := connect(t, url)
-	ncB, jsB := connect(t, url)
-	a := start(t, jsA, rec, "a", 8, ttl)
-	b := start(t, jsB, rec, "b", 8, ttl)
+	l := newLab(t)
+	rec := l.rec
+	a := l.join("a", 8)
+	b, ncB, _ := l.joinConn("b", 8)
 	owners(t, rec, map[*Member]int{a: 4, b: 4})
 
 	ncB.Close()
@@ -337,16 +324,14 @@ func TestCutOffMemberStopsFirst(t *testing.T) {
 // partitions owned (their leases renewed, nothing lost) and the move is
 // retried at a later reconcile.
 func TestReleaseFailureRetried(t *testing.T) {
-	url := runNATS(t)
-	rec := newRecorder(t)
-	_, jsA := connect(t, url)
-	a := start(t, jsA, rec, "a", 4, ttl)
+	l := newLab(t)
+	rec := l.rec
+	a := l.join("a", 4)
 	owners(t, rec, map[*Member]int{a: 4})
 	rec.mu.Lock()
 	rec.releaseErr = errors.New("snapshot upload failed")
 	rec.mu.Unlock()
-	_, jsB := connect(t, url)
-	b := start(t, jsB, rec, "b", 4, ttl)
+	b := l.join("b", 4)
 	owners(t, rec, map[*Member]int{a: 2, b: 2})
 	rec.mu.Lock()
 	calls := rec.releaseCalls
@@ -363,10 +348,9 @@ func TestReleaseFailureRetried(t *testing.T) {
 // renewals (a plain KV Update would drop it and make a lease permanent);
 // the config key has none.
 func TestKeysCarryTTL(t *testing.T) {
-	url := runNATS(t)
-	rec := newRecorder(t)
-	_, js := connect(t, url)
-	a := start(t, js, rec, "a", 2, ttl)
+	l := newLab(t)
+	rec := l.rec
+	a, _, js := l.joinConn("a", 2)
 	owners(t, rec, map[*Member]int{a: 2})
 	ctx := context.Background()
 	s, err := js.Stream(ctx, streamName)
@@ -405,12 +389,10 @@ func TestKeysCarryTTL(t *testing.T) {
 // partitions are told Lost, Stop returns the error, and the leases expire
 // for the other member to take.
 func TestStopWithFailingRelease(t *testing.T) {
-	url := runNATS(t)
-	rec := newRecorder(t)
-	_, jsA := connect(t, url)
-	_, jsB := connect(t, url)
-	a := start(t, jsA, rec, "a", 4, ttl)
-	b := start(t, jsB, rec, "b", 4, ttl)
+	l := newLab(t)
+	rec := l.rec
+	a := l.join("a", 4)
+	b := l.join("b", 4)
 	owners(t, rec, map[*Member]int{a: 2, b: 2})
 	rec.mu.Lock()
 	rec.releaseErr = errors.New("snapshot upload failed")

@@ -3,17 +3,16 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 // wait is the bound of every Eventually here: the machines are shared.
@@ -22,33 +21,14 @@ const wait = 60 * time.Second
 // runNATS runs an embedded nats-server with JetStream on a random port.
 func runNATS(t *testing.T) string {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: filepath.Join(t.TempDir(), "nats"), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
+	return natstest.Embedded(t, true).ClientURL()
 }
 
 // connect opens a connection that reconnects for ever, and its JetStream.
 func connect(t *testing.T, urls string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(urls, nats.Name("signoff-cluster-test"), nats.MaxReconnects(-1),
+	return natstest.Connect(t, urls, nats.Name("signoff-cluster-test"), nats.MaxReconnects(-1),
 		nats.ReconnectWait(50*time.Millisecond), nats.DontRandomize())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
 }
 
 // recorder is a Handoff shared by the members of a test: it keeps who
@@ -190,17 +170,53 @@ func (h *recorded) Lost(parts []int) {
 	r.lost[h.id] = append(r.lost[h.id], parts...)
 }
 
+// lab is one test's embedded JetStream and the recorder its members
+// share.
+type lab struct {
+	t   *testing.T
+	url string
+	rec *recorder
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	return &lab{t: t, url: runNATS(t), rec: newRecorder(t)}
+}
+
+// join connects a new client and starts member id on it with partitions
+// and the tests' ttl.
+func (l *lab) join(id string, partitions int) *Member {
+	l.t.Helper()
+	m, _, _ := l.joinConn(id, partitions)
+	return m
+}
+
+// joinConn is join, and the member's connection and JetStream.
+func (l *lab) joinConn(id string, partitions int) (*Member, *nats.Conn, jetstream.JetStream) {
+	l.t.Helper()
+	nc, js := connect(l.t, l.url)
+	return start(l.t, js, l.rec, id, partitions, ttl), nc, js
+}
+
 // start starts member id on js with the recorder's Handoff, and stops it
 // at cleanup.
 func start(t *testing.T, js jetstream.JetStream, rec *recorder, id string, partitions int, ttl time.Duration) *Member {
 	t.Helper()
-	m, err := Start(context.Background(), Config{JS: js, Instance: id, Partitions: partitions, TTL: ttl,
-		Handoff: rec.member(id), Info: func() map[string]string { return map[string]string{"url": "http://" + id} }})
+	return startConfig(t, rec, Config{JS: js, Instance: id, Partitions: partitions, TTL: ttl,
+		Info: func() map[string]string { return map[string]string{"url": "http://" + id} }})
+}
+
+// startConfig starts a member with cfg and the recorder's Handoff for
+// cfg.Instance, and stops it at cleanup.
+func startConfig(t *testing.T, rec *recorder, cfg Config) *Member {
+	t.Helper()
+	cfg.Handoff = rec.member(cfg.Instance)
+	m, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rec.kv == nil {
-		kv, err := js.KeyValue(context.Background(), Bucket)
+		kv, err := cfg.JS.KeyValue(context.Background(), Bucket)
 		if err != nil {
 			t.Fatal(err)
 		}

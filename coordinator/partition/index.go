@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/signoff/signoff/coordinator/store"
@@ -79,22 +78,10 @@ func OpenIndex(path string, partitions int) (*Index, error) {
 	if partitions < 1 {
 		return nil, fmt.Errorf("partition: cluster.partitions must be at least 1, got %d", partitions)
 	}
-	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"} {
-		q.Add("_pragma", p)
-	}
-	wq := url.Values{}
-	for k, v := range q {
-		wq[k] = v
-	}
-	wq.Set("_txlock", "immediate")
-	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	w, err := store.OpenWriter(path)
 	if err != nil {
 		return nil, fmt.Errorf("partition: open index %s: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
 	fail := func(err error) (*Index, error) {
 		w.Close()
 		return nil, err
@@ -107,11 +94,10 @@ func OpenIndex(path string, partitions int) (*Index, error) {
 	}
 	// Readers are not query_only: Backup runs VACUUM INTO on one of them,
 	// which query_only forbids. Nothing else in this file writes with them.
-	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	r, err := store.OpenReaders(path)
 	if err != nil {
 		return fail(fmt.Errorf("partition: open index reader %s: %w", path, err))
 	}
-	r.SetMaxOpenConns(4)
 	x := &Index{path: path, w: w, r: r}
 	for _, p := range []struct {
 		st    **sql.Stmt

@@ -9,25 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 // startNATS runs a real nats-server on a random loopback port and returns
 // a connection to it.
 func startNATS(t *testing.T) *nats.Conn {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return connect(t, ns.ClientURL())
+	return connect(t, natstest.Embedded(t, false).ClientURL())
 }
 
 func connect(t *testing.T, url string) *nats.Conn {
@@ -131,7 +124,7 @@ func TestCallRetriesUntilOwner(t *testing.T) {
 	}()
 	// The owner subscribes only after the caller has sent its request
 	// twice: it met no responders and retried.
-	waitFor(t, ctx, "a retried request", func() bool { return caller.Stats().OutMsgs >= 2 })
+	eventstest.Eventually(t, 10*time.Second, func() bool { return caller.Stats().OutMsgs >= 2 }, "waiting for a retried request")
 	select {
 	case r := <-done:
 		t.Fatalf("Call returned before any owner: %+v", r)
@@ -252,20 +245,6 @@ func TestBroadcast(t *testing.T) {
 	})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("4 members expected, 3 live: %v %v", err, got)
-	}
-}
-
-// waitFor polls cond until it holds or ctx ends.
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		case <-tick.C:
-		}
 	}
 }
 

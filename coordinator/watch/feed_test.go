@@ -6,22 +6,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
 
+// startNATS runs a real nats-server on a random loopback port.
 func startNATS(t *testing.T) string {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
+	return natstest.Embedded(t, false).ClientURL()
 }
 
 // instance is one signoff instance's side of the feed: its connection,
@@ -45,19 +39,6 @@ func newInstance(t *testing.T, url string) *instance {
 	}
 	t.Cleanup(func() { _ = in.feed.Close() })
 	return in
-}
-
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }
 
 func wake(t *testing.T, ctx context.Context, ch <-chan struct{}, what string) {
@@ -91,7 +72,7 @@ func TestFeedWakesOtherInstance(t *testing.T) {
 	storeHub.Notify("L1")
 	wake(t, ctx, onB, "the watcher on B")
 	wake(t, ctx, onA, "the watcher on A")
-	waitFor(t, ctx, "A ignoring its own message", func() bool { return a.feed.ignored.Load() == 1 })
+	eventstest.Eventually(t, 10*time.Second, func() bool { return a.feed.ignored.Load() == 1 }, "waiting for A ignoring its own message")
 	if a.feed.received.Load() != 0 || b.feed.received.Load() != 1 {
 		t.Errorf("received: A %d (want 0), B %d (want 1)", a.feed.received.Load(), b.feed.received.Load())
 	}
@@ -135,7 +116,7 @@ func TestFeedSplitsLargeBatches(t *testing.T) {
 	a.feed.Changed(ids)
 	wake(t, ctx, first, "the first id's watcher")
 	wake(t, ctx, last, "the last id's watcher")
-	waitFor(t, ctx, "B receiving every part", func() bool { return b.feed.received.Load() >= 3 })
+	eventstest.Eventually(t, 10*time.Second, func() bool { return b.feed.received.Load() >= 3 }, "waiting for B receiving every part")
 	for range b.feed.received.Load() {
 		m, err := spy.NextMsgWithContext(ctx)
 		if err != nil {

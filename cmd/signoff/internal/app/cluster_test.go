@@ -6,149 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
-
-// natsNode is one nats-server process of a test cluster.
-type natsNode struct {
-	name      string
-	clientURL string
-	monURL    string
-	bin       string
-	confPath  string
-	cmd       *exec.Cmd
-	logs      *logBuffer
-}
-
-var natsServerBin struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// buildNATSServer builds nats-server from the module version in go.mod,
-// once per test binary.
-func buildNATSServer(t testing.TB) string {
-	t.Helper()
-	natsServerBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "signoff-nats-server")
-		if err != nil {
-			natsServerBin.err = err
-			return
-		}
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goBin); err != nil {
-			goBin = "go"
-		}
-		path := filepath.Join(dir, "nats-server")
-		out, err := exec.Command(goBin, "build", "-o", path, "github.com/nats-io/nats-server/v2").CombinedOutput()
-		if err != nil {
-			natsServerBin.err = fmt.Errorf("go build nats-server: %v\n%s", err, out)
-			return
-		}
-		natsServerBin.path = path
-	})
-	if natsServerBin.err != nil {
-		t.Fatal(natsServerBin.err)
-	}
-	return natsServerBin.path
-}
-
-// startNATSCluster runs a cluster of n nats-server processes with
-// JetStream, each with its own store dir, on loopback, and waits until
-// every node reports healthy (JetStream with a meta leader).
-func startNATSCluster(t testing.TB, n int) []*natsNode {
-	t.Helper()
-	bin := buildNATSServer(t)
-	routes := make([]string, n)
-	for i := range n {
-		routes[i] = "nats://" + freePort(t)
-	}
-	nodes := make([]*natsNode, n)
-	for i := range n {
-		dir := t.TempDir()
-		client, mon := freePort(t), freePort(t)
-		var others []string
-		for j, r := range routes {
-			if j != i {
-				others = append(others, r)
-			}
-		}
-		conf := fmt.Sprintf(`server_name: n%d
-listen: %s
-http: %s
-jetstream { store_dir: %q }
-cluster {
-  name: signoff-test
-  listen: %s
-  routes: [%s]
-}
-`, i+1, client, mon, filepath.Join(dir, "js"), strings.TrimPrefix(routes[i], "nats://"), strings.Join(others, ", "))
-		confPath := filepath.Join(dir, "nats.conf")
-		if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		nd := &natsNode{name: fmt.Sprintf("n%d", i+1), clientURL: "nats://" + client, monURL: "http://" + mon,
-			bin: bin, confPath: confPath, logs: &logBuffer{}}
-		nd.start(t)
-		t.Cleanup(nd.kill)
-		nodes[i] = nd
-	}
-	waitHealthy(t, nodes)
-	return nodes
-}
-
-// start runs the node (again, on the same store dir).
-func (nd *natsNode) start(t testing.TB) {
-	t.Helper()
-	nd.cmd = exec.Command(nd.bin, "-c", nd.confPath)
-	nd.cmd.Stdout, nd.cmd.Stderr = nd.logs, nd.logs
-	if err := nd.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// waitHealthy waits until every node's /healthz answers 200: JetStream
-// has a meta leader and the node's streams are current.
-func waitHealthy(t testing.TB, nodes []*natsNode) {
-	t.Helper()
-	eventstest.EventuallyErr(t, 60*time.Second, func() error {
-		for _, nd := range nodes {
-			resp, err := http.Get(nd.monURL + "/healthz")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				return fmt.Errorf("%s /healthz %d", nd.name, resp.StatusCode)
-			}
-		}
-		return nil
-	})
-}
-
-// kill ends the node with SIGKILL, if it still runs.
-func (nd *natsNode) kill() {
-	if nd.cmd.ProcessState == nil {
-		nd.cmd.Process.Kill()
-		nd.cmd.Wait()
-	}
-}
 
 // clientsNamed counts the node's client connections whose name starts
 // with prefix (from its /connz monitoring endpoint).
-func (nd *natsNode) clientsNamed(prefix string) (int, error) {
-	resp, err := http.Get(nd.monURL + "/connz?limit=10000")
+func clientsNamed(nd *natstest.Node, prefix string) (int, error) {
+	resp, err := http.Get(nd.MonURL + "/connz?limit=10000")
 	if err != nil {
 		return 0, err
 	}
@@ -173,20 +43,20 @@ func (nd *natsNode) clientsNamed(prefix string) (int, error) {
 // mostSignoffClients is the node with most of signoff's client
 // connections among the running nodes not in skip, and how signoff's
 // connections are spread.
-func mostSignoffClients(t *testing.T, nodes []*natsNode, skip map[*natsNode]bool) (*natsNode, string) {
+func mostSignoffClients(t *testing.T, nodes []*natstest.Node, skip map[*natstest.Node]bool) (*natstest.Node, string) {
 	t.Helper()
-	var target *natsNode
+	var target *natstest.Node
 	var spread []string
 	best := -1
 	for _, nd := range nodes {
-		if nd.cmd.ProcessState != nil {
+		if !nd.Running() {
 			continue
 		}
-		n, err := nd.clientsNamed("signoff")
+		n, err := clientsNamed(nd, "signoff")
 		if err != nil {
 			t.Fatal(err)
 		}
-		spread = append(spread, fmt.Sprintf("%s: %d", nd.name, n))
+		spread = append(spread, fmt.Sprintf("%s: %d", nd.Name, n))
 		if !skip[nd] && n > best {
 			best, target = n, nd
 		}
@@ -225,10 +95,10 @@ func TestClusterNodeKill(t *testing.T) {
 		deadline   = 180 * time.Second
 		stuckAfter = 60 * time.Second
 	)
-	nodes := startNATSCluster(t, nodeCount)
+	nodes := natstest.StartCluster(t, nodeCount)
 	urls := make([]string, len(nodes))
 	for i, nd := range nodes {
-		urls[i] = nd.clientURL
+		urls[i] = nd.ClientURL
 	}
 	rps := []*testRP{newTestRP(t, "wiki", "ES256"), newTestRP(t, "chat", "ES256"), newTestRP(t, "payroll", "RS256")}
 	for _, rp := range rps {
@@ -283,7 +153,7 @@ func TestClusterNodeKill(t *testing.T) {
 		}
 		cutoffs[p] = time.Now().Add(deadline)
 	}
-	killed := map[*natsNode]bool{}
+	killed := map[*natstest.Node]bool{}
 	stuck := false // no progress: the rest is published without more kills
 	for round := range nodeCount {
 		if stuck {
@@ -295,8 +165,8 @@ func TestClusterNodeKill(t *testing.T) {
 		// This round's test client is on a node that survives it.
 		var rc *client
 		for _, nd := range nodes {
-			if nd != target && nd.cmd.ProcessState == nil {
-				rc = faultClient(t, connect(t, nd.clientURL))
+			if nd != target && nd.Running() {
+				rc = faultClient(t, connect(t, nd.ClientURL))
 				break
 			}
 		}
@@ -315,8 +185,8 @@ func TestClusterNodeKill(t *testing.T) {
 			continue
 		}
 		t.Logf("kill %d: signoff connections per node: %s; stream %s; killing %s at +%v with %d of %d RP sessions signed out",
-			round+1, spread, streamInfo(rc), target.name, time.Since(start).Round(time.Millisecond), totalValid(rps), users*len(rps))
-		target.kill()
+			round+1, spread, streamInfo(rc), target.Name, time.Since(start).Round(time.Millisecond), totalValid(rps), users*len(rps))
+		target.Kill()
 		killedAt := time.Now()
 		killed[target] = true
 
@@ -345,9 +215,9 @@ func TestClusterNodeKill(t *testing.T) {
 				round+1, first.Sub(killedAt).Round(time.Millisecond))
 		}
 		if round < nodeCount-1 {
-			target.start(t)
-			waitHealthy(t, nodes)
-			t.Logf("%s restarted and current again", target.name)
+			target.Start(t)
+			natstest.WaitHealthy(t, nodes)
+			t.Logf("%s restarted and current again", target.Name)
 		}
 	}
 	waitAllCompleted(t, c, ids, time.Until(cutoffs[parts-1])+30*time.Second)

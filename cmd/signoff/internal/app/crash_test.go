@@ -2,20 +2,17 @@ package app
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +22,7 @@ import (
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 const childEnv = "SIGNOFF_TEST_CHILD_CONFIG"
@@ -36,9 +34,7 @@ func TestMain(m *testing.M) {
 		os.Exit(runChild(path))
 	}
 	code := m.Run()
-	if natsServerBin.path != "" { // built by the cluster test
-		os.RemoveAll(filepath.Dir(natsServerBin.path))
-	}
+	natstest.RemoveServerBinary() // built by the cluster tests
 	os.Exit(code)
 }
 
@@ -66,14 +62,8 @@ func runChild(path string) int {
 	return 0
 }
 
-func freePort(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+// freePort is a free loopback host:port.
+func freePort(t testing.TB) string { return natstest.FreeAddr(t) }
 
 type child struct {
 	cmd  *exec.Cmd
@@ -81,22 +71,7 @@ type child struct {
 }
 
 // logBuffer collects a child's stderr.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = natstest.LogBuffer
 
 // kill ends the child with SIGKILL, if it still runs.
 func (c *child) kill() {

@@ -555,6 +555,18 @@ func TestCrashUnderLoad(t *testing.T) {
 	checkCompletedOnce(t, c, ids)
 }
 
+// floodSize is how many session.joined the flood tests publish: 100,000,
+// or 20,000 under the race detector, which slows the child's intake
+// several times (the full flood runs in `go test ./...` without -race).
+func floodSize(t testing.TB) int {
+	t.Helper()
+	if raceEnabled {
+		t.Logf("race detector on: flooding %d joins instead of 100,000", 20_000)
+		return 20_000
+	}
+	return 100_000
+}
+
 // TestJoinFloodThenLogout: another publisher floods 100,000 session.joined,
 // then alice joins 3 RPs (JetStream acknowledged them) and signs out in
 // the browser at once. Every RP gets a valid token for her session and
@@ -563,13 +575,7 @@ func TestJoinFloodThenLogout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("publishes 100,000 events to a child process")
 	}
-	flood := 100_000
-	if raceEnabled {
-		// The race detector slows the child's intake several times; the
-		// full flood runs in `go test ./...` without -race.
-		flood = 20_000
-		t.Logf("race detector on: flooding %d joins instead of 100,000", flood)
-	}
+	flood := floodSize(t)
 	rps := []*testRP{newTestRP(t, "wiki", "ES256"), newTestRP(t, "chat", "ES256"), newTestRP(t, "payroll", "RS256")}
 	// Without fsync the flood is published in seconds rather than minutes;
 	// the logout overtook the joins with fsync on and off alike

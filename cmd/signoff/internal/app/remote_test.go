@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/signoff/signoff/adapters/saml"
@@ -20,6 +19,7 @@ import (
 	"github.com/signoff/signoff/coordinator/store"
 	"github.com/signoff/signoff/coordinator/watch"
 	"github.com/signoff/signoff/events"
+	"github.com/signoff/signoff/internal/natstest"
 	"github.com/signoff/signoff/web"
 )
 
@@ -61,16 +61,7 @@ var remoteT0 = time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 
 func newRemoteFixture(t testing.TB) *remoteFixture {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	f := &remoteFixture{url: ns.ClientURL(), dir: dirMap{rps: map[string]saga.RP{
+	f := &remoteFixture{url: natstest.Embedded(t, false).ClientURL(), dir: dirMap{rps: map[string]saga.RP{
 		"chat":    {ID: "chat", Name: "Chat", Adapter: events.AdapterBackchannel},
 		"payroll": {ID: "payroll", Name: "Payroll", Adapter: events.AdapterSAML},
 	}}}
@@ -136,7 +127,7 @@ func newRemoteFixture(t testing.TB) *remoteFixture {
 	l4 := l1
 	l4.LogoutID, l4.SessionID = "L4", "s9"
 	ctx := context.Background()
-	err = f.stA.Update(ctx, func(tx *store.Tx) error {
+	err := f.stA.Update(ctx, func(tx *store.Tx) error {
 		for _, j := range []events.SessionJoined{
 			{SessionID: "s1", RPID: "chat", Subject: "alice", OccurredAt: remoteT0, OIDC: &events.OIDCSession{SID: "sid-1"}},
 			samlJoin("s1", "alice", "alice-pid"),

@@ -17,11 +17,7 @@ package app
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -44,8 +40,10 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
 
+	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 const (
@@ -62,7 +60,7 @@ const (
 // JWKS, and the signoff instances started so far.
 type scaleCluster struct {
 	t          testing.TB
-	nodes      []*natsNode
+	nodes      []*natstest.Node
 	natsURL    string // every node
 	rps        []*testRP
 	keysDir    string
@@ -88,10 +86,10 @@ func (in *scaleInstance) base() string { return "http://" + in.setup.httpAddr }
 func newScaleCluster(t testing.TB, rps []*testRP) *scaleCluster {
 	t.Helper()
 	sc := &scaleCluster{t: t, rps: rps}
-	sc.nodes = startNATSCluster(t, 3)
+	sc.nodes = natstest.StartCluster(t, 3)
 	urls := make([]string, len(sc.nodes))
 	for i, nd := range sc.nodes {
-		urls[i] = nd.clientURL
+		urls[i] = nd.ClientURL
 	}
 	sc.natsURL = strings.Join(urls, ",")
 
@@ -122,41 +120,33 @@ func newScaleCluster(t testing.TB, rps []*testRP) *scaleCluster {
 	return sc
 }
 
-// writeTestKeys generates one RSA-2048, one P-256 and one Ed25519 key with
-// the standard library into dir (PKCS#8 PEM, mode 0600) and returns their
-// public JWK set, kid = RFC 7638 thumbprint (RFC 7638 §3; signoff's
-// keys.dir contract, README "Keys").
+// writeTestKeys generates one RSA-2048, one P-256 and one Ed25519 key
+// with keys.Generate into dir (PKCS#8 PEM, mode 0600) and returns their
+// public JWK set, computed here with go-jose from the PEM: kid = RFC 7638
+// thumbprint (RFC 7638 §3; signoff's keys.dir contract, README "Keys").
 func writeTestKeys(t testing.TB, dir string) jose.JSONWebKeySet {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, edKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var set jose.JSONWebKeySet
-	for _, k := range []struct {
-		alg    string
-		signer crypto.Signer
-	}{{"RS256", rsaKey}, {"ES256", ecKey}, {"EdDSA", edKey}} {
-		der, err := x509.MarshalPKCS8PrivateKey(k.signer)
+	for _, alg := range []string{keys.RS256, keys.ES256, keys.EdDSA} {
+		data, err := keys.Generate(alg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := filepath.Join(dir, "test-"+strings.ToLower(k.alg)+".pem")
-		if err := os.WriteFile(name, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		if err := keys.WriteFile(dir, "test-"+strings.ToLower(alg)+".pem", data); err != nil {
 			t.Fatal(err)
 		}
-		jwk := jose.JSONWebKey{Key: k.signer.Public(), Algorithm: k.alg, Use: "sig"}
+		block, _ := pem.Decode(data)
+		if block == nil {
+			t.Fatalf("%s: no PEM block", alg)
+		}
+		priv, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwk := jose.JSONWebKey{Key: priv.(crypto.Signer).Public(), Algorithm: alg, Use: "sig"}
 		tp, err := jwk.Thumbprint(crypto.SHA256)
 		if err != nil {
 			t.Fatal(err)
@@ -262,6 +252,19 @@ func (v clusterView) ownedBy(live []*scaleInstance) error {
 	return nil
 }
 
+// startThree adds and starts instances i1, i2 and i3 and waits until
+// they own every partition.
+func (sc *scaleCluster) startThree() []*scaleInstance {
+	sc.t.Helper()
+	ins := []*scaleInstance{sc.add("i1"), sc.add("i2"), sc.add("i3")}
+	began := time.Now()
+	for _, in := range ins {
+		sc.start(in)
+	}
+	sc.waitOwned("start of 3 instances", ins[0], ins, began)
+	return ins
+}
+
 // waitOwned polls GET /api/admin/cluster on via until every partition is
 // owned by the live instances (each owning some), logs how long that took
 // since from, and fails the test only when it never happens.
@@ -296,7 +299,7 @@ func ids(ins []*scaleInstance) string {
 func (sc *scaleCluster) clients() []*client {
 	out := make([]*client, len(sc.nodes))
 	for i, nd := range sc.nodes {
-		out[i] = faultClient(sc.t, connect(sc.t, nd.clientURL))
+		out[i] = faultClient(sc.t, connect(sc.t, nd.ClientURL))
 	}
 	return out
 }
@@ -495,12 +498,7 @@ func TestScaleOutKillInstance(t *testing.T) {
 	const users = 3000
 	rps := scaleRPs(t, 100*time.Millisecond)
 	sc := newScaleCluster(t, rps)
-	ins := []*scaleInstance{sc.add("i1"), sc.add("i2"), sc.add("i3")}
-	began := time.Now()
-	for _, in := range ins {
-		sc.start(in)
-	}
-	sc.waitOwned("start of 3 instances", ins[0], ins, began)
+	ins := sc.startThree()
 	cs := sc.clients()
 	live := countCompleted(t, cs[0].nc)
 	load := scaleUsers{rps}
@@ -646,20 +644,11 @@ func TestScaleOutOrdering(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 3-node nats-server cluster and 3 signoff processes")
 	}
-	flood := 100_000
-	if raceEnabled {
-		flood = 20_000
-		t.Logf("race detector on: flooding %d joins instead of 100,000", flood)
-	}
+	flood := floodSize(t)
 	const users = 30
 	rps := scaleRPs(t, 0)
 	sc := newScaleCluster(t, rps)
-	ins := []*scaleInstance{sc.add("i1"), sc.add("i2"), sc.add("i3")}
-	began := time.Now()
-	for _, in := range ins {
-		sc.start(in)
-	}
-	sc.waitOwned("start of 3 instances", ins[0], ins, began)
+	ins := sc.startThree()
 	cs := sc.clients()
 
 	floodMsgs := make([]outMsg, flood)
@@ -670,7 +659,7 @@ func TestScaleOutOrdering(t *testing.T) {
 	floodDone := make(chan error, 1)
 	floodStart := time.Now()
 	go func() {
-		floodDone <- faultClient(t, connect(t, sc.nodes[1].clientURL)).publishAll(floodMsgs, 3*time.Minute)
+		floodDone <- faultClient(t, connect(t, sc.nodes[1].ClientURL)).publishAll(floodMsgs, 3*time.Minute)
 	}()
 
 	// Each user: joins through node u mod 3 (synchronous: acknowledged),
@@ -805,7 +794,7 @@ func benchScaleOut(b *testing.B, n int) {
 		signoffPIDs = append(signoffPIDs, in.ch.cmd.Process.Pid)
 	}
 	for _, nd := range sc.nodes {
-		natsPIDs = append(natsPIDs, nd.cmd.Process.Pid)
+		natsPIDs = append(natsPIDs, nd.Pid())
 	}
 	cpu0, ncpu0 := procCPUTime(b, signoffPIDs), procCPUTime(b, natsPIDs)
 	b.ResetTimer()

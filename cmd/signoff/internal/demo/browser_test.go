@@ -34,6 +34,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/signoff/signoff/events/eventstest"
+	"github.com/signoff/signoff/internal/natstest"
 )
 
 // testTimeout bounds each browser test.
@@ -287,22 +288,7 @@ func TestBrowserConsoleWatcher(t *testing.T) {
 }
 
 // lockedBuffer collects the demo's output, written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = natstest.LogBuffer
 
 // startDemo runs the demo in process until the test ends, and returns its
 // URLs. Its output is logged when the test fails.
