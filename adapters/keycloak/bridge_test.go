@@ -15,7 +15,7 @@ import (
 
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/internal/natstest"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 // natsServer runs an embedded nats-server with JetStream on a random

@@ -25,7 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/signoff/signoff/events"
-	"github.com/signoff/signoff/internal/natstest"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 const testAudience = "https://signoff.test/ssf"

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/internal/natstest"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 var clusterInstances = []string{"a", "b", "c"}

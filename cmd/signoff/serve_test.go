@@ -25,7 +25,7 @@ import (
 
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/internal/natstest"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 // serveProc is a `signoff serve` child process (the built binary).

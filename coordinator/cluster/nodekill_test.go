@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/internal/natstest"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 // nodeKillTTL is the lease TTL of the node-kill test.

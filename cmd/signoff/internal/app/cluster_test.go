@@ -12,7 +12,7 @@ import (
 
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/internal/natstest"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 // clientsNamed counts the node's client connections whose name starts

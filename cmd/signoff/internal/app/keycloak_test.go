@@ -19,7 +19,7 @@ import (
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/internal/natstest"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 // The samples of adapters/keycloak/testdata, in Keycloak's event

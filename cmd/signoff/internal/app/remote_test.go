@@ -19,7 +19,7 @@ import (
 	"github.com/signoff/signoff/coordinator/store"
 	"github.com/signoff/signoff/coordinator/watch"
 	"github.com/signoff/signoff/events"
-	"github.com/signoff/signoff/internal/natstest"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 	"github.com/signoff/signoff/web"
 )
 

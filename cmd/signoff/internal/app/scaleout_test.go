@@ -43,7 +43,7 @@ import (
 	"github.com/signoff/signoff/adapters/keys"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/internal/natstest"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 const (

@@ -34,7 +34,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/internal/natstest"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 // testTimeout bounds each browser test.
