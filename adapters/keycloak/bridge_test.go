@@ -13,9 +13,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 // natsServer runs an embedded nats-server with JetStream on a random

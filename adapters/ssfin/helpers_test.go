@@ -24,8 +24,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
 
-	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/coordinator/bus/natstest"
+	"github.com/signoff/signoff/events"
 )
 
 const testAudience = "https://signoff.test/ssf"

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signoff/signoff/events/eventstest"
 	"github.com/signoff/signoff/coordinator/bus/natstest"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 var clusterInstances = []string{"a", "b", "c"}

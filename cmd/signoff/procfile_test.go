@@ -18,8 +18,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/signoff/signoff/events/eventstest"
 	"github.com/signoff/signoff/coordinator/bus/natstest"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // waitReady polls url until it answers 200 or timeout passes.

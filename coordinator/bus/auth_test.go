@@ -27,9 +27,9 @@ import (
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 // exampleConf is the nats-server configuration that README.md gives for an

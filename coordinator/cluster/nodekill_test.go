@@ -10,8 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/signoff/signoff/events/eventstest"
 	"github.com/signoff/signoff/coordinator/bus/natstest"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // nodeKillTTL is the lease TTL of the node-kill test.

@@ -8,8 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/signoff/signoff/events/eventstest"
 	"github.com/signoff/signoff/coordinator/bus/natstest"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // startNATS runs a real nats-server on a random loopback port.

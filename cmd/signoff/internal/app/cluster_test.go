@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 // clientsNamed counts the node's client connections whose name starts

@@ -20,9 +20,9 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 const childEnv = "SIGNOFF_TEST_CHILD_CONFIG"

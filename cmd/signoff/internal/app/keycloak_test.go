@@ -17,9 +17,9 @@ import (
 
 	"github.com/signoff/signoff/adapters/keycloak"
 	"github.com/signoff/signoff/cmd/signoff/internal/config"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 // The samples of adapters/keycloak/testdata, in Keycloak's event

@@ -14,12 +14,12 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/signoff/signoff/adapters/saml"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 	"github.com/signoff/signoff/coordinator/rpc"
 	"github.com/signoff/signoff/coordinator/saga"
 	"github.com/signoff/signoff/coordinator/store"
 	"github.com/signoff/signoff/coordinator/watch"
 	"github.com/signoff/signoff/events"
-	"github.com/signoff/signoff/coordinator/bus/natstest"
 	"github.com/signoff/signoff/web"
 )
 

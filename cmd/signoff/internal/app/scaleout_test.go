@@ -41,9 +41,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/signoff/signoff/adapters/keys"
+	"github.com/signoff/signoff/coordinator/bus/natstest"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
-	"github.com/signoff/signoff/coordinator/bus/natstest"
 )
 
 const (

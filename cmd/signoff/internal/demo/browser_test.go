@@ -33,8 +33,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"github.com/signoff/signoff/events/eventstest"
 	"github.com/signoff/signoff/coordinator/bus/natstest"
+	"github.com/signoff/signoff/events/eventstest"
 )
 
 // testTimeout bounds each browser test.
