@@ -292,14 +292,14 @@ func (c *Coordinator) record(ctx context.Context, tx *store.Tx, r events.Result)
 		return nil
 	}
 	now := c.now()
-	next, cmds, err := s.ApplyResult(r, now)
+	next, cmds, changed, err := s.ApplyResult(r, now)
 	if errors.Is(err, saga.ErrUnknownParticipant) {
 		return bus.Permanent(err)
 	}
 	if err != nil {
 		return err
 	}
-	if samePending(s, next) {
+	if !changed {
 		return nil
 	}
 	if err := tx.SaveProgress(s, next); err != nil {
@@ -308,19 +308,6 @@ func (c *Coordinator) record(ctx context.Context, tx *store.Tx, r events.Result)
 	adapter, took := r.Adapter, now.Sub(s.RequestedAt)
 	tx.AfterCommit(func() { c.cfg.Observer.ParticipantResult(adapter, r.RPID, r.Outcome, took) })
 	return c.apply(ctx, tx, next, cmds, now)
-}
-
-// samePending reports that ApplyResult changed nothing.
-func samePending(a, b saga.Saga) bool {
-	if a.Status != b.Status {
-		return false
-	}
-	for i := range a.Participants {
-		if a.Participants[i].State != b.Participants[i].State {
-			return false
-		}
-	}
-	return true
 }
 
 // Resume brings every unfinished saga back in motion after a start: pending

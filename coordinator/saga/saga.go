@@ -3,11 +3,27 @@
 // the passing of its deadline) it returns the new state and the commands to
 // carry out. It does no I/O and reads no clock; the caller passes the time.
 //
-// The rules are those of DESIGN.md ("Rules that protect users"): a participant
+// The rules are those of README ("Rules that protect users"): a participant
 // counts as signed out only on proof (OutcomeSucceeded reported by its
 // adapter); a participant still pending when the deadline passes becomes
 // timed_out; the logout is complete only when every participant succeeded,
 // partial otherwise.
+//
+// Transitions of a saga (status) and of each participant (state):
+//
+//	saga         event                          next           commands
+//	(none)       Start, participants found      running        Dispatch each bus participant
+//	(none)       Start, no participant          complete       Complete
+//	running      ApplyResult, last pending one  complete|partial  Complete
+//	running      ApplyResult, others pending    running        —
+//	running      Expire (deadline passed)       partial        Complete (pending → timed_out)
+//	running      Resume (before the deadline)   running        Dispatch each pending one
+//	complete|partial  any                       unchanged      —
+//
+//	participant  event                          next
+//	pending      result succeeded|failed|timed_out|unsupported   that outcome (terminal)
+//	pending      deadline                       timed_out
+//	terminal     any result                     unchanged (results come at least once)
 package saga
 
 import (
@@ -217,19 +233,20 @@ func unsupportedDetail(adapter events.Adapter) string {
 	return fmt.Sprintf("the %s logout channel is not enabled in this signoff", adapter)
 }
 
-// ApplyResult records the outcome one adapter reported. A result for a
-// participant that is already terminal, or for a saga that has ended,
-// changes nothing (results are delivered at least once).
-func (s Saga) ApplyResult(r events.Result, now time.Time) (Saga, []Command, error) {
+// ApplyResult records the outcome one adapter reported; changed says
+// whether it did. A result for a participant that is already terminal, or
+// for a saga that has ended, changes nothing (results are delivered at
+// least once).
+func (s Saga) ApplyResult(r events.Result, now time.Time) (_ Saga, _ []Command, changed bool, _ error) {
 	if !s.Running() {
-		return s, nil, nil
+		return s, nil, false, nil
 	}
 	i := s.find(r.RPID)
 	if i < 0 {
-		return s, nil, fmt.Errorf("%w: logout %s has no participant %q", ErrUnknownParticipant, s.LogoutID, r.RPID)
+		return s, nil, false, fmt.Errorf("%w: logout %s has no participant %q", ErrUnknownParticipant, s.LogoutID, r.RPID)
 	}
 	if s.Participants[i].Terminal() {
-		return s, nil, nil
+		return s, nil, false, nil
 	}
 	s.Participants = append([]Participant(nil), s.Participants...)
 	p := &s.Participants[i]
@@ -238,7 +255,7 @@ func (s Saga) ApplyResult(r events.Result, now time.Time) (Saga, []Command, erro
 	if p.FinishedAt.IsZero() {
 		p.FinishedAt = now
 	}
-	return s, s.finishIfDone(now), nil
+	return s, s.finishIfDone(now), true, nil
 }
 
 // Expire ends a running saga whose deadline has passed: every participant

@@ -149,7 +149,7 @@ func TestApplyResultAndExpire(t *testing.T) {
 				var cmds []Command
 				var err error
 				if st.result != nil {
-					s, cmds, err = s.ApplyResult(*st.result, t0.Add(time.Second))
+					s, cmds, _, err = s.ApplyResult(*st.result, t0.Add(time.Second))
 				} else {
 					s, cmds = s.Expire(t0.Add(st.expireAt))
 				}
@@ -174,7 +174,7 @@ func TestApplyResultAndExpire(t *testing.T) {
 
 func TestCompleteListsEveryParticipant(t *testing.T) {
 	s, _ := Start(req(events.ScopeGlobal, ""), sess, rps, 30*time.Second, t0)
-	s, _, _ = s.ApplyResult(result("wiki", events.OutcomeSucceeded), t0)
+	s, _, _, _ = s.ApplyResult(result("wiki", events.OutcomeSucceeded), t0)
 	_, cmds := s.Expire(t0.Add(time.Minute))
 	c := completion(cmds)
 	if c == nil || c.Outcome != events.StatusPartial || len(c.Participants) != 2 {
@@ -187,7 +187,7 @@ func TestCompleteListsEveryParticipant(t *testing.T) {
 
 func TestResume(t *testing.T) {
 	s, _ := Start(req(events.ScopeGlobal, ""), sess, rps, 30*time.Second, t0)
-	s, _, _ = s.ApplyResult(result("wiki", events.OutcomeSucceeded), t0)
+	s, _, _, _ = s.ApplyResult(result("wiki", events.OutcomeSucceeded), t0)
 	if _, cmds := s.Resume(t0.Add(10 * time.Second)); !equal(dispatched(cmds), []string{"chat"}) {
 		t.Errorf("resume before deadline dispatched %v, want [chat]", dispatched(cmds))
 	}
@@ -210,4 +210,22 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestApplyResultSaysWhetherItChanged: the first result of a participant
+// changes the saga; the same result again, another for a terminal
+// participant, and one for an ended saga change nothing.
+func TestApplyResultSaysWhetherItChanged(t *testing.T) {
+	s, _ := Start(req(events.ScopeGlobal, ""), sess, rps, 30*time.Second, t0)
+	s, _, changed, err := s.ApplyResult(result("wiki", events.OutcomeSucceeded), t0)
+	if err != nil || !changed {
+		t.Fatalf("first result: changed %t, err %v", changed, err)
+	}
+	if _, _, changed, _ := s.ApplyResult(result("wiki", events.OutcomeFailed), t0); changed {
+		t.Error("a result for a terminal participant changed the saga")
+	}
+	ended, _ := s.Expire(t0.Add(time.Minute))
+	if _, _, changed, _ := ended.ApplyResult(result("chat", events.OutcomeSucceeded), t0); changed {
+		t.Error("a result for an ended saga changed it")
+	}
 }
