@@ -1,65 +1,34 @@
 package app
 
 import (
-	"bufio"
-	"context"
 	"database/sql"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/signoff/signoff/cmd/signoff/internal/config"
 	"github.com/signoff/signoff/coordinator/bus/natstest"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/eventstest"
 )
 
-const childEnv = "SIGNOFF_TEST_CHILD_CONFIG"
-
-// TestMain runs the test binary as a signoff child process when asked to:
-// the crash test kills that child with SIGKILL.
+// TestMain removes the binaries the fault tests built once: nats-server
+// and the signoff of the child processes.
 func TestMain(m *testing.M) {
-	if path := os.Getenv(childEnv); path != "" {
-		os.Exit(runChild(path))
-	}
 	code := m.Run()
 	natstest.RemoveServerBinary() // built by the cluster tests
+	removeChildBinary()
 	os.Exit(code)
-}
-
-func runChild(path string) int {
-	cfg, err := config.Load(path, nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	// The configured level, as `signoff serve` has it: the fault tests
-	// read what a restart logs.
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}))
-	a, err := Start(ctx, Options{Config: cfg, Logger: log})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start:", err)
-		return 1
-	}
-	fmt.Println("READY")
-	<-ctx.Done()
-	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a.Close(cctx)
-	return 0
 }
 
 // freePort is a free loopback host:port.
@@ -89,14 +58,51 @@ func (c *child) stop() {
 	}
 }
 
-// startChild runs the test binary as `signoff serve` on cfgPath and waits
+// childBin is `signoff`, built once without the race detector for the
+// child processes: the fault tests' children run the real `signoff
+// serve`, and a race-instrumented signoff per child made the scale-out
+// tests 5 times slower. The race detector still covers the same code in
+// the in-process tests.
+var childBin struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func childBinary(t testing.TB) string {
+	t.Helper()
+	childBin.once.Do(func() {
+		childBin.dir, childBin.err = os.MkdirTemp("", "signoff-child-")
+		if childBin.err != nil {
+			return
+		}
+		childBin.path = filepath.Join(childBin.dir, "signoff")
+		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", childBin.path, "github.com/signoff/signoff/cmd/signoff")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			childBin.err = fmt.Errorf("go build ./cmd/signoff: %w\n%s", err, out)
+		}
+	})
+	if childBin.err != nil {
+		t.Fatal(childBin.err)
+	}
+	return childBin.path
+}
+
+// removeChildBinary deletes the binary childBinary built (TestMain).
+func removeChildBinary() {
+	if childBin.dir != "" {
+		os.RemoveAll(childBin.dir)
+	}
+}
+
+// startChild runs `signoff serve --config cfgPath` (childBinary) and waits
 // until /readyz at httpAddr answers 200. The child's stderr is kept in
 // child.logs (and copied to the test's stderr with SIGNOFF_TEST_LOG set);
 // its tail is logged when the test fails.
 func startChild(t testing.TB, cfgPath, httpAddr string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+cfgPath)
+	cmd := exec.Command(childBinary(t), "serve", "--config", cfgPath)
 	logs := &logBuffer{}
 	cmd.Stderr = logs
 	if os.Getenv("SIGNOFF_TEST_LOG") != "" {
@@ -118,26 +124,16 @@ func startChild(t testing.TB, cfgPath, httpAddr string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if sc.Text() == "READY" {
-				ready <- true
-			}
+	exited := make(chan struct{})
+	go func() { io.Copy(io.Discard, out); close(exited) }()
+	var gone bool
+	err = eventstest.Poll(120*time.Second, 100*time.Millisecond, func() error {
+		select {
+		case <-exited:
+			gone = true
+			return nil
+		default:
 		}
-		ready <- false
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatal("child exited before it was ready")
-		}
-	case <-time.After(90 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("child not ready after 90s")
-	}
-	eventstest.EventuallyErr(t, 30*time.Second, func() error {
 		resp, err := http.Get("http://" + httpAddr + "/readyz")
 		if err != nil {
 			return err
@@ -148,6 +144,13 @@ func startChild(t testing.TB, cfgPath, httpAddr string) *child {
 		}
 		return nil
 	})
+	switch {
+	case gone:
+		t.Fatalf("child exited before it was ready:\n%s", logs.String())
+	case err != nil:
+		cmd.Process.Kill()
+		t.Fatalf("child not ready after 120s: %v", err)
+	}
 	return &child{cmd: cmd, logs: logs}
 }
 

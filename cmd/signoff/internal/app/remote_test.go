@@ -292,7 +292,9 @@ func TestRemoteSessions(t *testing.T) {
 
 // TestRemoteParticipantPending: the dispatch handlers' check through B,
 // by the index and, for a logout B's index does not have yet, by
-// broadcast (a lagging index drops no dispatch).
+// broadcast (a lagging index drops no dispatch). A logout found neither
+// way is errNotRouted, which the dispatch handler retries, not "not
+// pending".
 func TestRemoteParticipantPending(t *testing.T) {
 	f := newRemoteFixture(t)
 	ctx := ctxT(t, 10*time.Second)
@@ -300,17 +302,18 @@ func TestRemoteParticipantPending(t *testing.T) {
 	for _, tt := range []struct {
 		logout, rp string
 		want       bool
+		wantErr    error
 	}{
-		{"L1", "payroll", true},
-		{"L1", "chat", false}, // failed
-		{"L2", "chat", false}, // saga finished
-		{"L4", "payroll", true},
-		{"L4", "chat", false},
-		{"nope", "payroll", false},
+		{"L1", "payroll", true, nil},
+		{"L1", "chat", false, nil}, // failed
+		{"L2", "chat", false, nil}, // saga finished
+		{"L4", "payroll", true, nil},
+		{"L4", "chat", false, errNotRouted}, // not indexed on B; the broadcast finds no pending chat
+		{"nope", "payroll", false, errNotRouted},
 	} {
 		got, err := r.ParticipantPending(ctx, tt.logout, tt.rp)
-		if err != nil || got != tt.want {
-			t.Errorf("ParticipantPending(%s, %s) = %v %v, want %v", tt.logout, tt.rp, got, err, tt.want)
+		if !errors.Is(err, tt.wantErr) || got != tt.want {
+			t.Errorf("ParticipantPending(%s, %s) = %v %v, want %v %v", tt.logout, tt.rp, got, err, tt.want, tt.wantErr)
 		}
 	}
 }
