@@ -71,6 +71,9 @@ type App struct {
 	// held are the dispatches under delivery, acknowledged once their
 	// result is published (held.go).
 	held *heldDispatches
+	// httpAddr is the listener's address once it listens (read by the
+	// cluster heartbeat, which starts before the HTTP server).
+	httpAddr atomic.Value
 	js   jetstream.JetStream
 	// adapters are the adapters of adapterKinds, in order (port.go).
 	adapters []Adapter
@@ -306,6 +309,7 @@ func (a *App) serve(ctx, runCtx context.Context, o Options, dir dirMap, secret [
 	} else if a.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
+	a.httpAddr.Store(a.listener.Addr().String())
 	local, _ := adapterOf[LocalSession](a.adapters)
 	browserCfg := &web.Browser{
 		PublicURL: cfg.PublicURL, Secret: secret, Logouts: a, Status: statusReader{routed{a}, dir}, Local: local,

@@ -104,8 +104,8 @@ func (a *App) joinCluster(ctx context.Context, o Options) error {
 // address and the lag of each partition it owns.
 func (a *App) memberInfo() map[string]string {
 	info := map[string]string{}
-	if a.listener != nil {
-		info["url"] = "http://" + a.listener.Addr().String()
+	if addr, ok := a.httpAddr.Load().(string); ok {
+		info["url"] = "http://" + addr
 	}
 	if a.engine != nil {
 		var lag []string
