@@ -74,7 +74,7 @@ type App struct {
 	// httpAddr is the listener's address once it listens (read by the
 	// cluster heartbeat, which starts before the HTTP server).
 	httpAddr atomic.Value
-	js   jetstream.JetStream
+	js       jetstream.JetStream
 	// adapters are the adapters of adapterKinds, in order (port.go).
 	adapters []Adapter
 
