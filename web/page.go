@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/signoff/signoff/coordinator/watch"
 	"github.com/signoff/signoff/events"
 	"github.com/signoff/signoff/events/summary"
 )
@@ -226,7 +227,7 @@ func (b *browser) awaitSaga(r *http.Request, v LogoutView) LogoutView {
 		if nv, found, err := b.Status.Logout(ctx, v.ID); err == nil && found {
 			return nv
 		}
-		if !b.awaitChange(ctx, changed) {
+		if !watch.Await(ctx, changed, b.Recheck) {
 			return v // the page reloads itself once the saga is known
 		}
 	}

@@ -1,9 +1,6 @@
 package saml
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // Changes tells the adapter that a logout's saga changed (package
 // coordinator/watch; the store notifies it after each commit): the SAML
@@ -24,17 +21,3 @@ const DefaultRecheck = 5 * time.Second
 type noChanges struct{}
 
 func (noChanges) Watch(string) (<-chan struct{}, func()) { return nil, func() {} }
-
-// awaitChange waits until changed fires or max (at most Recheck) passes,
-// and returns false when ctx ends first.
-func (a *Adapter) awaitChange(ctx context.Context, changed <-chan struct{}, max time.Duration) bool {
-	t := time.NewTimer(min(max, a.cfg.Recheck))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-changed:
-	case <-t.C:
-	}
-	return true
-}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/signoff/signoff/adapters/internal/delivery"
 	"github.com/signoff/signoff/adapters/saml/message"
+	"github.com/signoff/signoff/coordinator/watch"
 	"github.com/signoff/signoff/events"
 )
 
@@ -202,7 +203,7 @@ func (a *Adapter) awaitSettled(ctx context.Context, logoutID, rpID string, max t
 				return
 			}
 		}
-		if !a.awaitChange(ctx, changed, max) {
+		if !watch.Await(ctx, changed, min(max, a.cfg.Recheck)) {
 			return
 		}
 	}
@@ -352,7 +353,7 @@ func (a *Adapter) awaitEnd(ctx context.Context, id, rpID string) (partial bool) 
 			}
 		}
 		left := limit.Sub(a.now())
-		if left < 0 || !a.awaitChange(ctx, changed, left) {
+		if left < 0 || !watch.Await(ctx, changed, min(left, a.cfg.Recheck)) {
 			return true
 		}
 	}

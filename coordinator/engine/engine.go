@@ -513,7 +513,9 @@ func (e *Engine) stopPart(ctx context.Context, p *part, release bool) error {
 	}
 	if !p.own {
 		errs = append(errs, p.st.Close())
-		if release && len(errs) == 1 && errs[0] == nil {
+		// Released with its last snapshot uploaded: the file is the new
+		// owner's to restore, not ours to keep.
+		if err := errors.Join(errs...); release && err == nil {
 			for _, suffix := range []string{"", "-wal", "-shm"} {
 				os.Remove(e.path(p.id) + suffix)
 			}

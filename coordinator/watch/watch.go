@@ -17,7 +17,11 @@
 // Notify on every instance that receives them; waiters stay as they are.
 package watch
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"time"
+)
 
 // Hub fans change notifications out to the waiters of each logout id. The
 // zero Hub is ready to use.
@@ -104,4 +108,19 @@ func (h *Hub) Len() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.n
+}
+
+// Await waits until changed fires or d passes (then the caller reads the
+// saga again: a safety net for a lost notification), and returns false
+// when ctx ends first. A nil changed waits for d alone.
+func Await(ctx context.Context, changed <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-changed:
+	case <-t.C:
+	}
+	return true
 }

@@ -119,12 +119,11 @@ func (a *App) memberInfo() map[string]string {
 
 // ClusterStatus is the body of GET /api/admin/cluster.
 type ClusterStatus struct {
-	Partitions int               `json:"partitions"`
-	Instances  []InstanceStatus  `json:"instances"`
-	Owners     []string          `json:"owners"`
-	Self       string            `json:"self"`
-	Unowned    []int             `json:"unowned,omitempty"`
-	Extra      map[string]string `json:"-"`
+	Partitions int              `json:"partitions"`
+	Instances  []InstanceStatus `json:"instances"`
+	Owners     []string         `json:"owners"`
+	Self       string           `json:"self"`
+	Unowned    []int            `json:"unowned,omitempty"`
 }
 
 // InstanceStatus is one instance of ClusterStatus.

@@ -46,9 +46,6 @@ func (a *App) dispatchHandler(ad Dispatcher) func(context.Context, jetstream.Msg
 	return func(ctx context.Context, m jetstream.Msg) error {
 		return sealedHandler(a, "dispatch", func(ctx context.Context, d events.Dispatch) error {
 			ok, err := routed{a}.ParticipantPending(ctx, d.LogoutID, d.RPID)
-			if errors.Is(err, errNotRouted) && !a.cfg.Cluster.Enabled {
-				ok, err = false, nil
-			}
 			if err != nil {
 				if errors.Is(err, errNotRouted) && !time.Now().Before(d.Deadline) {
 					a.log.Debug("dispatch past its deadline for a logout no instance knows; not delivered", "logout_id", d.LogoutID, "rp_id", d.RPID)

@@ -77,17 +77,6 @@ func (h *heldDispatches) release(logoutID, rpID string) {
 	}
 }
 
-// len is how many dispatches are held.
-func (h *heldDispatches) len() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, msgs := range h.m {
-		n += len(msgs)
-	}
-	return n
-}
-
 // run tells JetStream every period that the held dispatches are still in
 // progress, and acknowledges those past their deadline, until ctx ends.
 // What is still held then stays unacknowledged: redelivered after AckWait
